@@ -1,0 +1,18 @@
+package org.spindle.storage.api;
+
+import org.osgi.dto.DTO;
+
+/** What an operator asks for when attaching a drive: the fields of an {@code org.spindle.drive} configuration. */
+public class DriveSpecDTO extends DTO {
+    /** The drive id controllers bind to, e.g. {@code hd0}. Letters, digits, '.', '_' and '-'. */
+    public String id;
+    /** The backend URI ({@code file:/images/disk.img}, {@code memory:scratch?size=64M}) or a file path. */
+    public String backend;
+    /** A format name, or {@code auto} to probe. */
+    public String format = "auto";
+    public boolean readOnly;
+    /** A {@link CacheMode} configuration name. */
+    public String cache = "writeback";
+    /** 512 or 4096, or 0 for the format's own. */
+    public int sectorSize;
+}

@@ -1,0 +1,59 @@
+package org.spindle.storage.api;
+
+import java.util.Map;
+import java.util.Objects;
+
+/** How a {@link DiskFormat} opens an image. Immutable; built with the {@code with…} methods. */
+public final class OpenOptions {
+    private static final OpenOptions DEFAULTS = new OpenOptions(false, 0, Map.of());
+
+    private final boolean readOnly;
+    private final int logicalSectorSize;
+    private final Map<String, String> parameters;
+
+    private OpenOptions(boolean readOnly, int logicalSectorSize, Map<String, String> parameters) {
+        this.readOnly = readOnly;
+        this.logicalSectorSize = logicalSectorSize;
+        this.parameters = Map.copyOf(parameters);
+    }
+
+    public static OpenOptions defaults() {
+        return DEFAULTS;
+    }
+
+    public boolean readOnly() {
+        return readOnly;
+    }
+
+    /** The sector size asked for, or 0 for the format's own (a header's value, or 512). */
+    public int logicalSectorSize() {
+        return logicalSectorSize;
+    }
+
+    /** Format-specific parameters. */
+    public Map<String, String> parameters() {
+        return parameters;
+    }
+
+    public OpenOptions withReadOnly(boolean value) {
+        return new OpenOptions(value, logicalSectorSize, parameters);
+    }
+
+    /** @throws IllegalArgumentException unless {@code value} is 0, 512 or 4096 */
+    public OpenOptions withLogicalSectorSize(int value) {
+        if (value != 0 && value != 512 && value != 4096) {
+            throw new IllegalArgumentException("logical sector size must be 512 or 4096, not " + value);
+        }
+        return new OpenOptions(readOnly, value, parameters);
+    }
+
+    public OpenOptions withParameters(Map<String, String> value) {
+        return new OpenOptions(readOnly, logicalSectorSize, Objects.requireNonNull(value));
+    }
+
+    @Override
+    public String toString() {
+        return "OpenOptions[readOnly=" + readOnly + ", logicalSectorSize=" + logicalSectorSize
+                + ", parameters=" + parameters + "]";
+    }
+}

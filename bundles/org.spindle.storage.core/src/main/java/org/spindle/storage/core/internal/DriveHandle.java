@@ -1,0 +1,195 @@
+package org.spindle.storage.core.internal;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.locks.StampedLock;
+import java.util.function.Supplier;
+
+import org.spindle.storage.api.CacheMode;
+import org.spindle.storage.api.Discardable;
+import org.spindle.storage.api.Drive;
+import org.spindle.storage.api.DriveDTO;
+import org.spindle.storage.api.Resizable;
+import org.spindle.storage.api.StorageException;
+import org.spindle.storage.api.StorageException.Kind;
+import org.spindle.storage.api.StorageException.Operation;
+import org.spindle.storage.api.VirtualDisk;
+import org.spindle.storage.api.WriteZeroes;
+
+/**
+ * The {@link Drive} a controller holds: the opened disk plus the drive's identity, its cache mode, and
+ * one guard that turns every failure into a {@link StorageException} naming the drive.
+ *
+ * <p>Requests hold a shared lock; {@link #close()} takes it exclusively, so closing waits for the
+ * requests in flight to finish and later requests fail cleanly ({@code BACKEND_UNAVAILABLE}) instead
+ * of touching a closed backend.
+ */
+final class DriveHandle implements Drive {
+    static final String DISCARD = "discard";
+    static final String WRITE_ZEROES = "write-zeroes";
+    static final String RESIZE = "resize";
+
+    private final String id;
+    private final VirtualDisk disk;
+    private final CacheMode cache;
+    private final Supplier<DriveDTO> info;
+    private final StampedLock lifecycle = new StampedLock();
+    private volatile boolean closed;
+
+    DriveHandle(String id, VirtualDisk disk, CacheMode cache, Supplier<DriveDTO> info) {
+        this.id = id;
+        this.disk = disk;
+        this.cache = cache;
+        this.info = info;
+    }
+
+    @Override
+    public String id() {
+        return id;
+    }
+
+    @Override
+    public DriveDTO info() {
+        return info.get();
+    }
+
+    @Override
+    public int logicalSectorSize() {
+        return disk.logicalSectorSize();
+    }
+
+    @Override
+    public long capacity() {
+        return disk.capacity();
+    }
+
+    @Override
+    public boolean isReadOnly() {
+        return disk.isReadOnly();
+    }
+
+    @Override
+    public String formatName() {
+        return disk.formatName();
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws StorageException {
+        int length = dst.remaining();
+        run(Operation.READ, offset, length, () -> disk.read(offset, dst));
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src) throws StorageException {
+        int length = src.remaining();
+        run(Operation.WRITE, offset, length, () -> {
+            disk.write(offset, src);
+            if (cache == CacheMode.WRITETHROUGH) {
+                disk.flush();
+            }
+        });
+    }
+
+    @Override
+    public void flush() throws StorageException {
+        if (cache == CacheMode.UNSAFE) {
+            return;
+        }
+        run(Operation.FLUSH, -1, -1, disk::flush);
+    }
+
+    /** Capability names the disk offers, for the DTO and the service properties. */
+    String[] capabilityNames() {
+        List<String> names = new ArrayList<>();
+        disk.capability(Discardable.class).ifPresent(c -> names.add(DISCARD));
+        disk.capability(WriteZeroes.class).ifPresent(c -> names.add(WRITE_ZEROES));
+        disk.capability(Resizable.class).ifPresent(c -> names.add(RESIZE));
+        return names.toArray(String[]::new);
+    }
+
+    @Override
+    public <T> Optional<T> capability(Class<T> type) {
+        // Wrap the capabilities this API version knows so their failures name the drive too.
+        if (type == Discardable.class) {
+            return disk.capability(Discardable.class).map(d -> type.cast((Discardable) (offset, length) ->
+                    run(Operation.DISCARD, offset, length, () -> d.discard(offset, length))));
+        }
+        if (type == WriteZeroes.class) {
+            return disk.capability(WriteZeroes.class).map(w -> type.cast((WriteZeroes) (offset, length) ->
+                    run(Operation.WRITE_ZEROES, offset, length, () -> w.writeZeroes(offset, length))));
+        }
+        if (type == Resizable.class) {
+            return disk.capability(Resizable.class).map(r -> type.cast((Resizable) size ->
+                    run(Operation.RESIZE, size, 0, () -> r.resize(size))));
+        }
+        return disk.capability(type);
+    }
+
+    /** Waits for requests in flight, then flushes (unless unsafe) and closes the disk. */
+    @Override
+    public void close() throws StorageException {
+        long stamp = lifecycle.writeLock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            StorageException failure = null;
+            if (!disk.isReadOnly() && cache != CacheMode.UNSAFE) {
+                try {
+                    disk.flush();
+                } catch (StorageException | RuntimeException e) {
+                    failure = context(e, Operation.FLUSH, -1, -1);
+                }
+            }
+            try {
+                disk.close();
+            } catch (StorageException | RuntimeException e) {
+                StorageException se = context(e, Operation.CLOSE, -1, -1);
+                if (failure == null) {
+                    failure = se;
+                } else {
+                    failure.addSuppressed(se);
+                }
+            }
+            if (failure != null) {
+                throw failure;
+            }
+        } finally {
+            lifecycle.unlockWrite(stamp);
+        }
+    }
+
+    private interface Io {
+        void run() throws StorageException;
+    }
+
+    private void run(Operation op, long offset, long length, Io io) throws StorageException {
+        long stamp = lifecycle.readLock();
+        try {
+            if (closed) {
+                throw new StorageException(Kind.BACKEND_UNAVAILABLE, "the drive has been detached")
+                        .withDrive(id).withOperation(op);
+            }
+            io.run();
+        } catch (StorageException | RuntimeException e) {
+            throw context(e, op, offset, length);
+        } finally {
+            lifecycle.unlockRead(stamp);
+        }
+    }
+
+    private StorageException context(Exception e, Operation op, long offset, long length) {
+        StorageException se = e instanceof StorageException s ? s
+                : new StorageException(Kind.IO, "internal error in the " + disk.formatName() + " format: " + e, e);
+        se.withDrive(id).withOperation(op);
+        return offset >= 0 ? se.withRange(offset, length) : se;
+    }
+
+    @Override
+    public String toString() {
+        return "Drive[" + id + ", " + disk + "]";
+    }
+}

@@ -1,0 +1,17 @@
+package org.spindle.testing.storage;
+
+import org.spindle.storage.api.StorageException;
+import org.spindle.storage.api.VirtualDisk;
+
+/** How {@link DiskModelCheck} gets a disk under test: a fresh one, and the same one opened again. */
+public interface DiskFixture extends AutoCloseable {
+    /** Creates a new, zero-filled disk of {@code capacity} bytes. */
+    VirtualDisk create(long capacity, int sectorSize) throws StorageException;
+
+    /** Opens the disk last created again, after the caller closed it. */
+    VirtualDisk reopen() throws StorageException;
+
+    /** Removes what {@link #create} made. */
+    @Override
+    void close() throws Exception;
+}

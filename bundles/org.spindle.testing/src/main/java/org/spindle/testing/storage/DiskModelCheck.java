@@ -1,0 +1,134 @@
+package org.spindle.testing.storage;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import org.spindle.storage.api.StorageException;
+import org.spindle.storage.api.VirtualDisk;
+
+/**
+ * Model-based checking of a {@link VirtualDisk}: every operation is applied to the disk and to a plain
+ * byte array, and every read must agree. Operations include ranges that cross or lie past the end, which
+ * must fail with {@code OUT_OF_BOUNDS} and change nothing.
+ */
+public final class DiskModelCheck {
+    private DiskModelCheck() {
+    }
+
+    /** Random operation sequences for a disk of {@code capacity} bytes with {@code sectorSize} sectors. */
+    public static Arbitrary<List<DiskOp>> operations(long capacity, int sectorSize) {
+        long sectors = capacity / sectorSize;
+        // mostly in range, sometimes crossing or past the end
+        Arbitrary<Long> offsets = Arbitraries.oneOf(
+                Arbitraries.longs().between(0, capacity - 1),
+                Arbitraries.longs().between(Math.max(0, capacity - 3 * sectorSize), capacity + sectorSize));
+        Arbitrary<Integer> lengths = Arbitraries.oneOf(
+                Arbitraries.integers().between(0, 2 * sectorSize),
+                Arbitraries.integers().between(1, 64 * 1024));
+        Arbitrary<Long> lbas = Arbitraries.oneOf(Arbitraries.longs().between(0, sectors - 1),
+                Arbitraries.longs().between(Math.max(0, sectors - 4), sectors + 2));
+        Arbitrary<Integer> counts = Arbitraries.integers().between(1, 16);
+        Arbitrary<Long> seeds = Arbitraries.longs();
+        Arbitrary<DiskOp> op = Arbitraries.frequencyOf(
+                net.jqwik.api.Tuple.of(4, Combinators.combine(offsets, lengths).as(DiskOp.Read::new)),
+                net.jqwik.api.Tuple.of(5, Combinators.combine(offsets, lengths, seeds).as(DiskOp.Write::new)),
+                net.jqwik.api.Tuple.of(2, Combinators.combine(lbas, counts).as(DiskOp.ReadSectors::new)),
+                net.jqwik.api.Tuple.of(2, Combinators.combine(lbas, counts, seeds).as(DiskOp.WriteSectors::new)),
+                net.jqwik.api.Tuple.of(1, Arbitraries.just(new DiskOp.Flush())),
+                net.jqwik.api.Tuple.of(1, Arbitraries.just(new DiskOp.Reopen())));
+        return op.list().ofMinSize(1).ofMaxSize(40);
+    }
+
+    /** Runs {@code ops} against a fresh disk from {@code fixture} and against the model. */
+    public static void check(DiskFixture fixture, long capacity, int sectorSize, List<DiskOp> ops) throws Exception {
+        byte[] model = new byte[Math.toIntExact(capacity)];
+        VirtualDisk disk = fixture.create(capacity, sectorSize);
+        try {
+            assertThat(disk.capacity()).isEqualTo(capacity);
+            assertThat(disk.logicalSectorSize()).isEqualTo(sectorSize);
+            for (DiskOp op : ops) {
+                switch (op) {
+                    case DiskOp.Read r -> read(disk, model, r.offset(), r.length(), false);
+                    case DiskOp.ReadSectors r -> read(disk, model, r.lba() * sectorSize, r.count() * sectorSize, true);
+                    case DiskOp.Write w -> write(disk, model, w.offset(), w.length(), w.seed(), false);
+                    case DiskOp.WriteSectors w ->
+                            write(disk, model, w.lba() * sectorSize, w.count() * sectorSize, w.seed(), true);
+                    case DiskOp.Flush f -> disk.flush();
+                    case DiskOp.Reopen r -> {
+                        disk.close();
+                        disk = fixture.reopen();
+                        assertThat(disk.capacity()).as("capacity after reopen").isEqualTo(capacity);
+                    }
+                }
+            }
+            read(disk, model, 0, model.length, false);
+        } finally {
+            disk.close();
+        }
+    }
+
+    private static boolean inRange(long offset, long length, long capacity) {
+        return offset >= 0 && length >= 0 && offset <= capacity && length <= capacity - offset;
+    }
+
+    private static void read(VirtualDisk disk, byte[] model, long offset, int length, boolean sectors)
+            throws StorageException {
+        ByteBuffer dst = ByteBuffer.allocate(length);
+        if (!inRange(offset, length, model.length)) {
+            assertThatThrownBy(() -> doRead(disk, offset, dst, sectors))
+                    .isInstanceOfSatisfying(StorageException.class,
+                            e -> assertThat(e.kind()).isEqualTo(StorageException.Kind.OUT_OF_BOUNDS));
+            assertThat(dst.position()).as("bytes transferred by a failed read").isZero();
+            return;
+        }
+        doRead(disk, offset, dst, sectors);
+        assertThat(dst.hasRemaining()).as("read filled the buffer").isFalse();
+        byte[] expected = Arrays.copyOfRange(model, (int) offset, (int) offset + length);
+        if (!Arrays.equals(dst.array(), expected)) {
+            int at = Arrays.mismatch(dst.array(), expected);
+            throw new AssertionError("read of " + length + " bytes at " + offset + " differs from the model at byte "
+                    + (offset + at) + ": disk has " + dst.array()[at] + ", model has " + expected[at]);
+        }
+    }
+
+    private static void doRead(VirtualDisk disk, long offset, ByteBuffer dst, boolean sectors) throws StorageException {
+        if (sectors) {
+            disk.readSectors(offset / disk.logicalSectorSize(), dst);
+        } else {
+            disk.read(offset, dst);
+        }
+    }
+
+    private static void write(VirtualDisk disk, byte[] model, long offset, int length, long seed, boolean sectors)
+            throws StorageException {
+        byte[] data = new byte[length];
+        new SplittableRandom(seed).nextBytes(data);
+        ByteBuffer src = ByteBuffer.wrap(data);
+        if (!inRange(offset, length, model.length)) {
+            assertThatThrownBy(() -> {
+                if (sectors) {
+                    disk.writeSectors(offset / disk.logicalSectorSize(), src);
+                } else {
+                    disk.write(offset, src);
+                }
+            }).isInstanceOfSatisfying(StorageException.class,
+                    e -> assertThat(e.kind()).isEqualTo(StorageException.Kind.OUT_OF_BOUNDS));
+            return;
+        }
+        if (sectors) {
+            disk.writeSectors(offset / disk.logicalSectorSize(), src);
+        } else {
+            disk.write(offset, src);
+        }
+        assertThat(src.hasRemaining()).as("write consumed the buffer").isFalse();
+        System.arraycopy(data, 0, model, (int) offset, length);
+    }
+}

@@ -1,0 +1,28 @@
+package org.spindle.testing.storage;
+
+/** One step of a model-based disk test. */
+public sealed interface DiskOp {
+    /** Reads {@code length} bytes at {@code offset} and compares them with the model. */
+    record Read(long offset, int length) implements DiskOp {
+    }
+
+    /** Writes {@code length} bytes, generated from {@code seed}, at {@code offset}. */
+    record Write(long offset, int length, long seed) implements DiskOp {
+    }
+
+    /** Reads whole sectors. */
+    record ReadSectors(long lba, int count) implements DiskOp {
+    }
+
+    /** Writes whole sectors, generated from {@code seed}. */
+    record WriteSectors(long lba, int count, long seed) implements DiskOp {
+    }
+
+    /** Flushes. */
+    record Flush() implements DiskOp {
+    }
+
+    /** Closes the disk and opens it again: what was written (and flushed) must still be there. */
+    record Reopen() implements DiskOp {
+    }
+}
