@@ -4,18 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
-import java.nio.file.AccessDeniedException;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
-import java.nio.file.OpenOption;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.util.EnumSet;
-import java.util.Set;
 
 import org.spindle.storage.api.AccessMode;
 import org.spindle.storage.api.Resizable;
@@ -30,100 +19,28 @@ import org.spindle.storage.api.StorageException.Operation;
  *
  * <p>Locking: a writable open takes an exclusive OS lock on the whole file and a read-only open a
  * shared one, so two writers (in this process or another) never share an image, and no writer changes
- * an image under a reader. A conflict fails with {@code IN_USE}.
+ * an image under a reader. A conflict fails with {@code IN_USE}. Readers in one JVM share one channel
+ * (see {@link OpenFiles}).
  */
 public final class FileBackend implements StorageBackend, Resizable {
     private final Path path;
     private final String location;
+    private final OpenFiles.Entry file;
     private final FileChannel channel;
-    private final FileLock lock;
     private final boolean readOnly;
+    private volatile boolean closed;
 
-    private FileBackend(Path path, FileChannel channel, FileLock lock, boolean readOnly) {
+    private FileBackend(Path path, OpenFiles.Entry file, boolean readOnly) {
         this.path = path;
         this.location = path.toUri().toString();
-        this.channel = channel;
-        this.lock = lock;
+        this.file = file;
+        this.channel = file.channel;
         this.readOnly = readOnly;
     }
 
     /** Opens (or, for {@link AccessMode#CREATE_NEW}, creates) the file at {@code path}. */
     public static FileBackend open(Path path, AccessMode mode) throws StorageException {
-        String location = path.toUri().toString();
-        if (mode != AccessMode.CREATE_NEW) {
-            if (Files.isDirectory(path)) {
-                throw new StorageException(Kind.INVALID_CONFIG, "is a directory, not an image file")
-                        .withLocation(location).withOperation(Operation.OPEN);
-            }
-            if (Files.exists(path, LinkOption.NOFOLLOW_LINKS) && !Files.isRegularFile(path)
-                    && !Files.exists(path)) {
-                throw new StorageException(Kind.NOT_FOUND, "is a symbolic link to nothing")
-                        .withLocation(location).withOperation(Operation.OPEN);
-            }
-        }
-        Set<? extends OpenOption> options = switch (mode) {
-            case READ_ONLY -> EnumSet.of(StandardOpenOption.READ);
-            case READ_WRITE -> EnumSet.of(StandardOpenOption.READ, StandardOpenOption.WRITE);
-            case CREATE_NEW -> EnumSet.of(StandardOpenOption.READ, StandardOpenOption.WRITE,
-                    StandardOpenOption.CREATE_NEW);
-        };
-        FileChannel channel;
-        try {
-            channel = FileChannel.open(path, options);
-        } catch (NoSuchFileException e) {
-            throw new StorageException(Kind.NOT_FOUND, "no such file" + parentHint(path), e)
-                    .withLocation(location).withOperation(Operation.OPEN);
-        } catch (AccessDeniedException e) {
-            throw new StorageException(Kind.ACCESS_DENIED,
-                    "permission denied for " + (mode.writable() ? "reading and writing" : "reading")
-                            + (mode.writable() ? " (open it read-only, or fix the permissions)" : ""), e)
-                    .withLocation(location).withOperation(Operation.OPEN);
-        } catch (FileAlreadyExistsException e) {
-            throw new StorageException(Kind.ALREADY_EXISTS, "the file exists already", e)
-                    .withLocation(location).withOperation(Operation.CREATE);
-        } catch (IOException | UnsupportedOperationException e) {
-            throw new StorageException(Kind.IO, "cannot open: " + e.getMessage(), e)
-                    .withLocation(location).withOperation(Operation.OPEN);
-        }
-        try {
-            FileLock lock = lockOrFail(channel, mode, location);
-            return new FileBackend(path, channel, lock, mode == AccessMode.READ_ONLY);
-        } catch (StorageException | RuntimeException e) {
-            closeQuietly(channel);
-            if (mode == AccessMode.CREATE_NEW) {
-                deleteQuietly(path);
-            }
-            throw e;
-        }
-    }
-
-    private static String parentHint(Path path) {
-        Path parent = path.toAbsolutePath().getParent();
-        return parent != null && !Files.isDirectory(parent) ? " (its folder " + parent + " does not exist either)" : "";
-    }
-
-    private static FileLock lockOrFail(FileChannel channel, AccessMode mode, String location) throws StorageException {
-        boolean shared = mode == AccessMode.READ_ONLY;
-        FileLock lock;
-        try {
-            lock = channel.tryLock(0, Long.MAX_VALUE, shared);
-        } catch (OverlappingFileLockException e) {
-            throw inUse(location, shared, "this process");
-        } catch (IOException e) {
-            throw new StorageException(Kind.IO, "cannot lock: " + e.getMessage(), e)
-                    .withLocation(location).withOperation(Operation.OPEN);
-        }
-        if (lock == null) {
-            throw inUse(location, shared, "another process");
-        }
-        return lock;
-    }
-
-    private static StorageException inUse(String location, boolean shared, String who) {
-        return new StorageException(Kind.IN_USE, shared
-                ? "the image is open for writing by " + who
-                : "the image is open by " + who + " (an image has at most one writer, and none while it has readers)")
-                .withLocation(location).withOperation(Operation.OPEN);
+        return new FileBackend(path, OpenFiles.acquire(path, mode), mode == AccessMode.READ_ONLY);
     }
 
     public Path path() {
@@ -137,6 +54,7 @@ public final class FileBackend implements StorageBackend, Resizable {
 
     @Override
     public long size() throws StorageException {
+        checkOpen(Operation.READ);
         try {
             return channel.size();
         } catch (IOException e) {
@@ -152,6 +70,7 @@ public final class FileBackend implements StorageBackend, Resizable {
     @Override
     public void read(long offset, ByteBuffer dst) throws StorageException {
         int length = dst.remaining();
+        checkOpen(Operation.READ);
         if (offset < 0 || length > Long.MAX_VALUE - offset) {
             throw new StorageException(Kind.OUT_OF_BOUNDS, "the range overflows").at(Operation.READ, offset, length)
                     .withLocation(location);
@@ -199,6 +118,7 @@ public final class FileBackend implements StorageBackend, Resizable {
 
     @Override
     public void flush() throws StorageException {
+        checkOpen(Operation.FLUSH);
         if (readOnly) {
             return;
         }
@@ -232,20 +152,28 @@ public final class FileBackend implements StorageBackend, Resizable {
 
     @Override
     public void close() throws StorageException {
-        if (!channel.isOpen()) {
-            return;
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
         }
         try {
-            if (lock.isValid()) {
-                lock.release();
-            }
-            channel.close();
+            OpenFiles.release(file);
         } catch (IOException e) {
             throw failure(e, Operation.CLOSE, -1, -1);
         }
     }
 
+    private void checkOpen(Operation op) throws StorageException {
+        if (closed) {
+            throw new StorageException(Kind.BACKEND_UNAVAILABLE, "the backend is closed").withOperation(op)
+                    .withLocation(location);
+        }
+    }
+
     private void checkWritable(Operation op, long offset, long length) throws StorageException {
+        checkOpen(op);
         if (readOnly) {
             throw new StorageException(Kind.READ_ONLY, "the image is open read-only").at(op, offset, length)
                     .withLocation(location);
@@ -253,26 +181,11 @@ public final class FileBackend implements StorageBackend, Resizable {
     }
 
     private StorageException failure(IOException e, Operation op, long offset, long length) {
-        Kind kind = e instanceof ClosedChannelException ? Kind.BACKEND_UNAVAILABLE : Kind.IO;
-        String detail = e instanceof ClosedChannelException ? "the backend is closed" : String.valueOf(e.getMessage());
+        boolean gone = closed || e instanceof ClosedChannelException;
+        Kind kind = gone ? Kind.BACKEND_UNAVAILABLE : Kind.IO;
+        String detail = gone ? "the backend is closed" : String.valueOf(e.getMessage());
         StorageException se = new StorageException(kind, detail, e).withOperation(op).withLocation(location);
         return offset >= 0 ? se.withRange(offset, length) : se;
-    }
-
-    private static void closeQuietly(FileChannel channel) {
-        try {
-            channel.close();
-        } catch (IOException ignored) {
-            // the open already failed; that failure is the one to report
-        }
-    }
-
-    private static void deleteQuietly(Path path) {
-        try {
-            Files.deleteIfExists(path);
-        } catch (IOException ignored) {
-            // the create already failed; that failure is the one to report
-        }
     }
 
     @Override

@@ -124,6 +124,11 @@ public final class MemoryBackendProvider implements StorageBackendProvider {
         }
     }
 
+    /** The named volume, or {@code null}: for tests and introspection. */
+    MemoryVolume volume(String name) {
+        return volumes.get(name);
+    }
+
     private static Map<String, String> parameters(String query, String location) throws StorageException {
         Map<String, String> params = new LinkedHashMap<>();
         if (query.isEmpty()) {
