@@ -7,6 +7,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 
 import org.spindle.storage.api.AccessMode;
+import org.spindle.storage.api.Deletable;
 import org.spindle.storage.api.Resizable;
 import org.spindle.storage.api.StorageBackend;
 import org.spindle.storage.api.StorageException;
@@ -22,7 +23,7 @@ import org.spindle.storage.api.StorageException.Operation;
  * an image under a reader. A conflict fails with {@code IN_USE}. Readers in one JVM share one channel
  * (see {@link OpenFiles}).
  */
-public final class FileBackend implements StorageBackend, Resizable {
+public final class FileBackend implements StorageBackend, Resizable, Deletable {
     private final Path path;
     private final String location;
     private final OpenFiles.Entry file;
@@ -162,6 +163,18 @@ public final class FileBackend implements StorageBackend, Resizable {
             OpenFiles.release(file);
         } catch (IOException e) {
             throw failure(e, Operation.CLOSE, -1, -1);
+        }
+    }
+
+    @Override
+    public void closeAndDelete() throws StorageException {
+        checkWritable(Operation.CLOSE, -1, 0);
+        close();
+        try {
+            java.nio.file.Files.deleteIfExists(path);
+        } catch (IOException e) {
+            throw new StorageException(Kind.IO, "cannot delete: " + e.getMessage(), e).withLocation(location)
+                    .withOperation(Operation.CLOSE);
         }
     }
 

@@ -2,6 +2,7 @@ package org.spindle.backend.memory;
 
 import java.nio.ByteBuffer;
 import org.spindle.storage.api.Bounds;
+import org.spindle.storage.api.Deletable;
 import org.spindle.storage.api.Discardable;
 import org.spindle.storage.api.Resizable;
 import org.spindle.storage.api.StorageBackend;
@@ -11,13 +12,16 @@ import org.spindle.storage.api.StorageException.Operation;
 import org.spindle.storage.api.WriteZeroes;
 
 /** One open handle on a {@link MemoryVolume}. */
-final class MemoryBackend implements StorageBackend, Resizable, Discardable, WriteZeroes {
+final class MemoryBackend implements StorageBackend, Resizable, Discardable, WriteZeroes, Deletable {
     private final MemoryVolume volume;
     private final String location;
     private final boolean readOnly;
+    private final Runnable forget;
     private volatile boolean closed;
 
-    MemoryBackend(MemoryVolume volume, String location, boolean readOnly) {
+    /** @param forget removes the volume from its provider, for {@link #closeAndDelete()} */
+    MemoryBackend(MemoryVolume volume, String location, boolean readOnly, Runnable forget) {
+        this.forget = forget;
         this.volume = volume;
         this.location = location;
         this.readOnly = readOnly;
@@ -94,6 +98,13 @@ final class MemoryBackend implements StorageBackend, Resizable, Discardable, Wri
             closed = true;
             volume.closed(!readOnly);
         }
+    }
+
+    @Override
+    public void closeAndDelete() throws StorageException {
+        checkWritable(Operation.CLOSE, -1, 0);
+        close();
+        forget.run();
     }
 
     private void check(long offset, long length, long limit, Operation op) throws StorageException {

@@ -74,7 +74,7 @@ public final class MemoryBackendProvider implements StorageBackendProvider {
             }
             MemoryVolume volume = new MemoryVolume("", size);
             volume.opened(true);
-            return new MemoryBackend(volume, location, false);
+            return new MemoryBackend(volume, location, false, () -> { });
         }
         if (!NAME.matcher(name).matches()) {
             throw invalid(location, "a memory volume name has 1 to 128 letters, digits, '.', '_' or '-'");
@@ -104,7 +104,8 @@ public final class MemoryBackendProvider implements StorageBackendProvider {
                         .withLocation(location).withOperation(Operation.OPEN);
             }
             volume.opened(writable);
-            return new MemoryBackend(volume, location, !writable);
+            MemoryVolume opened = volume;
+            return new MemoryBackend(volume, location, !writable, () -> volumes.remove(name, opened));
         }
     }
 

@@ -55,8 +55,12 @@ public final class ByteSize {
             value /= 1024;
             unit++;
         }
-        String number = value == Math.rint(value) ? String.valueOf((long) value)
-                : String.format(Locale.ROOT, "%.3g", value).replaceAll("\\.?0+$", "");
+        // three significant digits (four from 1000 to 1023), without trailing zeros
+        String pattern = value >= 100 ? "%.0f" : value >= 10 ? "%.1f" : "%.2f";
+        String number = String.format(Locale.ROOT, pattern, value);
+        if (number.contains(".")) {
+            number = number.replaceAll("0+$", "").replaceAll("\\.$", "");
+        }
         return number + " " + UNITS[unit];
     }
 }

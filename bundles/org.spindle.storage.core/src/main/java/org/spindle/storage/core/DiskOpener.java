@@ -5,10 +5,12 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.stream.Collectors;
 
 import org.spindle.storage.api.AccessMode;
 import org.spindle.storage.api.CreateOptions;
+import org.spindle.storage.api.Deletable;
 import org.spindle.storage.api.DiskFormat;
 import org.spindle.storage.api.OpenOptions;
 import org.spindle.storage.api.ProbeInput;
@@ -83,9 +85,9 @@ public final class DiskOpener {
     }
 
     /**
-     * Creates a new image at {@code backendUri} (which must not exist) and returns it open.
-     * A failed create removes nothing that existed before, and leaves no half-written image behind
-     * where the backend can delete (files are deleted again).
+     * Creates a new image at {@code backendUri} (which must not exist) and returns it open. A failed
+     * create touches nothing that existed before, and deletes what it began (where the backend is
+     * {@link Deletable}, as files and memory volumes are), so no half-written image is left behind.
      */
     public Opened create(URI backendUri, String formatName, CreateOptions options) throws StorageException {
         StorageBackendProvider provider = provider(backendUri);
@@ -95,7 +97,16 @@ public final class DiskOpener {
             VirtualDisk disk = guarded(format, Operation.CREATE, backend, () -> format.create(backend, options));
             return new Opened(disk, provider, format, -1);
         } catch (StorageException | RuntimeException e) {
-            closeQuietly(backend, e);
+            Optional<Deletable> deletable = backend.capability(Deletable.class);
+            if (deletable.isPresent()) {
+                try {
+                    deletable.get().closeAndDelete();
+                } catch (StorageException | RuntimeException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            } else {
+                closeQuietly(backend, e);
+            }
             throw e;
         }
     }
