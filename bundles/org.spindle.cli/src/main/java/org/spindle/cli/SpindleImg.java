@@ -1,0 +1,57 @@
+package org.spindle.cli;
+
+import java.io.PrintWriter;
+
+import org.spindle.storage.core.DiskOpener;
+import org.spindle.storage.core.ServiceLoaderRegistry;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * {@code spindle img}: the image tool. Backends and formats come from the class path through
+ * {@link java.util.ServiceLoader}, so a third-party format jar on the class path is used like the
+ * built-in ones.
+ */
+@Command(name = "spindle img", mixinStandardHelpOptions = true, versionProvider = SpindleImg.Version.class,
+        description = "Inspects disk images.", subcommands = {InfoCommand.class})
+public final class SpindleImg {
+    /** Exit status when the image could not be used. */
+    static final int EXIT_STORAGE = 1;
+
+    private final DiskOpener opener;
+
+    SpindleImg(DiskOpener opener) {
+        this.opener = opener;
+    }
+
+    DiskOpener opener() {
+        return opener;
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
+    }
+
+    /** Runs the tool with the given streams; returns the exit status (0 ok, 1 image trouble, 2 usage). */
+    static int run(PrintWriter out, PrintWriter err, String... args) {
+        DiskOpener opener = new DiskOpener(ServiceLoaderRegistry.load(SpindleImg.class.getClassLoader()));
+        CommandLine cli = new CommandLine(new SpindleImg(opener));
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setExecutionExceptionHandler((e, command, parsed) -> {
+            err.println("spindle img: " + e.getMessage());
+            return e instanceof org.spindle.storage.api.StorageException ? EXIT_STORAGE
+                    : command.getCommandSpec().exitCodeOnExecutionException();
+        });
+        return cli.execute(args);
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String version = SpindleImg.class.getPackage().getImplementationVersion();
+            return new String[] {"spindle img " + (version == null ? "(development build)" : version)};
+        }
+    }
+}

@@ -1,0 +1,78 @@
+package org.spindle.shell;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import org.spindle.storage.api.ByteSize;
+import org.spindle.storage.api.DriveDTO;
+
+/** How drives read on a terminal: one line each in a table, or every field for one drive. */
+final class DriveFormat {
+    private DriveFormat() {
+    }
+
+    static String table(List<DriveDTO> drives) {
+        if (drives.isEmpty()) {
+            return "no drives configured";
+        }
+        List<String[]> rows = new ArrayList<>();
+        rows.add(new String[] {"ID", "STATE", "FORMAT", "SIZE", "MODE", "BACKEND"});
+        for (DriveDTO d : drives) {
+            rows.add(new String[] {d.id, String.valueOf(d.state), d.format != null ? d.format : d.requestedFormat,
+                    d.capacity > 0 || d.format != null ? ByteSize.format(d.capacity) : "-",
+                    (d.readOnly ? "ro" : "rw") + "," + d.cache, d.backend == null ? "-" : d.backend});
+        }
+        int[] widths = new int[rows.getFirst().length];
+        for (String[] row : rows) {
+            for (int i = 0; i < row.length; i++) {
+                widths[i] = Math.max(widths[i], row[i].length());
+            }
+        }
+        StringBuilder sb = new StringBuilder();
+        for (String[] row : rows) {
+            for (int i = 0; i < row.length; i++) {
+                sb.append(i == row.length - 1 ? row[i] : pad(row[i], widths[i] + 2));
+            }
+            sb.append('\n');
+        }
+        for (DriveDTO d : drives) {
+            if (d.failure != null) {
+                sb.append("  ").append(d.id).append(": ").append(d.failure).append('\n');
+            }
+        }
+        return sb.toString().stripTrailing();
+    }
+
+    static String line(DriveDTO d) {
+        return table(List.of(d)).lines().skip(1).findFirst().orElse(d.id);
+    }
+
+    static String details(DriveDTO d) {
+        StringBuilder sb = new StringBuilder();
+        field(sb, "id", d.id);
+        field(sb, "state", d.state);
+        field(sb, "backend", d.backend);
+        field(sb, "format", d.format == null ? "(requested " + d.requestedFormat + ")" : d.format
+                + ("auto".equals(d.requestedFormat) ? " (probed)" : ""));
+        if (d.format != null) {
+            field(sb, "capacity", ByteSize.format(d.capacity) + " (" + d.capacity + " bytes)");
+            field(sb, "sector size", d.sectorSize);
+            field(sb, "capabilities", d.capabilities.length == 0 ? "none" : String.join(", ", d.capabilities));
+        }
+        field(sb, "read-only", d.readOnly);
+        field(sb, "cache", d.cache);
+        field(sb, "configuration", d.configuration);
+        if (d.failure != null) {
+            field(sb, "failure", d.failure);
+        }
+        return sb.toString().stripTrailing();
+    }
+
+    private static void field(StringBuilder sb, String name, Object value) {
+        sb.append(pad(name, 15)).append(value).append('\n');
+    }
+
+    private static String pad(String s, int width) {
+        return s.length() >= width ? s + " " : s + " ".repeat(width - s.length());
+    }
+}

@@ -1,0 +1,88 @@
+package org.spindle.shell;
+
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+
+import org.osgi.framework.Bundle;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.BundleException;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.spindle.storage.api.DriveDTO;
+import org.spindle.storage.api.DriveManager;
+import org.spindle.storage.api.DriveState;
+
+/**
+ * Prints what the runtime assembled once it has settled, when the launcher asks for it with the
+ * framework property {@value #REPORT}. With {@value #EXIT} set as well, it then stops the framework and
+ * leaves the number of drives that did not attach in the system property {@value #EXIT_CODE}, for
+ * the launcher's exit status ({@code ./spindle run --check}).
+ */
+@Component(immediate = true)
+public final class StartupReport {
+    public static final String REPORT = "spindle.report";
+    public static final String EXIT = "spindle.report.exit";
+    public static final String EXIT_CODE = "spindle.exit.code";
+
+    private final Thread worker;
+
+    @Activate
+    public StartupReport(BundleContext context, @Reference DriveManager drives) {
+        boolean report = Boolean.parseBoolean(context.getProperty(REPORT));
+        boolean exit = Boolean.parseBoolean(context.getProperty(EXIT));
+        worker = report ? Thread.ofPlatform().name("spindle-report").daemon().unstarted(() -> {
+            try {
+                List<DriveDTO> settled = drives.awaitSettled(Duration.ofSeconds(20));
+                long notAttached = settled.stream().filter(d -> d.state != DriveState.ATTACHED).count();
+                print(System.out, context, settled);
+                if (exit) {
+                    System.setProperty(EXIT_CODE, String.valueOf(Math.min(notAttached, 100)));
+                    context.getBundle(0).stop();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (BundleException | IllegalStateException e) {
+                System.err.println("spindle: cannot stop the framework: " + e.getMessage());
+            }
+        }) : null;
+        if (worker != null) {
+            worker.start();
+        }
+    }
+
+    @Deactivate
+    void deactivate() {
+        if (worker != null && worker != Thread.currentThread()) {
+            worker.interrupt();
+        }
+    }
+
+    static void print(PrintStream out, BundleContext context, List<DriveDTO> drives) {
+        Bundle[] bundles = context.getBundles();
+        long active = Arrays.stream(bundles).filter(b -> b.getState() == Bundle.ACTIVE).count();
+        out.println("Spindle runtime assembled: " + active + " of " + bundles.length + " bundles active");
+        Arrays.stream(bundles).filter(b -> b.getState() != Bundle.ACTIVE && !isFragment(b))
+                .forEach(b -> out.println("  not active: " + b.getSymbolicName() + " (" + state(b) + ")"));
+        out.println();
+        out.println(DriveFormat.table(drives));
+        out.flush();
+    }
+
+    private static boolean isFragment(Bundle b) {
+        return b.getHeaders().get("Fragment-Host") != null;
+    }
+
+    private static String state(Bundle b) {
+        return switch (b.getState()) {
+            case Bundle.INSTALLED -> "installed, not resolved";
+            case Bundle.RESOLVED -> "resolved, not started";
+            case Bundle.STARTING -> "starting";
+            case Bundle.STOPPING -> "stopping";
+            default -> "state " + b.getState();
+        };
+    }
+}
