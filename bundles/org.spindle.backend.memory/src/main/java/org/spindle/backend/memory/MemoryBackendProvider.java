@@ -27,9 +27,11 @@ import org.spindle.storage.api.StorageException.Operation;
  * may leave out the size.</li>
  * <li>{@code memory:?size=64M}: a new anonymous volume, gone when closed.</li>
  * </ul>
- * A volume has at most one writer, and no writer while it has readers ({@code IN_USE}).
+ * A volume has at most one writer, and no writer while it has readers ({@code IN_USE}). Named volumes
+ * live as long as this bundle is active.
  */
-@Component(property = StorageBackendProvider.SCHEME + "=memory")
+// immediate: a delayed component would be disposed, with every volume's data, whenever no drive used it
+@Component(property = StorageBackendProvider.SCHEME + "=memory", immediate = true)
 public final class MemoryBackendProvider implements StorageBackendProvider {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,128}");
 
