@@ -116,7 +116,8 @@ public final class Launcher {
         properties.put(Constants.FRAMEWORK_STORAGE, storage.toString());
         properties.put(Constants.FRAMEWORK_STORAGE_CLEAN, Constants.FRAMEWORK_STORAGE_CLEAN_ONFIRSTINIT);
         properties.put("felix.fileinstall.dir", options.profile().toAbsolutePath() + ","
-                + options.home().resolve("conf").toAbsolutePath());
+                + options.home().resolve("conf").toAbsolutePath() + ","
+                + options.home().resolve("plugins").toAbsolutePath());
         properties.put("spindle.profile", options.profile().toAbsolutePath().toString());
         properties.put("spindle.report", "true");
         properties.put("spindle.report.exit", String.valueOf(options.check()));

@@ -18,9 +18,11 @@ final class DriveFormat {
         List<String[]> rows = new ArrayList<>();
         rows.add(new String[] {"ID", "STATE", "FORMAT", "SIZE", "MODE", "BACKEND"});
         for (DriveDTO d : drives) {
-            rows.add(new String[] {d.id, String.valueOf(d.state), d.format != null ? d.format : d.requestedFormat,
-                    d.capacity > 0 || d.format != null ? ByteSize.format(d.capacity) : "-",
-                    (d.readOnly ? "ro" : "rw") + "," + d.cache, d.backend == null ? "-" : d.backend});
+            // a drive whose configuration did not parse has only an id, a state and a failure
+            rows.add(new String[] {orDash(d.id), String.valueOf(d.state),
+                    orDash(d.format != null ? d.format : d.requestedFormat),
+                    d.format != null ? ByteSize.format(d.capacity) : "-",
+                    d.cache == null ? "-" : (d.readOnly ? "ro" : "rw") + "," + d.cache, orDash(d.backend)});
         }
         int[] widths = new int[rows.getFirst().length];
         for (String[] row : rows) {
@@ -66,6 +68,10 @@ final class DriveFormat {
             field(sb, "failure", d.failure);
         }
         return sb.toString().stripTrailing();
+    }
+
+    private static String orDash(String s) {
+        return s == null ? "-" : s;
     }
 
     private static void field(StringBuilder sb, String name, Object value) {

@@ -35,22 +35,35 @@ public final class StartupReport {
         boolean report = Boolean.parseBoolean(context.getProperty(REPORT));
         boolean exit = Boolean.parseBoolean(context.getProperty(EXIT));
         worker = report ? Thread.ofPlatform().name("spindle-report").daemon().unstarted(() -> {
+            long notAttached = 0;
             try {
                 List<DriveDTO> settled = drives.awaitSettled(Duration.ofSeconds(20));
-                long notAttached = settled.stream().filter(d -> d.state != DriveState.ATTACHED).count();
+                notAttached = settled.stream().filter(d -> d.state != DriveState.ATTACHED).count();
                 print(System.out, context, settled);
-                if (exit) {
-                    System.setProperty(EXIT_CODE, String.valueOf(Math.min(notAttached, 100)));
-                    context.getBundle(0).stop();
-                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-            } catch (BundleException | IllegalStateException e) {
-                System.err.println("spindle: cannot stop the framework: " + e.getMessage());
+                return;
+            } catch (RuntimeException e) {
+                System.err.println("spindle: the start-up report failed: " + e);
+                notAttached = 100;
+            } finally {
+                // --check must end even if printing failed
+                if (exit && !Thread.currentThread().isInterrupted()) {
+                    stop(context, notAttached);
+                }
             }
         }) : null;
         if (worker != null) {
             worker.start();
+        }
+    }
+
+    private static void stop(BundleContext context, long notAttached) {
+        System.setProperty(EXIT_CODE, String.valueOf(Math.min(notAttached, 100)));
+        try {
+            context.getBundle(0).stop();
+        } catch (BundleException | IllegalStateException e) {
+            System.err.println("spindle: cannot stop the framework: " + e.getMessage());
         }
     }
 

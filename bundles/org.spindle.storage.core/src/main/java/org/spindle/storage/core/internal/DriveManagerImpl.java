@@ -462,8 +462,7 @@ public final class DriveManagerImpl implements DriveManager {
         slot.failure = failure;
         publish(slot);
         LOG.log(state == DriveState.WAITING ? Level.INFO : Level.WARNING, "drive {0} {1}: {2}",
-                slot.config == null ? slot.pid : slot.config.id(), state.name().toLowerCase(java.util.Locale.ROOT),
-                failure.getMessage());
+                slot.snapshot.id, state.name().toLowerCase(java.util.Locale.ROOT), failure.getMessage());
     }
 
     private void publish(Slot slot) {
