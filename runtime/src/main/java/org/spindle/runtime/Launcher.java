@@ -38,6 +38,11 @@ import org.osgi.framework.startlevel.BundleStartLevel;
  */
 public final class Launcher {
     static final String EXIT_CODE = "spindle.exit.code";
+    /**
+     * Started after every other bundle, whatever level the resolver gave it: the prompt must not appear
+     * before the commands it offers exist.
+     */
+    static final String SHELL = "org.apache.felix.gogo.shell";
 
     record Options(Path home, Path profile, boolean check, boolean shell) {
     }
@@ -123,7 +128,7 @@ public final class Launcher {
         properties.put("spindle.report.exit", String.valueOf(options.check()));
         properties.put("gosh.args", options.shell() ? "" : "--nointeractive");
         int maxLevel = bndrun.runBundles().stream().mapToInt(Bndrun.RunBundle::startLevel).max().orElse(1);
-        properties.put(Constants.FRAMEWORK_BEGINNING_STARTLEVEL, String.valueOf(Math.max(1, maxLevel)));
+        properties.put(Constants.FRAMEWORK_BEGINNING_STARTLEVEL, String.valueOf(maxLevel + 1));
         // system properties win, as with bnd's launcher (-Dgosh.args=... for example)
         System.getProperties().stringPropertyNames().stream().filter(properties::containsKey)
                 .forEach(k -> properties.put(k, System.getProperty(k)));
@@ -137,7 +142,7 @@ public final class Launcher {
         try {
             out.println("Spindle: profile " + options.profile().getFileName() + ", " + bndrun.runBundles().size()
                     + " bundles");
-            List<Bundle> toStart = install(framework, bndrun, jars);
+            List<Bundle> toStart = install(framework, bndrun, jars, maxLevel + 1);
             framework.start();
             for (Bundle bundle : toStart) {
                 bundle.start(Bundle.START_ACTIVATION_POLICY);
@@ -159,7 +164,8 @@ public final class Launcher {
         return Integer.parseInt(System.getProperty(EXIT_CODE, "0"));
     }
 
-    private static List<Bundle> install(Framework framework, Bndrun bndrun, BundleJars jars) throws BundleException {
+    private static List<Bundle> install(Framework framework, Bndrun bndrun, BundleJars jars, int lastLevel)
+            throws BundleException {
         List<String> missing = new ArrayList<>();
         List<Bundle> toStart = new ArrayList<>();
         for (Bndrun.RunBundle run : bndrun.runBundles()) {
@@ -169,7 +175,9 @@ public final class Launcher {
                 continue;
             }
             Bundle bundle = framework.getBundleContext().installBundle(jar.path().toUri().toString());
-            if (run.startLevel() > 0) {
+            if (SHELL.equals(run.symbolicName())) {
+                bundle.adapt(BundleStartLevel.class).setStartLevel(lastLevel);
+            } else if (run.startLevel() > 0) {
                 bundle.adapt(BundleStartLevel.class).setStartLevel(run.startLevel());
             }
             if (bundle.getHeaders().get(Constants.FRAGMENT_HOST) == null) {

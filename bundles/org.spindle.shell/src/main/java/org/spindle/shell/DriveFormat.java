@@ -8,6 +8,9 @@ import org.spindle.storage.api.DriveDTO;
 
 /** How drives read on a terminal: one line each in a table, or every field for one drive. */
 final class DriveFormat {
+    /** Minimum column widths, so that lines printed one at a time (Gogo prints lists so) still align. */
+    private static final int[] MIN_WIDTHS = {8, 8, 6, 8, 12, 0};
+
     private DriveFormat() {
     }
 
@@ -24,7 +27,7 @@ final class DriveFormat {
                     d.format != null ? ByteSize.format(d.capacity) : "-",
                     d.cache == null ? "-" : (d.readOnly ? "ro" : "rw") + "," + d.cache, orDash(d.backend)});
         }
-        int[] widths = new int[rows.getFirst().length];
+        int[] widths = MIN_WIDTHS.clone();
         for (String[] row : rows) {
             for (int i = 0; i < row.length; i++) {
                 widths[i] = Math.max(widths[i], row[i].length());
