@@ -106,6 +106,29 @@ public class DriveConfigurationIT extends SpindleTestSupport {
     }
 
     @Test
+    public void anImageWithoutWritePermissionFailsWithAccessDeniedAndIsUnchanged() throws Exception {
+        Path image = tempImage("locked.img", 4096);
+        Files.write(image, new byte[] {5, 6, 7});
+        // root ignores permission bits, so make the file immutable instead (what an operator might meet)
+        boolean root = "root".equals(System.getProperty("user.name"));
+        String[] deny = root ? new String[] {"chattr", "+i", image.toString()}
+                : new String[] {"chmod", "000", image.toString()};
+        org.junit.Assume.assumeTrue("cannot take permissions away here",
+                new ProcessBuilder(deny).inheritIO().start().waitFor() == 0);
+        try {
+            configureDrive("locked", Map.of("backend", image.toString()));
+            DriveDTO dto = awaitState("locked", d -> d.state == DriveState.FAILED, "FAILED");
+            assertKind("ACCESS_DENIED", dto);
+            assertTrue(dto.failure, dto.failure.contains("drive locked") && dto.failure.contains("locked.img"));
+            assertFalse(driveServicePresent("locked"));
+        } finally {
+            new ProcessBuilder(root ? new String[] {"chattr", "-i", image.toString()}
+                    : new String[] {"chmod", "600", image.toString()}).inheritIO().start().waitFor();
+        }
+        assertArrayEquals(new byte[] {5, 6, 7}, Files.readAllBytes(image));
+    }
+
+    @Test
     public void aDirectoryIsRefused() throws Exception {
         Path dir = Files.createTempDirectory("spindle-it");
         configureDrive("dir", Map.of("backend", dir.toString()));
@@ -137,6 +160,23 @@ public class DriveConfigurationIT extends SpindleTestSupport {
         // when the writer goes, the refused drive is tried again and gets the image
         drives.detach("first");
         awaitDrive("second");
+    }
+
+    @Test
+    public void resizingADriveUpdatesItsServiceProperties() throws Exception {
+        configureDrive("grow", Map.of("backend", "memory:grow?size=1M"));
+        Drive drive = awaitDrive("grow");
+        drive.capability(org.spindle.storage.api.Resizable.class).orElseThrow().resize(4L << 20);
+        assertEquals(4L << 20, drive.capacity());
+        awaitState("grow", d -> d.capacity == 4L << 20, "4 MiB in its DTO");
+        long deadline = System.currentTimeMillis() + TIMEOUT_MS;
+        Object capacity = null;
+        while (System.currentTimeMillis() < deadline && !Long.valueOf(4L << 20).equals(capacity)) {
+            capacity = context.getServiceReferences(Drive.class, "(" + Drive.ID + "=grow)").iterator().next()
+                    .getProperty(Drive.CAPACITY);
+            Thread.sleep(10);
+        }
+        assertEquals(4L << 20, capacity);
     }
 
     @Test

@@ -2,6 +2,7 @@ package org.spindle.backend.file;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
@@ -27,7 +28,6 @@ public final class FileBackend implements StorageBackend, Resizable, Deletable {
     private final Path path;
     private final String location;
     private final OpenFiles.Entry file;
-    private final FileChannel channel;
     private final boolean readOnly;
     private volatile boolean closed;
 
@@ -35,7 +35,6 @@ public final class FileBackend implements StorageBackend, Resizable, Deletable {
         this.path = path;
         this.location = path.toUri().toString();
         this.file = file;
-        this.channel = file.channel;
         this.readOnly = readOnly;
     }
 
@@ -55,12 +54,7 @@ public final class FileBackend implements StorageBackend, Resizable, Deletable {
 
     @Override
     public long size() throws StorageException {
-        checkOpen(Operation.READ);
-        try {
-            return channel.size();
-        } catch (IOException e) {
-            throw failure(e, Operation.READ, -1, -1);
-        }
+        return io(Operation.READ, -1, -1, FileChannel::size);
     }
 
     @Override
@@ -71,7 +65,6 @@ public final class FileBackend implements StorageBackend, Resizable, Deletable {
     @Override
     public void read(long offset, ByteBuffer dst) throws StorageException {
         int length = dst.remaining();
-        checkOpen(Operation.READ);
         if (offset < 0 || length > Long.MAX_VALUE - offset) {
             throw new StorageException(Kind.OUT_OF_BOUNDS, "the range overflows").at(Operation.READ, offset, length)
                     .withLocation(location);
@@ -79,23 +72,23 @@ public final class FileBackend implements StorageBackend, Resizable, Deletable {
         // No size check up front: that would cost an fstat per request. End of file is noticed by
         // the read itself, and then the buffer's position is put back so nothing counts as transferred.
         int start = dst.position();
-        long position = offset;
         try {
-            while (dst.hasRemaining()) {
-                int n = channel.read(dst, position);
-                if (n < 0) {
-                    dst.position(start);
-                    throw new StorageException(Kind.OUT_OF_BOUNDS,
-                            "the range ends beyond the size of " + channel.size() + " bytes")
-                            .at(Operation.READ, offset, length).withLocation(location);
+            io(Operation.READ, offset, length, channel -> {
+                dst.position(start);
+                long position = offset;
+                while (dst.hasRemaining()) {
+                    int n = channel.read(dst, position);
+                    if (n < 0) {
+                        throw new StorageException(Kind.OUT_OF_BOUNDS,
+                                "the range ends beyond the size of " + channel.size() + " bytes");
+                    }
+                    position += n;
                 }
-                position += n;
-            }
+                return null;
+            });
         } catch (StorageException e) {
-            throw e;
-        } catch (IOException e) {
             dst.position(start);
-            throw failure(e, Operation.READ, offset, length);
+            throw e;
         }
     }
 
@@ -107,14 +100,15 @@ public final class FileBackend implements StorageBackend, Resizable, Deletable {
             throw new StorageException(Kind.OUT_OF_BOUNDS, "the range overflows").at(Operation.WRITE, offset, length)
                     .withLocation(location);
         }
-        long position = offset;
-        try {
+        int start = src.position();
+        io(Operation.WRITE, offset, length, channel -> {
+            src.position(start);
+            long position = offset;
             while (src.hasRemaining()) {
                 position += channel.write(src, position);
             }
-        } catch (IOException e) {
-            throw failure(e, Operation.WRITE, offset, length);
-        }
+            return null;
+        });
     }
 
     @Override
@@ -123,12 +117,11 @@ public final class FileBackend implements StorageBackend, Resizable, Deletable {
         if (readOnly) {
             return;
         }
-        try {
-            // fdatasync: data plus the metadata needed to read it back (the size), not timestamps
+        // fdatasync: data plus the metadata needed to read it back (the size), not timestamps
+        io(Operation.FLUSH, -1, -1, channel -> {
             channel.force(false);
-        } catch (IOException e) {
-            throw failure(e, Operation.FLUSH, -1, -1);
-        }
+            return null;
+        });
     }
 
     @Override
@@ -138,7 +131,7 @@ public final class FileBackend implements StorageBackend, Resizable, Deletable {
             throw new StorageException(Kind.INVALID_CONFIG, "a size cannot be negative: " + newSize)
                     .withOperation(Operation.RESIZE).withLocation(location);
         }
-        try {
+        io(Operation.RESIZE, newSize, 0, channel -> {
             long current = channel.size();
             if (newSize < current) {
                 channel.truncate(newSize);
@@ -146,9 +139,8 @@ public final class FileBackend implements StorageBackend, Resizable, Deletable {
                 // writing the last byte grows the file sparsely where the file system allows it
                 channel.write(ByteBuffer.allocate(1), newSize - 1);
             }
-        } catch (IOException e) {
-            throw failure(e, Operation.RESIZE, newSize, 0);
-        }
+            return null;
+        });
     }
 
     @Override
@@ -162,7 +154,8 @@ public final class FileBackend implements StorageBackend, Resizable, Deletable {
         try {
             OpenFiles.release(file);
         } catch (IOException e) {
-            throw failure(e, Operation.CLOSE, -1, -1);
+            throw new StorageException(Kind.IO, "cannot close: " + e.getMessage(), e).withLocation(location)
+                    .withOperation(Operation.CLOSE);
         }
     }
 
@@ -178,10 +171,52 @@ public final class FileBackend implements StorageBackend, Resizable, Deletable {
         }
     }
 
+    private interface ChannelIo<T> {
+        T run(FileChannel channel) throws IOException;
+    }
+
+    /**
+     * Runs one request on the file's shared channel. If another thread's interrupt closed the channel
+     * under it, the file is reopened ({@link OpenFiles#recover}) and the request tried once more; the
+     * interrupted thread's own request fails with {@code IO}, and its interrupt status stays set.
+     */
+    private <T> T io(Operation op, long offset, long length, ChannelIo<T> call) throws StorageException {
+        for (int attempt = 0; ; attempt++) {
+            checkOpen(op);
+            FileChannel channel = file.channel;
+            try {
+                return call.run(channel);
+            } catch (StorageException e) {
+                throw context(e, op, offset, length);
+            } catch (ClosedByInterruptException e) {
+                OpenFiles.recover(file, channel);
+                throw context(new StorageException(Kind.IO, "the request was interrupted", e), op, offset, length);
+            } catch (ClosedChannelException e) {
+                // closed by an interrupt in another thread (AsynchronousCloseException), or before we began
+                OpenFiles.recover(file, channel);
+                if (attempt > 0) {
+                    throw context(new StorageException(Kind.IO, "the file was closed under the request twice", e),
+                            op, offset, length);
+                }
+            } catch (IOException e) {
+                throw context(new StorageException(Kind.IO, String.valueOf(e.getMessage()), e), op, offset, length);
+            }
+        }
+    }
+
+    private StorageException context(StorageException e, Operation op, long offset, long length) {
+        e.withOperation(op).withLocation(location);
+        return offset >= 0 ? e.withRange(offset, length) : e;
+    }
+
     private void checkOpen(Operation op) throws StorageException {
         if (closed) {
             throw new StorageException(Kind.BACKEND_UNAVAILABLE, "the backend is closed").withOperation(op)
                     .withLocation(location);
+        }
+        String broken = file.broken;
+        if (broken != null) {
+            throw new StorageException(Kind.BACKEND_UNAVAILABLE, broken).withOperation(op).withLocation(location);
         }
     }
 
@@ -191,14 +226,6 @@ public final class FileBackend implements StorageBackend, Resizable, Deletable {
             throw new StorageException(Kind.READ_ONLY, "the image is open read-only").at(op, offset, length)
                     .withLocation(location);
         }
-    }
-
-    private StorageException failure(IOException e, Operation op, long offset, long length) {
-        boolean gone = closed || e instanceof ClosedChannelException;
-        Kind kind = gone ? Kind.BACKEND_UNAVAILABLE : Kind.IO;
-        String detail = gone ? "the backend is closed" : String.valueOf(e.getMessage());
-        StorageException se = new StorageException(kind, detail, e).withOperation(op).withLocation(location);
-        return offset >= 0 ? se.withRange(offset, length) : se;
     }
 
     @Override

@@ -29,16 +29,22 @@ import org.spindle.storage.api.StorageException.Operation;
  * opening the file again, and the channel is closed only when its last user releases it.
  */
 final class OpenFiles {
-    /** One open file. {@code users} is guarded by the class lock. */
+    /**
+     * One open file. {@code users} is guarded by the class lock. The channel is replaced if an
+     * interrupted thread closed it (see {@link #recover}); {@code broken} says why it could not be.
+     */
     static final class Entry {
         final Object key;
-        final FileChannel channel;
-        final FileLock lock;
+        final Path path;
         final boolean writable;
+        volatile FileChannel channel;
+        volatile FileLock lock;
+        volatile String broken;
         int users = 1;
 
-        Entry(Object key, FileChannel channel, FileLock lock, boolean writable) {
+        Entry(Object key, Path path, FileChannel channel, FileLock lock, boolean writable) {
             this.key = key;
+            this.path = path;
             this.channel = channel;
             this.lock = lock;
             this.writable = writable;
@@ -75,7 +81,7 @@ final class OpenFiles {
             return entry;
         }
         FileChannel channel = open(path, location, mode);
-        return register(key, channel, mode.writable(), location, null);
+        return register(key, path, channel, mode.writable(), location, null);
     }
 
     private static Entry create(Path path, String location) throws StorageException {
@@ -90,8 +96,8 @@ final class OpenFiles {
             throw translate(e, path, location, AccessMode.CREATE_NEW);
         }
         try {
-            return register(key(path, Files.readAttributes(path, BasicFileAttributes.class)), channel, true, location,
-                    path);
+            return register(key(path, Files.readAttributes(path, BasicFileAttributes.class)), path, channel, true,
+                    location, path);
         } catch (IOException e) {
             close(channel);
             deleteQuietly(path);
@@ -99,8 +105,8 @@ final class OpenFiles {
         }
     }
 
-    private static Entry register(Object key, FileChannel channel, boolean writable, String location, Path created)
-            throws StorageException {
+    private static Entry register(Object key, Path path, FileChannel channel, boolean writable, String location,
+            Path created) throws StorageException {
         FileLock lock;
         try {
             lock = channel.tryLock(0, Long.MAX_VALUE, !writable);
@@ -109,6 +115,9 @@ final class OpenFiles {
             lock = null;
         } catch (IOException e) {
             close(channel);
+            if (created != null) {
+                deleteQuietly(created);
+            }
             throw new StorageException(Kind.IO, "cannot lock: " + e.getMessage(), e)
                     .withLocation(location).withOperation(Operation.OPEN);
         }
@@ -120,9 +129,42 @@ final class OpenFiles {
             }
             throw inUse(location, !writable, "another process");
         }
-        Entry entry = new Entry(key, channel, lock, writable);
+        Entry entry = new Entry(key, path, channel, lock, writable);
         OPEN.put(key, entry);
         return entry;
+    }
+
+    /**
+     * A thread interrupted during channel I/O makes the JDK close the channel, for every user of this
+     * shared file and with the process's lock on it. Opens the file again and takes the lock back, so
+     * that one cancelled request does not break every drive on the image. If the lock cannot be had
+     * (another process took it in the gap) the entry is marked broken and its users fail cleanly.
+     */
+    static synchronized void recover(Entry entry, FileChannel failed) {
+        if (entry.channel != failed || entry.users == 0 || entry.broken != null) {
+            return; // recovered already, or released
+        }
+        try {
+            FileChannel channel = entry.writable
+                    ? FileChannel.open(entry.path, StandardOpenOption.READ, StandardOpenOption.WRITE)
+                    : FileChannel.open(entry.path, StandardOpenOption.READ);
+            FileLock lock;
+            try {
+                lock = channel.tryLock(0, Long.MAX_VALUE, !entry.writable);
+            } catch (IOException | OverlappingFileLockException e) {
+                lock = null;
+            }
+            if (lock == null) {
+                close(channel);
+                entry.broken = "the image's lock was lost when an interrupted request closed its file, and another"
+                        + " process holds it now";
+                return;
+            }
+            entry.lock = lock;
+            entry.channel = channel;
+        } catch (IOException e) {
+            entry.broken = "the image could not be reopened after an interrupted request closed it: " + e.getMessage();
+        }
     }
 
     static synchronized void release(Entry entry) throws IOException {
@@ -131,7 +173,7 @@ final class OpenFiles {
         }
         OPEN.remove(entry.key);
         try {
-            if (entry.lock.isValid()) {
+            if (entry.lock.isValid() && entry.channel.isOpen()) {
                 entry.lock.release();
             }
         } finally {

@@ -111,6 +111,27 @@ class FileBackendTest {
     }
 
     @Test
+    void anInterruptedRequestDoesNotBreakTheOtherUsersOfTheImage() throws Exception {
+        Path file = Files.write(dir.resolve("interrupted.img"), new byte[8192]);
+        try (var first = provider.open(file.toUri(), AccessMode.READ_ONLY);
+             var second = provider.open(file.toUri(), AccessMode.READ_ONLY)) {
+            Thread.currentThread().interrupt();
+            try {
+                failsWith(() -> first.read(0, ByteBuffer.allocate(512)), Kind.IO).withMessageContaining("interrupted");
+                assertThat(Thread.currentThread().isInterrupted()).as("the interrupt status is kept").isTrue();
+            } finally {
+                Thread.interrupted();
+            }
+            // both handles go on working on a reopened channel, and the image is still locked against writers
+            ByteBuffer back = ByteBuffer.allocate(512);
+            first.read(0, back);
+            second.read(512, back.clear());
+            failsWith(() -> provider.open(file.toUri(), AccessMode.READ_WRITE), Kind.IN_USE);
+        }
+        provider.open(file.toUri(), AccessMode.READ_WRITE).close();
+    }
+
+    @Test
     void aClosedBackendSaysSo() throws Exception {
         Path file = Files.write(dir.resolve("closed.img"), new byte[512]);
         var backend = provider.open(file.toUri(), AccessMode.READ_WRITE);

@@ -56,7 +56,15 @@ final class MemoryBackend implements StorageBackend, Resizable, Discardable, Wri
     public void write(long offset, ByteBuffer src) throws StorageException {
         checkWritable(Operation.WRITE, offset, src.remaining());
         check(offset, src.remaining(), MemoryVolume.MAX_SIZE, Operation.WRITE);
-        volume.write(offset, src);
+        int start = src.position();
+        try {
+            volume.write(offset, src);
+        } catch (OutOfMemoryError e) {
+            src.position(start);
+            throw new StorageException(Kind.IO, "the Java heap cannot hold more of this memory volume"
+                    + " (give the JVM more -Xmx, or use a file)", e).at(Operation.WRITE, offset, src.remaining())
+                    .withLocation(location);
+        }
     }
 
     @Override
@@ -93,7 +101,7 @@ final class MemoryBackend implements StorageBackend, Resizable, Discardable, Wri
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         if (!closed) {
             closed = true;
             volume.closed(!readOnly);

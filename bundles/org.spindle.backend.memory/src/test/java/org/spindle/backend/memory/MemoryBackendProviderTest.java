@@ -96,6 +96,20 @@ class MemoryBackendProviderTest {
     }
 
     @Test
+    void aHugeVolumeCostsNothingUntilWritten() throws Exception {
+        try (StorageBackend b = open("memory:huge?size=100T", AccessMode.READ_WRITE)) {
+            assertThat(b.size()).isEqualTo(100L << 40);
+            b.write((100L << 40) - 1, ByteBuffer.wrap(new byte[] {1}));
+            ByteBuffer one = ByteBuffer.allocate(1);
+            b.read((100L << 40) - 1, one);
+            assertThat(one.get(0)).isEqualTo((byte) 1);
+            assertThat(volumeBytes("huge")).isEqualTo(MemoryVolume.PAGE_SIZE);
+        }
+        failsWith(() -> open("memory:?size=200T", AccessMode.READ_WRITE), Kind.INVALID_CONFIG)
+                .withMessageContaining("at most 128 TiB");
+    }
+
+    @Test
     void shrinkingThenGrowingReadsZerosInTheRegrownPart() throws Exception {
         try (StorageBackend b = open("memory:?size=128K", AccessMode.READ_WRITE)) {
             byte[] ones = new byte[128 * 1024];

@@ -67,9 +67,15 @@ public final class DiskOpener {
             }
             DiskFormat chosen = format;
             disk = guarded(chosen, Operation.OPEN, backend, () -> chosen.open(backend, options));
-        } catch (StorageException | RuntimeException e) {
+        } catch (StorageException e) {
             closeQuietly(backend, e);
             throw e;
+        } catch (RuntimeException e) {
+            // a backend that throws something else while being probed
+            StorageException se = new StorageException(Kind.IO, "the backend failed while being probed: " + e, e)
+                    .withLocation(backendUri.toString()).withOperation(Operation.PROBE);
+            closeQuietly(backend, se);
+            throw se;
         }
         try {
             checkSectorSize(disk, format, backend);

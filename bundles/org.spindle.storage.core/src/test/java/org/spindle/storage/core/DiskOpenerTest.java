@@ -132,6 +132,45 @@ class DiskOpenerTest {
     }
 
     @Test
+    void aBackendThatThrowsWhileProbedComesOutAsIo() {
+        registry.providers.put("bad", (org.spindle.storage.api.StorageBackendProvider) new org.spindle.storage.api.StorageBackendProvider() {
+            public java.util.Set<String> schemes() {
+                return java.util.Set.of("bad");
+            }
+
+            public StorageBackend open(URI uri, AccessMode mode) {
+                return new StorageBackend() {
+                    public String location() {
+                        return "bad:x";
+                    }
+
+                    public long size() {
+                        throw new java.io.UncheckedIOException(new java.io.IOException("socket gone"));
+                    }
+
+                    public boolean isReadOnly() {
+                        return true;
+                    }
+
+                    public void read(long offset, ByteBuffer dst) {
+                    }
+
+                    public void write(long offset, ByteBuffer src) {
+                    }
+
+                    public void flush() {
+                    }
+
+                    public void close() {
+                    }
+                };
+            }
+        });
+        failsWith(() -> opener.open(URI.create("bad:x"), DiskOpener.AUTO, OpenOptions.defaults()), Kind.IO)
+                .withMessageContaining("socket gone").withMessageContaining("bad:x");
+    }
+
+    @Test
     void anUnknownSchemeNamesTheInstalledOnes() {
         failsWith(() -> opener.open(URI.create("nbd://host/x"), DiskOpener.AUTO, OpenOptions.defaults()),
                 Kind.BACKEND_UNAVAILABLE).withMessageContaining("'nbd'").withMessageContaining("installed: memory");

@@ -35,14 +35,17 @@ final class DriveHandle implements Drive {
     private final VirtualDisk disk;
     private final CacheMode cache;
     private final Supplier<DriveDTO> info;
+    private final Runnable resized;
     private final StampedLock lifecycle = new StampedLock();
     private volatile boolean closed;
 
-    DriveHandle(String id, VirtualDisk disk, CacheMode cache, Supplier<DriveDTO> info) {
+    /** @param resized told after the capacity changed, so that the drive's service properties follow */
+    DriveHandle(String id, VirtualDisk disk, CacheMode cache, Supplier<DriveDTO> info, Runnable resized) {
         this.id = id;
         this.disk = disk;
         this.cache = cache;
         this.info = info;
+        this.resized = resized;
     }
 
     @Override
@@ -77,19 +80,36 @@ final class DriveHandle implements Drive {
 
     @Override
     public void read(long offset, ByteBuffer dst) throws StorageException {
-        int length = dst.remaining();
-        run(Operation.READ, offset, length, () -> disk.read(offset, dst));
+        run(Operation.READ, offset, lengthOf(dst), () -> disk.read(offset, dst));
     }
 
     @Override
     public void write(long offset, ByteBuffer src) throws StorageException {
-        int length = src.remaining();
-        run(Operation.WRITE, offset, length, () -> {
+        run(Operation.WRITE, offset, lengthOf(src), () -> {
             disk.write(offset, src);
             if (cache == CacheMode.WRITETHROUGH) {
                 disk.flush();
             }
         });
+    }
+
+    @Override
+    public void readSectors(long lba, ByteBuffer dst) throws StorageException {
+        run(Operation.READ, -1, -1, () -> disk.readSectors(lba, dst));
+    }
+
+    @Override
+    public void writeSectors(long lba, ByteBuffer src) throws StorageException {
+        run(Operation.WRITE, -1, -1, () -> {
+            disk.writeSectors(lba, src);
+            if (cache == CacheMode.WRITETHROUGH) {
+                disk.flush();
+            }
+        });
+    }
+
+    private static int lengthOf(ByteBuffer buffer) {
+        return buffer == null ? 0 : buffer.remaining();
     }
 
     @Override
@@ -109,9 +129,16 @@ final class DriveHandle implements Drive {
         return names.toArray(String[]::new);
     }
 
+    /**
+     * Only this handle and the capabilities this API version knows, each wrapped so its failures name
+     * the drive and it cannot run after a detach. Anything else the disk offers stays hidden: handing
+     * it out would bypass both (the disk itself above all).
+     */
     @Override
     public <T> Optional<T> capability(Class<T> type) {
-        // Wrap the capabilities this API version knows so their failures name the drive too.
+        if (type.isInstance(this)) {
+            return Optional.of(type.cast(this));
+        }
         if (type == Discardable.class) {
             return disk.capability(Discardable.class).map(d -> type.cast((Discardable) (offset, length) ->
                     run(Operation.DISCARD, offset, length, () -> d.discard(offset, length))));
@@ -121,10 +148,26 @@ final class DriveHandle implements Drive {
                     run(Operation.WRITE_ZEROES, offset, length, () -> w.writeZeroes(offset, length))));
         }
         if (type == Resizable.class) {
-            return disk.capability(Resizable.class).map(r -> type.cast((Resizable) size ->
-                    run(Operation.RESIZE, size, 0, () -> r.resize(size))));
+            return disk.capability(Resizable.class).map(r -> type.cast((Resizable) size -> resize(r, size)));
         }
-        return disk.capability(type);
+        return Optional.empty();
+    }
+
+    /** Resizing waits for the requests in flight and holds new ones, so none is checked against a stale size. */
+    private void resize(Resizable resizable, long size) throws StorageException {
+        long stamp = lifecycle.writeLock();
+        try {
+            if (closed) {
+                throw new StorageException(Kind.BACKEND_UNAVAILABLE, "the drive has been detached")
+                        .withDrive(id).withOperation(Operation.RESIZE);
+            }
+            resizable.resize(size);
+        } catch (StorageException | RuntimeException e) {
+            throw context(e, Operation.RESIZE, size, 0);
+        } finally {
+            lifecycle.unlockWrite(stamp);
+        }
+        resized.run();
     }
 
     /** Waits for requests in flight, then flushes (unless unsafe) and closes the disk. */

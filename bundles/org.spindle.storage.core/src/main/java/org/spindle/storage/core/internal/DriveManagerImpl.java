@@ -98,6 +98,8 @@ public final class DriveManagerImpl implements DriveManager {
             Thread.ofPlatform().name("spindle-drives").daemon().factory());
     private volatile Thread eventThread;
     private volatile boolean frameworkStarted;
+    /** Set on the event thread when deactivating: events still queued then must not open anything. */
+    private volatile boolean deactivated;
     private volatile long lastConfigEvent = System.nanoTime();
     private FrameworkListener startListener;
     private ServiceRegistration<ManagedServiceFactory> factoryRegistration;
@@ -131,6 +133,7 @@ public final class DriveManagerImpl implements DriveManager {
         factoryRegistration.unregister();
         context.removeFrameworkListener(startListener);
         call(() -> {
+            deactivated = true;
             for (Slot slot : slots.values()) {
                 takeDown(slot);
             }
@@ -195,7 +198,7 @@ public final class DriveManagerImpl implements DriveManager {
     }
 
     @Override
-    public DriveDTO attach(DriveSpecDTO spec) throws StorageException {
+    public synchronized DriveDTO attach(DriveSpecDTO spec) throws StorageException {
         Dictionary<String, Object> props = DriveConfig.properties(spec);
         if (drive(spec.id).isPresent()) {
             throw new StorageException(Kind.IN_USE, "a drive with this id exists already (detach it first)")
@@ -323,6 +326,9 @@ public final class DriveManagerImpl implements DriveManager {
     }
 
     private void configured(String pid, Dictionary<String, Object> props) {
+        if (deactivated) {
+            return;
+        }
         Slot slot = slots.computeIfAbsent(pid, Slot::new);
         DriveConfig config;
         try {
@@ -371,8 +377,19 @@ public final class DriveManagerImpl implements DriveManager {
     }
 
     private void tryAttach(Slot slot) {
+        try {
+            attachNow(slot);
+        } catch (RuntimeException e) {
+            // a bug in a provider or format must not stop the drives after this one from being handled
+            takeDown(slot);
+            fail(slot, DriveState.FAILED, new StorageException(Kind.IO, "attaching failed unexpectedly: " + e, e)
+                    .withDrive(slot.config == null ? slot.pid : slot.config.id()));
+        }
+    }
+
+    private void attachNow(Slot slot) {
         DriveConfig config = slot.config;
-        if (config == null) {
+        if (config == null || deactivated) {
             return;
         }
         if (!frameworkStarted) {
@@ -400,14 +417,11 @@ public final class DriveManagerImpl implements DriveManager {
                     e.withDrive(config.id()));
             return;
         }
-        DriveHandle handle = new DriveHandle(config.id(), opened.disk(), config.cache(), () -> slot.snapshot);
+        DriveHandle handle = new DriveHandle(config.id(), opened.disk(), config.cache(), () -> slot.snapshot,
+                () -> post(() -> resized(slot)));
         slot.handle = handle;
         slot.provider = opened.provider();
         slot.format = opened.format();
-        slot.pinnedFormat = null;
-        slot.state = DriveState.ATTACHED;
-        slot.failure = null;
-        publish(slot);
         try {
             slot.registration = context.registerService(
                     new String[] {Drive.class.getName(), VirtualDisk.class.getName()}, handle,
@@ -418,8 +432,25 @@ public final class DriveManagerImpl implements DriveManager {
                     .withDrive(config.id()));
             return;
         }
+        // ATTACHED only once the service is there: whoever sees the state can look the drive up
+        slot.pinnedFormat = null;
+        slot.state = DriveState.ATTACHED;
+        slot.failure = null;
+        publish(slot);
         LOG.log(Level.INFO, "drive {0} attached: {1} as {2}{3}", config.id(), config.backend(), opened.format().name(),
                 opened.probeScore() >= 0 ? " (probed)" : "");
+    }
+
+    /** After a resize: the capacity in the service properties and the DTO follow the disk. */
+    private void resized(Slot slot) {
+        if (slot.registration != null && slot.handle != null) {
+            try {
+                slot.registration.setProperties(serviceProperties(slot, slot.handle));
+            } catch (IllegalStateException alreadyGone) {
+                // unregistered meanwhile
+            }
+            publish(slot);
+        }
     }
 
     private Dictionary<String, Object> serviceProperties(Slot slot, DriveHandle handle) {

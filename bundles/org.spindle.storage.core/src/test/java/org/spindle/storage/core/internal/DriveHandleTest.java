@@ -78,7 +78,7 @@ class DriveHandleTest {
     }
 
     private static DriveHandle handle(VirtualDisk disk, CacheMode cache) {
-        return new DriveHandle("hd7", disk, cache, DriveDTO::new);
+        return new DriveHandle("hd7", disk, cache, DriveDTO::new, () -> { });
     }
 
     @Test
@@ -87,6 +87,9 @@ class DriveHandleTest {
         assertThatExceptionOfType(StorageException.class).isThrownBy(() -> drive.read(65536, ByteBuffer.allocate(1)))
                 .satisfies(e -> assertThat(e.drive()).isEqualTo("hd7"))
                 .withMessageContaining("on drive hd7").withMessageContaining("offset 65536");
+        assertThatExceptionOfType(StorageException.class).isThrownBy(() -> drive.readSectors(1, ByteBuffer.allocate(100)))
+                .satisfies(e -> assertThat(e.kind()).isEqualTo(Kind.UNALIGNED))
+                .withMessageContaining("drive hd7").withMessageContaining("100 bytes");
         assertThatExceptionOfType(StorageException.class).isThrownBy(() -> drive.capability(WriteZeroes.class)
                 .orElseThrow().writeZeroes(65000, 1000)).withMessageContaining("drive hd7");
     }
@@ -127,6 +130,36 @@ class DriveHandleTest {
         assertThatExceptionOfType(StorageException.class).isThrownBy(() -> drive.write(0, ByteBuffer.allocate(1)))
                 .satisfies(e -> assertThat(e.kind()).isEqualTo(Kind.BACKEND_UNAVAILABLE))
                 .withMessageContaining("detached");
+    }
+
+    @Test
+    void theDiskItselfIsNeverHandedOut() throws Exception {
+        Spy spy = disk();
+        DriveHandle drive = handle(spy, CacheMode.WRITEBACK);
+        assertThat(drive.capability(VirtualDisk.class)).containsSame(drive);
+        assertThat(drive.capability(org.spindle.storage.api.Drive.class)).containsSame(drive);
+        assertThat(drive.capability(Object.class)).containsSame(drive);
+        assertThat(drive.capability(Spy.class)).isEmpty();
+    }
+
+    @Test
+    void resizingWaitsForRequestsAndTellsTheManager() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger told = new java.util.concurrent.atomic.AtomicInteger();
+        DriveHandle drive = new DriveHandle("hd7", disk(), CacheMode.WRITEBACK, DriveDTO::new, told::incrementAndGet);
+        drive.capability(org.spindle.storage.api.Resizable.class).orElseThrow().resize(128 * 1024);
+        assertThat(drive.capacity()).isEqualTo(128 * 1024);
+        assertThat(told.get()).isEqualTo(1);
+        drive.close();
+        assertThatExceptionOfType(StorageException.class)
+                .isThrownBy(() -> drive.capability(org.spindle.storage.api.Resizable.class).orElseThrow().resize(512))
+                .satisfies(e -> assertThat(e.kind()).isEqualTo(Kind.BACKEND_UNAVAILABLE));
+    }
+
+    @Test
+    void aNullBufferIsAStorageExceptionToo() throws Exception {
+        DriveHandle drive = handle(disk(), CacheMode.WRITEBACK);
+        assertThatExceptionOfType(StorageException.class).isThrownBy(() -> drive.read(0, null))
+                .satisfies(e -> assertThat(e.kind()).isEqualTo(Kind.IO)).withMessageContaining("drive hd7");
     }
 
     @Test
