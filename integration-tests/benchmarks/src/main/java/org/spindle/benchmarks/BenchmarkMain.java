@@ -1,6 +1,8 @@
 package org.spindle.benchmarks;
 
-import java.util.Collection;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
@@ -12,9 +14,13 @@ import org.openjdk.jmh.runner.options.CommandLineOptionException;
 import org.openjdk.jmh.runner.options.CommandLineOptions;
 
 /**
- * Runs the benchmarks (JMH command-line options apply) and then prints, for every benchmark measured
- * with a {@code path} parameter, each path's score as a ratio of the baseline path measured in the
- * same run ({@code filechannel}).
+ * Runs the benchmarks and prints each path's score as a ratio of the baseline path ({@code filechannel})
+ * measured in the same round.
+ *
+ * <p>JMH measures one parameter value after the other, so on a small, noisy machine a slow drift
+ * favours whichever runs first. So the whole set runs {@code --rounds N} times (default 3), a ratio is
+ * taken within each round, and the median ratio is reported with the spread. Other arguments are
+ * JMH's own ({@code -f}, {@code -wi}, {@code -i}, a benchmark name pattern, ...).
  */
 public final class BenchmarkMain {
     private static final String BASELINE = "filechannel";
@@ -23,30 +29,58 @@ public final class BenchmarkMain {
     }
 
     public static void main(String[] args) throws RunnerException, CommandLineOptionException {
-        Collection<RunResult> results = new Runner(new CommandLineOptions(args)).run();
-        Map<String, Map<String, Double>> byBenchmark = new TreeMap<>();
-        for (RunResult result : results) {
-            String path = result.getParams().getParam("path");
-            if (path == null) {
-                continue;
+        int rounds = 3;
+        List<String> jmhArgs = new ArrayList<>(Arrays.asList(args));
+        int at = jmhArgs.indexOf("--rounds");
+        if (at >= 0) {
+            rounds = Integer.parseInt(jmhArgs.get(at + 1));
+            jmhArgs.subList(at, at + 2).clear();
+        }
+        // benchmark -> path -> ratio per round
+        Map<String, Map<String, List<Double>>> ratios = new TreeMap<>();
+        Map<String, Map<String, List<Double>>> scores = new TreeMap<>();
+        for (int round = 1; round <= rounds; round++) {
+            System.out.println("# Spindle: round " + round + " of " + rounds);
+            Map<String, Map<String, Double>> byBenchmark = new TreeMap<>();
+            for (RunResult result : new Runner(new CommandLineOptions(jmhArgs.toArray(String[]::new))).run()) {
+                String path = result.getParams().getParam("path");
+                if (path != null) {
+                    byBenchmark.computeIfAbsent(shortName(result.getParams().getBenchmark()), k -> new TreeMap<>())
+                            .put(path, result.getPrimaryResult().getScore());
+                }
             }
-            String name = result.getParams().getBenchmark();
-            name = name.substring(name.lastIndexOf('.', name.lastIndexOf('.') - 1) + 1);
-            byBenchmark.computeIfAbsent(name, k -> new TreeMap<>()).put(path, result.getPrimaryResult().getScore());
+            byBenchmark.forEach((name, byPath) -> {
+                Double baseline = byPath.get(BASELINE);
+                byPath.forEach((path, score) -> {
+                    scores.computeIfAbsent(name, k -> new TreeMap<>()).computeIfAbsent(path, k -> new ArrayList<>())
+                            .add(score);
+                    if (baseline != null && !path.equals(BASELINE)) {
+                        ratios.computeIfAbsent(name, k -> new TreeMap<>())
+                                .computeIfAbsent(path, k -> new ArrayList<>()).add(score / baseline);
+                    }
+                });
+            });
         }
         System.out.println();
-        System.out.println("Ratios against the baseline measured in the same run (" + BASELINE + " = 1.00):");
-        byBenchmark.forEach((name, scores) -> {
-            Double baseline = scores.get(BASELINE);
-            if (baseline == null) {
-                return;
-            }
-            scores.forEach((path, score) -> {
-                if (!path.equals(BASELINE)) {
-                    System.out.printf(Locale.ROOT, "  %-40s %-12s %12.0f ops/s  vs %12.0f ops/s  ratio %.3f%n",
-                            name, path, score, baseline, score / baseline);
-                }
-            });
-        });
+        System.out.println("Ratios against " + BASELINE + " measured in the same round (median of " + rounds
+                + " rounds, then each round's ratio):");
+        ratios.forEach((name, byPath) -> byPath.forEach((path, list) -> System.out.printf(Locale.ROOT,
+                "  %-34s %-9s median %.3f   rounds %s   (%s: %s ops/s; %s: %s ops/s)%n", name, path, median(list),
+                format(list, "%.3f"), path, format(scores.get(name).get(path), "%.0f"), BASELINE,
+                format(scores.get(name).get(BASELINE), "%.0f"))));
+    }
+
+    private static String shortName(String benchmark) {
+        return benchmark.substring(benchmark.lastIndexOf('.', benchmark.lastIndexOf('.') - 1) + 1);
+    }
+
+    private static double median(List<Double> values) {
+        double[] sorted = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        int n = sorted.length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    }
+
+    private static String format(List<Double> values, String pattern) {
+        return values.stream().map(v -> String.format(Locale.ROOT, pattern, v)).toList().toString();
     }
 }
