@@ -49,9 +49,13 @@ public final class SpindleImg {
 
     static final class Version implements CommandLine.IVersionProvider {
         @Override
-        public String[] getVersion() {
-            String version = SpindleImg.class.getPackage().getImplementationVersion();
-            return new String[] {"spindle img " + (version == null ? "(development build)" : version)};
+        public String[] getVersion() throws java.io.IOException {
+            // the bundle's own manifest: Bundle-Version is what the build stamped
+            try (java.io.InputStream in = SpindleImg.class.getResourceAsStream("/META-INF/MANIFEST.MF")) {
+                String version = in == null ? null
+                        : new java.util.jar.Manifest(in).getMainAttributes().getValue("Bundle-Version");
+                return new String[] {"spindle img " + (version == null ? "(unpackaged build)" : version)};
+            }
         }
     }
 }
