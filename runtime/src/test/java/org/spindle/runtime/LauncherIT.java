@@ -54,7 +54,7 @@ class LauncherIT {
     @Test
     void theDefaultProfileAssemblesAndAttachesItsDemoDrive() throws Exception {
         int status = finish(start("--check"));
-        assertThat(stdout()).contains("Spindle runtime assembled").contains("demo  ATTACHED  raw     64 MiB");
+        assertThat(stdout()).contains("Spindle runtime assembled").containsPattern("demo +ATTACHED +raw +64 MiB");
         assertThat(stdout()).doesNotContain("not active");
         assertThat(status).as(stderr()).isZero();
     }
@@ -66,7 +66,7 @@ class LauncherIT {
         Files.writeString(profile.resolve("org.spindle.drive-bad.cfg"), "backend = memory:b?size=1M\ncache = fast\n");
         Files.writeString(profile.resolve("org.spindle.drive-ok.cfg"), "backend = memory:ok?size=1M\n");
         int status = finish(start("--check", profile.toString()));
-        assertThat(stdout()).contains("ok    ATTACHED").contains("lost  FAILED").contains("bad   FAILED")
+        assertThat(stdout()).containsPattern("ok +ATTACHED").containsPattern("lost +FAILED").containsPattern("bad +FAILED")
                 .contains("lost: NOT_FOUND").contains("bad: INVALID_CONFIG").contains("field 'cache'");
         assertThat(status).isEqualTo(2);
         // the runtime never writes into profile files (FileInstall would, unless told not to)
