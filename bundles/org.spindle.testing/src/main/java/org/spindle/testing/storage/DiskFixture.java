@@ -1,9 +1,11 @@
 package org.spindle.testing.storage;
 
+import org.osgi.annotation.versioning.ConsumerType;
 import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.VirtualDisk;
 
 /** How {@link DiskModelCheck} gets a disk under test: a fresh one, and the same one opened again. */
+@ConsumerType
 public interface DiskFixture extends AutoCloseable {
     /** Creates a new, zero-filled disk of {@code capacity} bytes. */
     VirtualDisk create(long capacity, int sectorSize) throws StorageException;

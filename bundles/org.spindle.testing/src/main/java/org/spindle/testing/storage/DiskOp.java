@@ -1,6 +1,9 @@
 package org.spindle.testing.storage;
 
-/** One step of a model-based disk test. */
+import org.osgi.annotation.versioning.ProviderType;
+
+/** One step of a model-based disk test. Sealed: only the steps below exist. */
+@ProviderType
 public sealed interface DiskOp {
     /** Reads {@code length} bytes at {@code offset} and compares them with the model. */
     record Read(long offset, int length) implements DiskOp {
