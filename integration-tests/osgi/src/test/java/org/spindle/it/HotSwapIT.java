@@ -42,7 +42,7 @@ public class HotSwapIT extends SpindleTestSupport {
         drive.write(512, ByteBuffer.wrap(new byte[] {42, 43}));
         awaitDrive("mem");
 
-        Bundle file = bundle("org.spindle.backend.file");
+        Bundle file = installedBundle("org.spindle.backend.file");
         file.stop();
         // the unbind returns only when the drive is down: no waiting needed
         assertFalse(driveServicePresent("hs0"));
@@ -73,7 +73,7 @@ public class HotSwapIT extends SpindleTestSupport {
     public void aProbedDriveWaitsForItsFormatRatherThanFallingBackToAnother() throws Exception {
         configureDrive("fmt", Map.of("backend", "memory:fmt?size=1M"));
         awaitDrive("fmt");
-        Bundle raw = bundle("org.spindle.format.raw");
+        Bundle raw = installedBundle("org.spindle.format.raw");
         raw.stop();
         DriveDTO down = drives.drive("fmt").orElseThrow();
         assertEquals(DriveState.WAITING, down.state);
@@ -86,7 +86,7 @@ public class HotSwapIT extends SpindleTestSupport {
     public void restartingTheCoreReattachesConfiguredDrives() throws Exception {
         configureDrive("core", Map.of("backend", "memory:core?size=1M"));
         awaitDrive("core").write(0, ByteBuffer.wrap(new byte[] {9}));
-        Bundle core = bundle("org.spindle.storage.core");
+        Bundle core = installedBundle("org.spindle.storage.core");
         core.stop();
         assertFalse(driveServicePresent("core"));
         core.start();

@@ -69,7 +69,7 @@ public abstract class SpindleTestSupport {
         }
     }
 
-    protected Bundle bundle(String symbolicName) {
+    protected Bundle installedBundle(String symbolicName) {
         return Arrays.stream(context.getBundles()).filter(b -> symbolicName.equals(b.getSymbolicName())).findFirst()
                 .orElseThrow(() -> new AssertionError("bundle " + symbolicName + " is not installed"));
     }

@@ -7,7 +7,8 @@ import org.spindle.storage.api.Drive;
 
 /**
  * The metatype of {@code org.spindle.drive} factory configurations, for tools that edit configuration
- * (web consoles, {@code drive:attach} help). {@link DriveConfig} is what reads them.
+ * (web consoles, {@code drive:attach} help). {@link DriveConfig} is what reads them; only the backend
+ * must be given, the other fields have defaults.
  */
 @ObjectClassDefinition(id = Drive.FACTORY_PID, factoryPid = Drive.FACTORY_PID, name = "Spindle drive",
         description = "One disk image attached as a drive: a backend, a format and how to use them.")
@@ -20,19 +21,19 @@ import org.spindle.storage.api.Drive;
             description = "A URI (file:/images/disk.img, memory:scratch?size=64M) or a file path.")
     String backend();
 
-    @AttributeDefinition(name = "Format", description = "An image format name, or auto to probe the image.")
+    @AttributeDefinition(name = "Format", required = false, description = "An image format name, or auto to probe the image.")
     String format() default "auto";
 
-    @AttributeDefinition(name = "Read-only", description = "Open the image for reading only.")
+    @AttributeDefinition(name = "Read-only", required = false, description = "Open the image for reading only.")
     boolean readOnly() default false;
 
-    @AttributeDefinition(name = "Cache mode", options = {
+    @AttributeDefinition(name = "Cache mode", required = false, options = {
         @Option(label = "write-back: durable when the guest flushes", value = "writeback"),
         @Option(label = "write-through: every write durable at once", value = "writethrough"),
         @Option(label = "unsafe: ignore guest flushes", value = "unsafe")})
     String cache() default "writeback";
 
-    @AttributeDefinition(name = "Logical sector size", options = {
+    @AttributeDefinition(name = "Logical sector size", required = false, options = {
         @Option(label = "the format's own (raw: 512)", value = "0"),
         @Option(label = "512 bytes", value = "512"),
         @Option(label = "4096 bytes", value = "4096")})
