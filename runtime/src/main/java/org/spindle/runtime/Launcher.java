@@ -37,6 +37,7 @@ import org.osgi.framework.startlevel.BundleStartLevel;
  * The system property {@code spindle.home} names the runtime folder (default: {@code runtime}).
  */
 public final class Launcher {
+    /** Set by the shell bundle's start-up report ({@code StartupReport.EXIT_CODE}) before it stops the framework. */
     static final String EXIT_CODE = "spindle.exit.code";
     /**
      * Started after every other bundle, whatever level the resolver gave it: the prompt must not appear

@@ -65,10 +65,7 @@ public final class FileBackend implements StorageBackend, Resizable, Deletable {
     @Override
     public void read(long offset, ByteBuffer dst) throws StorageException {
         int length = dst.remaining();
-        if (offset < 0 || length > Long.MAX_VALUE - offset) {
-            throw new StorageException(Kind.OUT_OF_BOUNDS, "the range overflows").at(Operation.READ, offset, length)
-                    .withLocation(location);
-        }
+        checkRange(Operation.READ, offset, length);
         // No size check up front: that would cost an fstat per request. End of file is noticed by
         // the read itself, and then the buffer's position is put back so nothing counts as transferred.
         int start = dst.position();
@@ -96,10 +93,7 @@ public final class FileBackend implements StorageBackend, Resizable, Deletable {
     public void write(long offset, ByteBuffer src) throws StorageException {
         int length = src.remaining();
         checkWritable(Operation.WRITE, offset, length);
-        if (offset < 0 || length > Long.MAX_VALUE - offset) {
-            throw new StorageException(Kind.OUT_OF_BOUNDS, "the range overflows").at(Operation.WRITE, offset, length)
-                    .withLocation(location);
-        }
+        checkRange(Operation.WRITE, offset, length);
         int start = src.position();
         io(Operation.WRITE, offset, length, channel -> {
             src.position(start);
@@ -207,6 +201,14 @@ public final class FileBackend implements StorageBackend, Resizable, Deletable {
     private StorageException context(StorageException e, Operation op, long offset, long length) {
         e.withOperation(op).withLocation(location);
         return offset >= 0 ? e.withRange(offset, length) : e;
+    }
+
+    /** A file has no fixed end to check against here; only a negative or overflowing range is refused. */
+    private void checkRange(Operation op, long offset, int length) throws StorageException {
+        if (offset < 0 || length > Long.MAX_VALUE - offset) {
+            throw new StorageException(Kind.OUT_OF_BOUNDS, "the range overflows").at(op, offset, length)
+                    .withLocation(location);
+        }
     }
 
     private void checkOpen(Operation op) throws StorageException {

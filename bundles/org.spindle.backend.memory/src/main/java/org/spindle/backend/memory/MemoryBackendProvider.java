@@ -74,7 +74,7 @@ public final class MemoryBackendProvider implements StorageBackendProvider {
             if (mode == AccessMode.READ_ONLY) {
                 throw invalid(location, "an anonymous memory volume opened read-only would always be empty");
             }
-            MemoryVolume volume = new MemoryVolume("", size);
+            MemoryVolume volume = new MemoryVolume(size);
             volume.opened(true);
             return new MemoryBackend(volume, location, false, () -> { });
         }
@@ -89,7 +89,7 @@ public final class MemoryBackendProvider implements StorageBackendProvider {
                             + (size == null ? "; give ?size= to create one" : " to open read-only"))
                             .withLocation(location).withOperation(Operation.OPEN);
                 }
-                volume = new MemoryVolume(name, size);
+                volume = new MemoryVolume(size);
                 volumes.put(name, volume);
             } else if (mode == AccessMode.CREATE_NEW) {
                 throw new StorageException(Kind.ALREADY_EXISTS, "the memory volume '" + name + "' exists already")
@@ -108,22 +108,6 @@ public final class MemoryBackendProvider implements StorageBackendProvider {
             volume.opened(writable);
             MemoryVolume opened = volume;
             return new MemoryBackend(volume, location, !writable, () -> volumes.remove(name, opened));
-        }
-    }
-
-    /** Forgets a named volume and its data; fails with {@code IN_USE} while it is open. */
-    public boolean delete(String name) throws StorageException {
-        synchronized (volumes) {
-            MemoryVolume volume = volumes.get(name);
-            if (volume == null) {
-                return false;
-            }
-            if (volume.openCount() > 0) {
-                throw new StorageException(Kind.IN_USE, "the memory volume '" + name + "' is open")
-                        .withLocation("memory:" + name);
-            }
-            volumes.remove(name);
-            return true;
         }
     }
 

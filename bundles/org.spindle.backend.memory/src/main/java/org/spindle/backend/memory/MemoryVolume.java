@@ -18,20 +18,14 @@ final class MemoryVolume {
     static final long MAX_SIZE = (long) Integer.MAX_VALUE << PAGE_SHIFT;
     private static final byte[] ZEROS = new byte[PAGE_SIZE];
 
-    private final String name;
     private byte[][][] tables;
     private long size;
     private boolean openForWriting;
     private int openCount;
 
-    MemoryVolume(String name, long size) {
-        this.name = name;
+    MemoryVolume(long size) {
         this.size = size;
         this.tables = new byte[tableCount(size)][][];
-    }
-
-    String name() {
-        return name;
     }
 
     synchronized long size() {

@@ -75,12 +75,16 @@ class MemoryBackendProviderTest {
     }
 
     @Test
-    void deletingAnOpenVolumeIsRefused() throws Exception {
-        StorageBackend b = open("memory:gone?size=4K", AccessMode.READ_WRITE);
-        failsWith(() -> provider.delete("gone"), Kind.IN_USE);
-        b.close();
-        assertThat(provider.delete("gone")).isTrue();
+    void closeAndDeleteForgetsTheVolumeButOnlyForItsWriter() throws Exception {
+        StorageBackend writer = open("memory:gone?size=4K", AccessMode.READ_WRITE);
+        writer.capability(org.spindle.storage.api.Deletable.class).orElseThrow().closeAndDelete();
         failsWith(() -> open("memory:gone", AccessMode.READ_ONLY), Kind.NOT_FOUND);
+        open("memory:kept?size=4K", AccessMode.READ_WRITE).close();
+        StorageBackend reader = open("memory:kept", AccessMode.READ_ONLY);
+        failsWith(() -> reader.capability(org.spindle.storage.api.Deletable.class).orElseThrow().closeAndDelete(),
+                Kind.READ_ONLY);
+        reader.close();
+        open("memory:kept", AccessMode.READ_ONLY).close();
     }
 
     @Test

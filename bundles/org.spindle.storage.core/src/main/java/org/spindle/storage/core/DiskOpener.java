@@ -80,11 +80,7 @@ public final class DiskOpener {
         try {
             checkSectorSize(disk, format, backend);
         } catch (StorageException e) {
-            try {
-                disk.close();
-            } catch (StorageException | RuntimeException suppressed) {
-                e.addSuppressed(suppressed);
-            }
+            closeQuietly(disk, e);
             throw e;
         }
         return new Opened(disk, provider, format, score);
@@ -220,9 +216,9 @@ public final class DiskOpener {
         }
     }
 
-    private static void closeQuietly(AutoCloseable backend, Exception primary) {
+    private static void closeQuietly(AutoCloseable closeable, Exception primary) {
         try {
-            backend.close();
+            closeable.close();
         } catch (Exception e) {
             primary.addSuppressed(e);
         }
