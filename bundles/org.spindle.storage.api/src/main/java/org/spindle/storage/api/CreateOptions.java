@@ -8,11 +8,14 @@ public final class CreateOptions {
     private final long capacity;
     private final int logicalSectorSize;
     private final Map<String, String> parameters;
+    private final BackingReference backing;
 
-    private CreateOptions(long capacity, int logicalSectorSize, Map<String, String> parameters) {
+    private CreateOptions(long capacity, int logicalSectorSize, Map<String, String> parameters,
+            BackingReference backing) {
         this.capacity = capacity;
         this.logicalSectorSize = logicalSectorSize;
         this.parameters = Map.copyOf(parameters);
+        this.backing = backing;
     }
 
     /** @throws IllegalArgumentException if {@code capacity} is negative */
@@ -20,7 +23,7 @@ public final class CreateOptions {
         if (capacity < 0) {
             throw new IllegalArgumentException("capacity must not be negative: " + capacity);
         }
-        return new CreateOptions(capacity, 512, Map.of());
+        return new CreateOptions(capacity, 512, Map.of(), null);
     }
 
     /** The capacity in bytes. */
@@ -41,16 +44,31 @@ public final class CreateOptions {
         if (value != 512 && value != 4096) {
             throw new IllegalArgumentException("logical sector size must be 512 or 4096, not " + value);
         }
-        return new CreateOptions(capacity, value, parameters);
+        return new CreateOptions(capacity, value, parameters, backing);
     }
 
     public CreateOptions withParameters(Map<String, String> value) {
-        return new CreateOptions(capacity, logicalSectorSize, Objects.requireNonNull(value));
+        return new CreateOptions(capacity, logicalSectorSize, Objects.requireNonNull(value), backing);
+    }
+
+    /**
+     * The base the new image is to be an {@link Overlay} of, or {@code null}. Formats that cannot
+     * record a base refuse to create an image when one is given.
+     *
+     * @since 1.1
+     */
+    public BackingReference backing() {
+        return backing;
+    }
+
+    /** @since 1.1 */
+    public CreateOptions withBacking(BackingReference value) {
+        return new CreateOptions(capacity, logicalSectorSize, parameters, value);
     }
 
     @Override
     public String toString() {
         return "CreateOptions[capacity=" + capacity + ", logicalSectorSize=" + logicalSectorSize
-                + ", parameters=" + parameters + "]";
+                + ", parameters=" + parameters + (backing == null ? "" : ", backing=" + backing) + "]";
     }
 }

@@ -43,4 +43,19 @@ public interface DiskFormat {
      * cannot create images fail with {@code UNSUPPORTED_FEATURE}.
      */
     VirtualDisk create(StorageBackend backend, CreateOptions options) throws StorageException;
+
+    /**
+     * Checks the metadata of the image held by {@code backend} and, if {@code repair} is set (and the
+     * backend writable), repairs what can be repaired without losing data that a guest could still
+     * read. Works on images that {@link #open} refuses as corrupt; that is what it is for. The caller
+     * keeps the backend. Formats without metadata to check fail with {@code UNSUPPORTED_FEATURE}, as
+     * this default does.
+     *
+     * @since 1.1
+     */
+    default CheckReport check(StorageBackend backend, boolean repair) throws StorageException {
+        throw new StorageException(StorageException.Kind.UNSUPPORTED_FEATURE,
+                "the " + name() + " format has no metadata to check")
+                .withOperation(StorageException.Operation.CHECK).withLocation(backend.location());
+    }
 }

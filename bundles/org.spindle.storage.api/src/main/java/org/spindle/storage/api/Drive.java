@@ -29,6 +29,8 @@ public interface Drive extends VirtualDisk {
     String SECTOR_SIZE = "spindle.drive.sectorsize";
     /** Service property ({@code String[]}): capability names, see {@link DriveDTO#capabilities}. */
     String CAPABILITIES = "spindle.drive.capabilities";
+    /** Service property ({@code String}): the {@link MediaType} configuration name, {@code disk} or {@code cdrom}. */
+    String MEDIA = "spindle.drive.media";
 
     String id();
 

@@ -14,6 +14,15 @@ public class DriveDTO extends DTO {
     public String format;
     public boolean readOnly;
     public String cache;
+    /** The {@link MediaType} configuration name: {@code disk} or {@code cdrom}. */
+    public String media;
+    /**
+     * The images under the top one, nearest first: the bases of an overlay chain ({@code overlay} over
+     * {@code backend}, or backing files the image names). Empty for a single image.
+     */
+    public String[] chain = new String[0];
+    /** The block cache's counters, or {@code null} when the drive has no block cache. */
+    public CacheStatsDTO blockCache;
     public DriveState state;
     /** Capacity in bytes, or 0 when not attached. */
     public long capacity;

@@ -15,4 +15,13 @@ public class DriveSpecDTO extends DTO {
     public String cache = "writeback";
     /** 512 or 4096, or 0 for the format's own. */
     public int sectorSize;
+    /** {@code disk} or {@code cdrom}, or {@code null} for what the format says (ISO images are CDs). */
+    public String media;
+    /**
+     * A writable overlay image (URI or path) that takes the writes while {@code backend} stays
+     * read-only; created as a sparse image when it does not exist. {@code null} for none.
+     */
+    public String overlay;
+    /** The block cache size ({@code 64M}, {@code 0} for none), or {@code null} for the default. */
+    public String cacheSize;
 }

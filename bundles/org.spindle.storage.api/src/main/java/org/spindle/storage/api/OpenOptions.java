@@ -39,10 +39,10 @@ public final class OpenOptions {
         return new OpenOptions(value, logicalSectorSize, parameters);
     }
 
-    /** @throws IllegalArgumentException unless {@code value} is 0, 512 or 4096 */
+    /** @throws IllegalArgumentException unless {@code value} is 0, 512, 2048 (CD media) or 4096 */
     public OpenOptions withLogicalSectorSize(int value) {
-        if (value != 0 && value != 512 && value != 4096) {
-            throw new IllegalArgumentException("logical sector size must be 512 or 4096, not " + value);
+        if (value != 0 && value != 512 && value != MediaType.CD_SECTOR_SIZE && value != 4096) {
+            throw new IllegalArgumentException("logical sector size must be 512, 2048 or 4096, not " + value);
         }
         return new OpenOptions(readOnly, value, parameters);
     }

@@ -48,7 +48,11 @@ public class StorageException extends IOException {
 
     /** What was being done when the failure happened. */
     public enum Operation {
-        OPEN, CREATE, PROBE, READ, WRITE, FLUSH, DISCARD, WRITE_ZEROES, RESIZE, CLOSE, CONFIGURE
+        OPEN, CREATE, PROBE, READ, WRITE, FLUSH, DISCARD, WRITE_ZEROES, RESIZE, CLOSE, CONFIGURE,
+        /** Checking or repairing an image's metadata. */
+        CHECK,
+        /** Merging an overlay into its base. */
+        COMMIT
     }
 
     private final Kind kind;

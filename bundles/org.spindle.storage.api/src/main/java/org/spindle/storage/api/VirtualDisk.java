@@ -19,7 +19,7 @@ import org.osgi.annotation.versioning.ConsumerType;
 @ConsumerType
 public interface VirtualDisk extends Capable, AutoCloseable {
 
-    /** The logical sector size the guest sees: 512 or 4096. */
+    /** The logical sector size the guest sees: 512 or 4096, or 2048 for CD media. */
     int logicalSectorSize();
 
     /** The capacity in bytes. */
@@ -34,6 +34,26 @@ public interface VirtualDisk extends Capable, AutoCloseable {
 
     /** The name of the image format, e.g. {@code raw}. */
     String formatName();
+
+    /**
+     * The kind of medium this disk is: a CD image says {@link MediaType#CDROM}. A drive may present a
+     * disk image as another type when configured to.
+     *
+     * @since 1.1
+     */
+    default MediaType mediaType() {
+        return MediaType.DISK;
+    }
+
+    /**
+     * Facts about the image a person may want to see ({@code img info}): block size, allocation,
+     * version. Keys are short lower-case words; values are strings, numbers or booleans.
+     *
+     * @since 1.1
+     */
+    default java.util.Map<String, Object> details() {
+        return java.util.Map.of();
+    }
 
     /** Reads {@code dst.remaining()} bytes at byte {@code offset}. */
     void read(long offset, ByteBuffer dst) throws StorageException;

@@ -12,13 +12,14 @@
  * detaches them.
  *
  * <p>Optional abilities ({@link org.spindle.storage.api.Discardable},
- * {@link org.spindle.storage.api.WriteZeroes}, {@link org.spindle.storage.api.Resizable}) are small
+ * {@link org.spindle.storage.api.WriteZeroes}, {@link org.spindle.storage.api.Resizable},
+ * {@link org.spindle.storage.api.AllocationMap}, {@link org.spindle.storage.api.Overlay}) are small
  * interfaces found at run time through {@code capability(Class)}, never by widening the core
  * interfaces. Every failure is a {@link org.spindle.storage.api.StorageException} with a stable
  * {@link org.spindle.storage.api.StorageException.Kind}.
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package org.spindle.storage.api;
 
 import org.osgi.annotation.bundle.Export;

@@ -12,6 +12,7 @@ import org.spindle.storage.api.AccessMode;
 import org.spindle.storage.api.CreateOptions;
 import org.spindle.storage.api.Deletable;
 import org.spindle.storage.api.DiskFormat;
+import org.spindle.storage.api.MediaType;
 import org.spindle.storage.api.OpenOptions;
 import org.spindle.storage.api.ProbeInput;
 import org.spindle.storage.api.StorageBackend;
@@ -209,9 +210,9 @@ public final class DiskOpener {
     private static void checkSectorSize(VirtualDisk disk, DiskFormat format, StorageBackend backend)
             throws StorageException {
         int size = disk.logicalSectorSize();
-        if (size != 512 && size != 4096) {
+        if (size != 512 && size != 4096 && size != MediaType.CD_SECTOR_SIZE) {
             throw new StorageException(Kind.UNSUPPORTED_FEATURE, "the format " + format.name()
-                    + " reports a logical sector size of " + size + " (only 512 and 4096 are supported)")
+                    + " reports a logical sector size of " + size + " (only 512, 2048 and 4096 are supported)")
                     .withLocation(backend.location()).withOperation(Operation.OPEN);
         }
     }

@@ -25,6 +25,14 @@ public final class DiskModelCheck {
 
     /** Random operation sequences for a disk of {@code capacity} bytes with {@code sectorSize} sectors. */
     public static Arbitrary<List<DiskOp>> operations(long capacity, int sectorSize) {
+        return operations(capacity, sectorSize, false);
+    }
+
+    /**
+     * Random operation sequences that also discard and zero ranges (sometimes large ones, so that whole
+     * allocation units are freed), when {@code withDiscard} is set.
+     */
+    public static Arbitrary<List<DiskOp>> operations(long capacity, int sectorSize, boolean withDiscard) {
         long sectors = capacity / sectorSize;
         // mostly in range, sometimes crossing or past the end
         Arbitrary<Long> offsets = Arbitraries.oneOf(
@@ -44,6 +52,14 @@ public final class DiskModelCheck {
                 net.jqwik.api.Tuple.of(2, Combinators.combine(lbas, counts, seeds).as(DiskOp.WriteSectors::new)),
                 net.jqwik.api.Tuple.of(1, Arbitraries.just(new DiskOp.Flush())),
                 net.jqwik.api.Tuple.of(1, Arbitraries.just(new DiskOp.Reopen())));
+        if (withDiscard) {
+            Arbitrary<Long> spans = Arbitraries.oneOf(Arbitraries.longs().between(0, 4 * sectorSize),
+                    Arbitraries.longs().between(1, capacity));
+            op = Arbitraries.frequencyOf(
+                    net.jqwik.api.Tuple.of(12, op),
+                    net.jqwik.api.Tuple.of(2, Combinators.combine(offsets, spans).as(DiskOp.Discard::new)),
+                    net.jqwik.api.Tuple.of(1, Combinators.combine(offsets, spans).as(DiskOp.WriteZeroes::new)));
+        }
         return op.list().ofMinSize(1).ofMaxSize(40);
     }
 
@@ -61,6 +77,8 @@ public final class DiskModelCheck {
                     case DiskOp.Write w -> write(disk, model, w.offset(), w.length(), w.seed(), false);
                     case DiskOp.WriteSectors w ->
                             write(disk, model, w.lba() * sectorSize, w.count() * sectorSize, w.seed(), true);
+                    case DiskOp.Discard d -> discard(disk, model, d.offset(), d.length());
+                    case DiskOp.WriteZeroes z -> writeZeroes(disk, model, z.offset(), z.length());
                     case DiskOp.Flush f -> disk.flush();
                     case DiskOp.Reopen r -> {
                         disk.close();
@@ -73,6 +91,49 @@ public final class DiskModelCheck {
         } finally {
             disk.close();
         }
+    }
+
+    private static void discard(VirtualDisk disk, byte[] model, long offset, long length) throws StorageException {
+        java.util.Optional<org.spindle.storage.api.Discardable> discardable =
+                disk.capability(org.spindle.storage.api.Discardable.class);
+        if (discardable.isEmpty()) {
+            return;
+        }
+        if (!inRange(offset, length, model.length)) {
+            assertThatThrownBy(() -> discardable.get().discard(offset, length))
+                    .isInstanceOfSatisfying(StorageException.class,
+                            e -> assertThat(e.kind()).isEqualTo(StorageException.Kind.OUT_OF_BOUNDS));
+            return;
+        }
+        discardable.get().discard(offset, length);
+        ByteBuffer now = ByteBuffer.allocate((int) length);
+        disk.read(offset, now);
+        byte[] bytes = now.array();
+        for (int i = 0; i < bytes.length; i++) {
+            if (bytes[i] != 0 && bytes[i] != model[(int) offset + i]) {
+                throw new AssertionError("after a discard of " + length + " bytes at " + offset + ", byte "
+                        + (offset + i) + " reads " + bytes[i] + ": neither its old value " + model[(int) offset + i]
+                        + " nor zero");
+            }
+        }
+        // from now on the disk must keep reading what it reads now
+        System.arraycopy(bytes, 0, model, (int) offset, bytes.length);
+    }
+
+    private static void writeZeroes(VirtualDisk disk, byte[] model, long offset, long length) throws StorageException {
+        java.util.Optional<org.spindle.storage.api.WriteZeroes> zeroes =
+                disk.capability(org.spindle.storage.api.WriteZeroes.class);
+        if (zeroes.isEmpty()) {
+            return;
+        }
+        if (!inRange(offset, length, model.length)) {
+            assertThatThrownBy(() -> zeroes.get().writeZeroes(offset, length))
+                    .isInstanceOfSatisfying(StorageException.class,
+                            e -> assertThat(e.kind()).isEqualTo(StorageException.Kind.OUT_OF_BOUNDS));
+            return;
+        }
+        zeroes.get().writeZeroes(offset, length);
+        Arrays.fill(model, (int) offset, (int) (offset + length), (byte) 0);
     }
 
     private static boolean inRange(long offset, long length, long capacity) {

@@ -21,6 +21,17 @@ public sealed interface DiskOp {
     record WriteSectors(long lba, int count, long seed) implements DiskOp {
     }
 
+    /**
+     * Discards a range, if the disk can: afterwards each byte reads as before or as zero, and keeps
+     * reading so.
+     */
+    record Discard(long offset, long length) implements DiskOp {
+    }
+
+    /** Zeroes a range through {@code WriteZeroes}, if the disk can (otherwise by writing zeros). */
+    record WriteZeroes(long offset, long length) implements DiskOp {
+    }
+
     /** Flushes. */
     record Flush() implements DiskOp {
     }

@@ -6,7 +6,7 @@
  * sequence).
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package org.spindle.testing.storage;
 
 import org.osgi.annotation.bundle.Export;
