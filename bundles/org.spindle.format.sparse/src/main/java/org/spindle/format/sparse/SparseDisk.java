@@ -318,8 +318,8 @@ final class SparseDisk implements VirtualDisk, AllocationMap, Discardable, Write
             backend.write(slotOffset + within, src);
             return;
         }
-        if (isZero(src)) {
-            // an unallocated block reads as zeros already
+        if (base == null && isZero(src)) {
+            // an unallocated block reads as zeros already (in an overlay it reads the base: keep the zeros)
             src.position(src.limit());
             return;
         }

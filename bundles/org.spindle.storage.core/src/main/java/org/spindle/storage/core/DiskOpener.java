@@ -9,11 +9,13 @@ import java.util.Optional;
 import java.util.stream.Collectors;
 
 import org.spindle.storage.api.AccessMode;
+import org.spindle.storage.api.BackingReference;
 import org.spindle.storage.api.CreateOptions;
 import org.spindle.storage.api.Deletable;
 import org.spindle.storage.api.DiskFormat;
 import org.spindle.storage.api.MediaType;
 import org.spindle.storage.api.OpenOptions;
+import org.spindle.storage.api.Overlay;
 import org.spindle.storage.api.ProbeInput;
 import org.spindle.storage.api.StorageBackend;
 import org.spindle.storage.api.StorageBackendProvider;
@@ -31,6 +33,8 @@ import org.spindle.storage.api.VirtualDisk;
 public final class DiskOpener {
     /** The format name that asks for probing. */
     public static final String AUTO = "auto";
+    /** The format overlays are created in when none is named. */
+    public static final String OVERLAY_FORMAT = "sparse";
 
     private final StorageRegistry registry;
 
@@ -38,8 +42,32 @@ public final class DiskOpener {
         this.registry = Objects.requireNonNull(registry);
     }
 
-    /** What {@link #open} produced, and from what. */
-    public record Opened(VirtualDisk disk, StorageBackendProvider provider, DiskFormat format, int probeScore) {
+    /** The most bases an overlay may stand on: deeper chains are refused (loops are found earlier). */
+    public static final int MAX_CHAIN_DEPTH = 16;
+
+    /** One image of an opened chain: where it is, and which provider and format opened it. */
+    public record Layer(URI location, StorageBackendProvider provider, DiskFormat format) {
+    }
+
+    /**
+     * What {@link #open} produced, and from what.
+     *
+     * @param disk the disk; for an overlay, the copy-on-write view of the whole chain
+     * @param provider the provider of the top image
+     * @param format the format of the top image
+     * @param probeScore the top image's probe score, or -1 when its format was named
+     * @param layers every image of the chain, top first: a single element for a plain image
+     */
+    public record Opened(VirtualDisk disk, StorageBackendProvider provider, DiskFormat format, int probeScore,
+            List<Layer> layers) {
+        public Opened {
+            layers = List.copyOf(layers);
+        }
+
+        /** The bases under the top image, nearest first. */
+        public List<URI> bases() {
+            return layers.stream().skip(1).map(Layer::location).toList();
+        }
     }
 
     /** One format's answer to a probe. */
@@ -47,12 +75,128 @@ public final class DiskOpener {
     }
 
     /**
-     * Opens the image at {@code backendUri} as {@code formatName} ({@link #AUTO} to probe).
+     * Opens the image at {@code backendUri} as {@code formatName} ({@link #AUTO} to probe). An image
+     * that is an {@link Overlay} gets its base opened read-only (probed unless the overlay names its
+     * format), recursively, and comes back as one copy-on-write disk.
      *
      * @throws StorageException {@code BACKEND_UNAVAILABLE} when no provider handles the scheme or the
-     *         named format is not installed; whatever the provider or format reports otherwise
+     *         named format is not installed; {@code CORRUPT_IMAGE} for a chain that loops or is deeper
+     *         than {@link #MAX_CHAIN_DEPTH}; whatever the provider or format reports otherwise
      */
     public Opened open(URI backendUri, String formatName, OpenOptions options) throws StorageException {
+        return openChain(backendUri, formatName, options, new ArrayList<>());
+    }
+
+    private Opened openChain(URI uri, String formatName, OpenOptions options, List<URI> above)
+            throws StorageException {
+        Opened top;
+        try {
+            top = openImage(uri, formatName, options);
+        } catch (StorageException e) {
+            if (above.isEmpty()) {
+                throw e;
+            }
+            throw new StorageException(e.kind(), "cannot open the base " + uri + " of " + above.getLast() + ": "
+                    + e.detail(), e).withLocation(uri.toString()).withOperation(Operation.OPEN);
+        }
+        Optional<Overlay> overlay = top.disk().capability(Overlay.class);
+        if (overlay.isEmpty()) {
+            return top;
+        }
+        Opened base = null;
+        try {
+            above.add(uri);
+            BackingReference reference = overlay.get().base();
+            URI baseUri = resolve(uri, reference.location());
+            if (above.contains(baseUri)) {
+                throw new StorageException(Kind.CORRUPT_IMAGE, "the chain of bases loops: " + uri + " names "
+                        + baseUri + ", which is already above it").withLocation(uri.toString()).withOperation(Operation.OPEN);
+            }
+            if (above.size() > MAX_CHAIN_DEPTH) {
+                throw new StorageException(Kind.CORRUPT_IMAGE, "the chain of bases is deeper than "
+                        + MAX_CHAIN_DEPTH + " images under the top one").withLocation(uri.toString()).withOperation(Operation.OPEN);
+            }
+            // a base is byte-addressed under its overlay: its own sector size is fine
+            OpenOptions baseOptions = OpenOptions.defaults().withReadOnly(true);
+            base = openChain(baseUri, reference.format() == null ? AUTO : reference.format(), baseOptions, above);
+            VirtualDisk cow = new CowDisk(top.disk(), base.disk());
+            List<Layer> layers = new ArrayList<>(top.layers());
+            layers.addAll(base.layers());
+            return new Opened(cow, top.provider(), top.format(), top.probeScore(), layers);
+        } catch (StorageException | RuntimeException e) {
+            closeQuietly(top.disk(), e);
+            if (base != null) {
+                closeQuietly(base.disk(), e);
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Opens {@code overlayUri} as a copy-on-write overlay of {@code baseUri}, creating it (as a sparse
+     * image naming the base) when it does not exist yet. An existing overlay must name that base.
+     *
+     * @throws StorageException {@code INVALID_CONFIG} when the overlay exists but was made over
+     *         another image, or over none
+     */
+    public Opened openOverlay(URI overlayUri, URI baseUri, String baseFormat, OpenOptions options)
+            throws StorageException {
+        if (!exists(overlayUri)) {
+            long capacity;
+            try (VirtualDisk base = open(baseUri, baseFormat, OpenOptions.defaults().withReadOnly(true)).disk()) {
+                capacity = base.capacity();
+            }
+            CreateOptions create = CreateOptions.ofCapacity(capacity).withBacking(new BackingReference(
+                    baseUri.toString(), AUTO.equals(baseFormat) ? null : baseFormat));
+            create(overlayUri, OVERLAY_FORMAT, create).disk().close();
+        }
+        Opened opened = open(overlayUri, AUTO, options);
+        if (opened.bases().isEmpty() || !opened.bases().getFirst().equals(baseUri)) {
+            StorageException e = new StorageException(Kind.INVALID_CONFIG, "the overlay " + overlayUri
+                    + (opened.bases().isEmpty() ? " names no base" : " was made over " + opened.bases().getFirst())
+                    + ", not over " + baseUri).withOperation(Operation.OPEN).withLocation(overlayUri.toString());
+            closeQuietly(opened.disk(), e);
+            throw e;
+        }
+        return opened;
+    }
+
+    /** Whether something exists at {@code uri}: its backend opens read-only. */
+    public boolean exists(URI uri) throws StorageException {
+        StorageBackendProvider provider = provider(uri);
+        try (StorageBackend backend = openBackend(provider, uri, AccessMode.READ_ONLY)) {
+            return backend != null;
+        } catch (StorageException e) {
+            if (e.kind() == Kind.NOT_FOUND) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Where a base named by an overlay lives: a URI or absolute path as written, a relative path
+     * against the overlay's own location (for a name-addressed scheme such as {@code memory:}, the
+     * name is taken in the same scheme).
+     */
+    public static URI resolve(URI overlay, String location) throws StorageException {
+        String s = location.strip();
+        boolean hasScheme = s.matches("[A-Za-z][A-Za-z0-9+.-]+:.*");
+        if (hasScheme || java.nio.file.Path.of(s).isAbsolute()) {
+            return BackendUris.parse(s);
+        }
+        if (overlay.isOpaque()) {
+            return BackendUris.parse(overlay.getScheme() + ":" + s);
+        }
+        try {
+            return overlay.resolve(new URI(null, null, s.replace(java.io.File.separatorChar, '/'), null)).normalize();
+        } catch (java.net.URISyntaxException e) {
+            throw new StorageException(Kind.CORRUPT_IMAGE, "the base location '" + s + "' is not a valid path", e);
+        }
+    }
+
+    /** Opens one image, without looking at what it names. */
+    private Opened openImage(URI backendUri, String formatName, OpenOptions options) throws StorageException {
         StorageBackendProvider provider = provider(backendUri);
         DiskFormat named = AUTO.equals(formatName) ? null : format(formatName);
         StorageBackend backend = openBackend(provider, backendUri,
@@ -84,7 +228,7 @@ public final class DiskOpener {
             closeQuietly(disk, e);
             throw e;
         }
-        return new Opened(disk, provider, format, score);
+        return new Opened(disk, provider, format, score, List.of(new Layer(backendUri, provider, format)));
     }
 
     /**
@@ -98,7 +242,7 @@ public final class DiskOpener {
         StorageBackend backend = openBackend(provider, backendUri, AccessMode.CREATE_NEW);
         try {
             VirtualDisk disk = guarded(format, Operation.CREATE, backend, () -> format.create(backend, options));
-            return new Opened(disk, provider, format, -1);
+            return new Opened(disk, provider, format, -1, List.of(new Layer(backendUri, provider, format)));
         } catch (StorageException | RuntimeException e) {
             Optional<Deletable> deletable = backend.capability(Deletable.class);
             if (deletable.isPresent()) {

@@ -7,7 +7,10 @@ import org.spindle.storage.api.VirtualDisk;
 /** How {@link DiskModelCheck} gets a disk under test: a fresh one, and the same one opened again. */
 @ConsumerType
 public interface DiskFixture extends AutoCloseable {
-    /** Creates a new, zero-filled disk of {@code capacity} bytes. */
+    /**
+     * Creates a new disk of {@code capacity} bytes: zero-filled, or holding the initial content the
+     * test gave {@link DiskModelCheck#check(DiskFixture, byte[], int, java.util.List)}.
+     */
     VirtualDisk create(long capacity, int sectorSize) throws StorageException;
 
     /** Opens the disk last created again, after the caller closed it. */

@@ -65,7 +65,16 @@ public final class DiskModelCheck {
 
     /** Runs {@code ops} against a fresh disk from {@code fixture} and against the model. */
     public static void check(DiskFixture fixture, long capacity, int sectorSize, List<DiskOp> ops) throws Exception {
-        byte[] model = new byte[Math.toIntExact(capacity)];
+        check(fixture, new byte[Math.toIntExact(capacity)], sectorSize, ops);
+    }
+
+    /**
+     * Runs {@code ops} against a fresh disk from {@code fixture} whose contents start as {@code initial}
+     * (an overlay over a base holding those bytes, say) and against the model.
+     */
+    public static void check(DiskFixture fixture, byte[] initial, int sectorSize, List<DiskOp> ops) throws Exception {
+        long capacity = initial.length;
+        byte[] model = initial.clone();
         VirtualDisk disk = fixture.create(capacity, sectorSize);
         try {
             assertThat(disk.capacity()).isEqualTo(capacity);

@@ -9,6 +9,7 @@ import java.util.regex.Pattern;
 import org.spindle.storage.api.CacheMode;
 import org.spindle.storage.api.Drive;
 import org.spindle.storage.api.DriveSpecDTO;
+import org.spindle.storage.api.MediaType;
 import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.StorageException.Kind;
 import org.spindle.storage.api.StorageException.Operation;
@@ -20,7 +21,7 @@ import org.spindle.storage.core.DiskOpener;
  * wrong; values may be typed ({@code Boolean}, {@code Integer}) or strings, as {@code .cfg} files give.
  */
 record DriveConfig(String pid, String id, URI backend, String format, boolean readOnly, CacheMode cache,
-        int sectorSize) {
+        int sectorSize, MediaType media, URI overlay) {
 
     static final String ID = "id";
     static final String BACKEND = "backend";
@@ -28,6 +29,8 @@ record DriveConfig(String pid, String id, URI backend, String format, boolean re
     static final String READ_ONLY = "readOnly";
     static final String CACHE = "cache";
     static final String SECTOR_SIZE = "sectorSize";
+    static final String MEDIA = "media";
+    static final String OVERLAY = "overlay";
 
     private static final Pattern ID_PATTERN = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
     private static final Pattern FORMAT_PATTERN = Pattern.compile("[a-z0-9][a-z0-9._-]{0,31}");
@@ -67,10 +70,40 @@ record DriveConfig(String pid, String id, URI backend, String format, boolean re
             throw invalid(pid, CACHE, e.getMessage());
         }
         int sectorSize = integer(pid, props, SECTOR_SIZE);
-        if (sectorSize != 0 && sectorSize != 512 && sectorSize != 4096) {
-            throw invalid(pid, SECTOR_SIZE, sectorSize + " is not 512, 4096 or 0 (the format's own)");
+        if (sectorSize != 0 && sectorSize != 512 && sectorSize != 4096 && sectorSize != MediaType.CD_SECTOR_SIZE) {
+            throw invalid(pid, SECTOR_SIZE, sectorSize + " is not 512, 2048 (cdrom), 4096 or 0 (the format's own)");
         }
-        return new DriveConfig(pid, id, backend, format, readOnly, cache, sectorSize);
+        MediaType media = null;
+        String mediaText = string(props, MEDIA, null);
+        if (mediaText != null) {
+            try {
+                media = MediaType.parse(mediaText);
+            } catch (IllegalArgumentException e) {
+                throw invalid(pid, MEDIA, e.getMessage());
+            }
+        }
+        if (media == MediaType.CDROM && sectorSize != 0 && sectorSize != MediaType.CD_SECTOR_SIZE) {
+            throw invalid(pid, SECTOR_SIZE, sectorSize + " does not fit a cdrom, whose sectors are 2048 bytes");
+        }
+        if (media == MediaType.DISK && sectorSize == MediaType.CD_SECTOR_SIZE) {
+            throw invalid(pid, SECTOR_SIZE, "2048-byte sectors are for cdrom media only");
+        }
+        URI overlay = null;
+        String overlayText = string(props, OVERLAY, null);
+        if (overlayText != null) {
+            try {
+                overlay = BackendUris.parse(overlayText);
+            } catch (StorageException e) {
+                throw invalid(pid, OVERLAY, e.detail());
+            }
+            if (overlay.equals(backend)) {
+                throw invalid(pid, OVERLAY, "is the backend itself; an overlay must be another image");
+            }
+            if (readOnly) {
+                throw invalid(pid, OVERLAY, "makes no sense on a read-only drive: the overlay takes the writes");
+            }
+        }
+        return new DriveConfig(pid, id, backend, format, readOnly, cache, sectorSize, media, overlay);
     }
 
     /** Validates an operator's spec and returns the configuration properties it becomes. */
@@ -82,6 +115,8 @@ record DriveConfig(String pid, String id, URI backend, String format, boolean re
         props.put(READ_ONLY, spec.readOnly);
         put(props, CACHE, spec.cache == null ? CacheMode.WRITEBACK.configName() : spec.cache);
         props.put(SECTOR_SIZE, spec.sectorSize);
+        put(props, MEDIA, spec.media);
+        put(props, OVERLAY, spec.overlay);
         String pid = Drive.FACTORY_PID + "~" + spec.id;
         if (spec.id == null) {
             throw invalid(pid, ID, "is missing");

@@ -38,4 +38,15 @@ import org.spindle.storage.api.Drive;
         @Option(label = "512 bytes", value = "512"),
         @Option(label = "4096 bytes", value = "4096")})
     int sectorSize() default 0;
+
+    @AttributeDefinition(name = "Media", required = false, options = {
+        @Option(label = "what the image is (ISO images are CDs, others disks)", value = ""),
+        @Option(label = "hard disk", value = "disk"),
+        @Option(label = "CD-ROM: 2048-byte sectors, read-only", value = "cdrom")})
+    String media() default "";
+
+    @AttributeDefinition(name = "Overlay", required = false,
+            description = "A writable overlay image (URI or path) that takes every write while the backend stays"
+                    + " read-only; created as a sparse image naming the backend when it does not exist.")
+    String overlay() default "";
 }

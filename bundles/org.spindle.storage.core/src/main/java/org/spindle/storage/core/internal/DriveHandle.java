@@ -9,6 +9,7 @@ import java.util.function.Supplier;
 
 import org.spindle.storage.api.CacheMode;
 import org.spindle.storage.api.Discardable;
+import org.spindle.storage.api.MediaType;
 import org.spindle.storage.api.Drive;
 import org.spindle.storage.api.DriveDTO;
 import org.spindle.storage.api.Resizable;
@@ -34,16 +35,19 @@ final class DriveHandle implements Drive {
     private final String id;
     private final VirtualDisk disk;
     private final CacheMode cache;
+    private final MediaType media;
     private final Supplier<DriveDTO> info;
     private final Runnable resized;
     private final StampedLock lifecycle = new StampedLock();
     private volatile boolean closed;
 
     /** @param resized told after the capacity changed, so that the drive's service properties follow */
-    DriveHandle(String id, VirtualDisk disk, CacheMode cache, Supplier<DriveDTO> info, Runnable resized) {
+    DriveHandle(String id, VirtualDisk disk, CacheMode cache, MediaType media, Supplier<DriveDTO> info,
+            Runnable resized) {
         this.id = id;
         this.disk = disk;
         this.cache = cache;
+        this.media = media;
         this.info = info;
         this.resized = resized;
     }
@@ -68,9 +72,20 @@ final class DriveHandle implements Drive {
         return disk.capacity();
     }
 
+    /** A CD is read-only whatever its image allows. */
     @Override
     public boolean isReadOnly() {
-        return disk.isReadOnly();
+        return disk.isReadOnly() || media == MediaType.CDROM;
+    }
+
+    @Override
+    public MediaType mediaType() {
+        return media;
+    }
+
+    @Override
+    public java.util.Map<String, Object> details() {
+        return disk.details();
     }
 
     @Override

@@ -42,6 +42,7 @@ import org.spindle.storage.api.DriveDTO;
 import org.spindle.storage.api.DriveManager;
 import org.spindle.storage.api.DriveSpecDTO;
 import org.spindle.storage.api.DriveState;
+import org.spindle.storage.api.MediaType;
 import org.spindle.storage.api.OpenOptions;
 import org.spindle.storage.api.StorageBackendProvider;
 import org.spindle.storage.api.StorageException;
@@ -78,8 +79,8 @@ public final class DriveManagerImpl implements DriveManager {
         StorageException failure;
         DriveHandle handle;
         ServiceRegistration<?> registration;
-        StorageBackendProvider provider;
-        DiskFormat format;
+        /** The images the drive's disk is made of, top first; empty when not attached. */
+        List<DiskOpener.Layer> layers = List.of();
         /** The format a probe chose, kept when that format went away: wait for it, do not re-probe. */
         String pinnedFormat;
         volatile DriveDTO snapshot;
@@ -156,8 +157,9 @@ public final class DriveManagerImpl implements DriveManager {
         registry.removeProvider(provider);
         call(() -> {
             for (Slot slot : slots.values()) {
-                if (slot.provider == provider) {
-                    lost(slot, "the backend provider for '" + slot.config.backend().getScheme() + "' went away");
+                if (slot.layers.stream().anyMatch(layer -> layer.provider() == provider)) {
+                    lost(slot, "the backend provider for '" + slot.layers.stream().filter(l -> l.provider() == provider)
+                            .findFirst().orElseThrow().location().getScheme() + "' went away");
                 }
             }
             return null;
@@ -175,8 +177,10 @@ public final class DriveManagerImpl implements DriveManager {
         registry.removeFormat(format);
         call(() -> {
             for (Slot slot : slots.values()) {
-                if (slot.format == format) {
-                    slot.pinnedFormat = format.name();
+                if (slot.layers.stream().anyMatch(layer -> layer.format() == format)) {
+                    if (slot.layers.getFirst().format() == format) {
+                        slot.pinnedFormat = format.name();
+                    }
                     lost(slot, "the format '" + format.name() + "' went away");
                 }
             }
@@ -406,22 +410,34 @@ public final class DriveManagerImpl implements DriveManager {
                 return;
             }
         }
-        OpenOptions options = OpenOptions.defaults().withReadOnly(config.readOnly())
-                .withLogicalSectorSize(config.sectorSize());
+        boolean cd = config.media() == MediaType.CDROM || config.sectorSize() == MediaType.CD_SECTOR_SIZE;
+        OpenOptions options = OpenOptions.defaults().withReadOnly(config.readOnly() || cd)
+                .withLogicalSectorSize(cd ? MediaType.CD_SECTOR_SIZE : config.sectorSize());
         String format = slot.pinnedFormat != null ? slot.pinnedFormat : config.format();
         DiskOpener.Opened opened;
+        MediaType media;
         try {
-            opened = opener.open(config.backend(), format, options);
+            opened = config.overlay() == null ? opener.open(config.backend(), format, options)
+                    : opener.openOverlay(config.overlay(), config.backend(), format, options);
+            try {
+                media = mediaOf(config, opened.disk());
+            } catch (StorageException e) {
+                try {
+                    opened.disk().close();
+                } catch (StorageException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+                throw e;
+            }
         } catch (StorageException e) {
             fail(slot, e.kind() == Kind.BACKEND_UNAVAILABLE ? DriveState.WAITING : DriveState.FAILED,
                     e.withDrive(config.id()));
             return;
         }
-        DriveHandle handle = new DriveHandle(config.id(), opened.disk(), config.cache(), () -> slot.snapshot,
+        DriveHandle handle = new DriveHandle(config.id(), opened.disk(), config.cache(), media, () -> slot.snapshot,
                 () -> post(() -> resized(slot)));
         slot.handle = handle;
-        slot.provider = opened.provider();
-        slot.format = opened.format();
+        slot.layers = opened.layers();
         try {
             slot.registration = context.registerService(
                     new String[] {Drive.class.getName(), VirtualDisk.class.getName()}, handle,
@@ -439,6 +455,28 @@ public final class DriveManagerImpl implements DriveManager {
         publish(slot);
         LOG.log(Level.INFO, "drive {0} attached: {1} as {2}{3}", config.id(), config.backend(), opened.format().name(),
                 opened.probeScore() >= 0 ? " (probed)" : "");
+    }
+
+    /**
+     * The media type the drive presents: as configured, else what the image is. A CD has 2048-byte
+     * sectors and a size that is a whole number of them; a disk cannot have 2048-byte sectors.
+     */
+    private static MediaType mediaOf(DriveConfig config, VirtualDisk disk) throws StorageException {
+        MediaType media = config.media() != null ? config.media()
+                : config.sectorSize() == MediaType.CD_SECTOR_SIZE ? MediaType.CDROM : disk.mediaType();
+        int sectorSize = disk.logicalSectorSize();
+        if (media == MediaType.CDROM) {
+            if (sectorSize != MediaType.CD_SECTOR_SIZE || disk.capacity() % MediaType.CD_SECTOR_SIZE != 0) {
+                throw new StorageException(Kind.INVALID_CONFIG, "the image is " + disk.capacity() + " bytes in "
+                        + sectorSize + "-byte sectors, not a whole number of 2048-byte CD sectors")
+                        .withOperation(Operation.OPEN).withDrive(config.id());
+            }
+        } else if (sectorSize == MediaType.CD_SECTOR_SIZE) {
+            throw new StorageException(Kind.INVALID_CONFIG, "the " + disk.formatName()
+                    + " image has 2048-byte sectors: it can only be a cdrom (set media=cdrom or leave media unset)")
+                    .withOperation(Operation.OPEN).withDrive(config.id());
+        }
+        return media;
     }
 
     /** After a resize: the capacity in the service properties and the DTO follow the disk. */
@@ -462,6 +500,7 @@ public final class DriveManagerImpl implements DriveManager {
         props.put(Drive.CAPACITY, handle.capacity());
         props.put(Drive.SECTOR_SIZE, handle.logicalSectorSize());
         props.put(Drive.CAPABILITIES, handle.capabilityNames());
+        props.put(Drive.MEDIA, handle.mediaType().configName());
         props.put(Constants.SERVICE_DESCRIPTION, "Spindle drive " + slot.config.id());
         return props;
     }
@@ -484,8 +523,7 @@ public final class DriveManagerImpl implements DriveManager {
             }
             slot.handle = null;
         }
-        slot.provider = null;
-        slot.format = null;
+        slot.layers = List.of();
     }
 
     private void fail(Slot slot, DriveState state, StorageException failure) {
@@ -507,6 +545,7 @@ public final class DriveManagerImpl implements DriveManager {
             dto.requestedFormat = config.format();
             dto.readOnly = config.readOnly();
             dto.cache = config.cache().configName();
+            dto.media = config.media() == null ? null : config.media().configName();
         } else {
             int tilde = slot.pid.indexOf('~');
             dto.id = tilde >= 0 ? slot.pid.substring(tilde + 1) : slot.pid;
@@ -518,6 +557,8 @@ public final class DriveManagerImpl implements DriveManager {
             dto.capacity = handle.capacity();
             dto.sectorSize = handle.logicalSectorSize();
             dto.capabilities = handle.capabilityNames();
+            dto.media = handle.mediaType().configName();
+            dto.chain = slot.layers.stream().skip(1).map(layer -> layer.location().toString()).toArray(String[]::new);
         }
         if (slot.failure != null) {
             dto.failureKind = slot.failure.kind().name();

@@ -78,7 +78,7 @@ class DriveHandleTest {
     }
 
     private static DriveHandle handle(VirtualDisk disk, CacheMode cache) {
-        return new DriveHandle("hd7", disk, cache, DriveDTO::new, () -> { });
+        return new DriveHandle("hd7", disk, cache, org.spindle.storage.api.MediaType.DISK, DriveDTO::new, () -> { });
     }
 
     @Test
@@ -145,7 +145,7 @@ class DriveHandleTest {
     @Test
     void resizingWaitsForRequestsAndTellsTheManager() throws Exception {
         java.util.concurrent.atomic.AtomicInteger told = new java.util.concurrent.atomic.AtomicInteger();
-        DriveHandle drive = new DriveHandle("hd7", disk(), CacheMode.WRITEBACK, DriveDTO::new, told::incrementAndGet);
+        DriveHandle drive = new DriveHandle("hd7", disk(), CacheMode.WRITEBACK, org.spindle.storage.api.MediaType.DISK, DriveDTO::new, told::incrementAndGet);
         drive.capability(org.spindle.storage.api.Resizable.class).orElseThrow().resize(128 * 1024);
         assertThat(drive.capacity()).isEqualTo(128 * 1024);
         assertThat(told.get()).isEqualTo(1);
