@@ -4,11 +4,13 @@ import java.io.PrintWriter;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 import org.spindle.storage.api.ByteSize;
 import org.spindle.storage.api.Discardable;
 import org.spindle.storage.api.OpenOptions;
+import org.spindle.storage.api.Overlay;
 import org.spindle.storage.api.Resizable;
 import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.VirtualDisk;
@@ -53,26 +55,51 @@ final class InfoCommand implements Callable<Integer> {
             disk.capability(WriteZeroes.class).ifPresent(c -> capabilities.add("write-zeroes"));
             disk.capability(Resizable.class).ifPresent(c -> capabilities.add("resize"));
             PrintWriter out = spec.commandLine().getOut();
-            String location = uri.getScheme().equals("file") ? java.nio.file.Path.of(uri).toString() : uri.toString();
+            String location = Images.display(uri);
+            long stored = Images.storedSize(tool.opener(), uri);
+            Map<String, Object> details = disk.details();
+            List<String> chain = opened.bases().stream().map(Images::display).toList();
             if (json) {
-                out.println(new Json()
+                Json j = new Json()
                         .field("filename", location)
                         .field("format", disk.formatName())
                         .field("probed", opened.probeScore() >= 0)
                         .field("virtual-size", disk.capacity())
                         .field("logical-sector-size", disk.logicalSectorSize())
                         .field("sectors", disk.sectorCount())
-                        .field("capabilities", capabilities)
-                        .end());
+                        .field("media", disk.mediaType().configName());
+                if (stored >= 0) {
+                    j.field("actual-size", stored);
+                }
+                disk.capability(Overlay.class).ifPresent(o -> {
+                    j.field("backing-filename", o.base().location());
+                    j.field("full-backing-filename", chain.getFirst());
+                    if (o.base().format() != null) {
+                        j.field("backing-filename-format", o.base().format());
+                    }
+                });
+                j.field("backing-chain", chain).field("capabilities", capabilities).field("format-specific", details);
+                out.println(j.end());
             } else {
                 out.println("image:        " + location);
                 out.println("format:       " + disk.formatName() + (opened.probeScore() >= 0 ? " (probed)" : ""));
                 out.println("virtual size: " + ByteSize.format(disk.capacity()) + " (" + disk.capacity() + " bytes)");
+                if (stored >= 0) {
+                    out.println("disk size:    " + ByteSize.format(stored));
+                }
                 out.println("sector size:  " + disk.logicalSectorSize() + " (" + disk.sectorCount() + " sectors"
                         + (disk.capacity() % disk.logicalSectorSize() != 0 ? ", the last "
                                 + disk.capacity() % disk.logicalSectorSize() + " bytes are not a whole sector" : "")
                         + ")");
+                out.println("media:        " + disk.mediaType().configName());
+                for (int i = 0; i < chain.size(); i++) {
+                    out.println((i == 0 ? "backing file: " : "  under that: ") + chain.get(i));
+                }
                 out.println("capabilities: " + (capabilities.isEmpty() ? "none" : String.join(", ", capabilities)));
+                if (!details.isEmpty()) {
+                    out.println("format specific information:");
+                    details.forEach((k, v) -> out.println("    " + k + ": " + v));
+                }
             }
         }
         return 0;

@@ -2,7 +2,7 @@ package org.spindle.cli;
 
 import java.util.List;
 
-/** A flat JSON object written field by field; values are strings, numbers, booleans or string lists. */
+/** A JSON object written field by field; values are strings, numbers, booleans, lists or maps of them. */
 final class Json {
     private final StringBuilder sb = new StringBuilder("{");
 
@@ -12,7 +12,13 @@ final class Json {
         }
         string(name);
         sb.append(": ");
+        value(value);
+        return this;
+    }
+
+    private void value(Object value) {
         switch (value) {
+            case null -> sb.append("null");
             case Number n -> sb.append(n);
             case Boolean b -> sb.append(b);
             case List<?> list -> {
@@ -21,13 +27,17 @@ final class Json {
                     if (i > 0) {
                         sb.append(", ");
                     }
-                    string(String.valueOf(list.get(i)));
+                    value(list.get(i));
                 }
                 sb.append(']');
             }
+            case java.util.Map<?, ?> map -> {
+                Json nested = new Json();
+                map.forEach((k, v) -> nested.field(String.valueOf(k), v));
+                sb.append(nested.end());
+            }
             default -> string(String.valueOf(value));
         }
-        return this;
     }
 
     String end() {

@@ -14,7 +14,9 @@ import picocli.CommandLine.Command;
  * built-in ones.
  */
 @Command(name = "spindle img", mixinStandardHelpOptions = true, versionProvider = SpindleImg.Version.class,
-        description = "Inspects disk images.", subcommands = {InfoCommand.class})
+        description = "Creates, inspects, converts, checks and changes disk images.",
+        subcommands = {InfoCommand.class, CreateCommand.class, ConvertCommand.class, CheckCommand.class,
+            CompareCommand.class, MapCommand.class, CommitCommand.class, ResizeCommand.class})
 public final class SpindleImg {
     /** Exit status when the image could not be used. */
     static final int EXIT_STORAGE = 1;
@@ -37,6 +39,8 @@ public final class SpindleImg {
     static int run(PrintWriter out, PrintWriter err, String... args) {
         DiskOpener opener = new DiskOpener(ServiceLoaderRegistry.load(SpindleImg.class.getClassLoader()));
         CommandLine cli = new CommandLine(new SpindleImg(opener));
+        // resize takes -1G as a size, the way qemu-img does
+        cli.getSubcommands().get("resize").setUnmatchedOptionsArePositionalParams(true);
         cli.setOut(out);
         cli.setErr(err);
         cli.setExecutionExceptionHandler((e, command, parsed) -> {

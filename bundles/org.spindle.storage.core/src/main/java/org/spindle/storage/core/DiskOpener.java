@@ -42,6 +42,11 @@ public final class DiskOpener {
         this.registry = Objects.requireNonNull(registry);
     }
 
+    /** Where the providers and formats come from. */
+    public StorageRegistry registry() {
+        return registry;
+    }
+
     /** The most bases an overlay may stand on: deeper chains are refused (loops are found earlier). */
     public static final int MAX_CHAIN_DEPTH = 16;
 
@@ -195,8 +200,11 @@ public final class DiskOpener {
         }
     }
 
-    /** Opens one image, without looking at what it names. */
-    private Opened openImage(URI backendUri, String formatName, OpenOptions options) throws StorageException {
+    /**
+     * Opens one image and nothing under it, even if it is an {@link Overlay}: for work on the image
+     * itself (committing it, checking it). Reads of what it does not hold then return zeros.
+     */
+    public Opened openImage(URI backendUri, String formatName, OpenOptions options) throws StorageException {
         StorageBackendProvider provider = provider(backendUri);
         DiskFormat named = AUTO.equals(formatName) ? null : format(formatName);
         StorageBackend backend = openBackend(provider, backendUri,
@@ -311,6 +319,28 @@ public final class DiskOpener {
                 "the format '" + name + "' is not installed (installed: " + registry.formats().stream()
                         .map(DiskFormat::name).collect(Collectors.joining(", ")) + "; or use auto)")
                 .withOperation(Operation.OPEN));
+    }
+
+    /**
+     * Deletes the image at {@code uri}, for taking back an output that could not be finished.
+     *
+     * @throws StorageException {@code UNSUPPORTED_FEATURE} when its backend cannot delete
+     */
+    public void delete(URI uri) throws StorageException {
+        StorageBackend backend = openBackend(provider(uri), uri, AccessMode.READ_WRITE);
+        Optional<Deletable> deletable = backend.capability(Deletable.class);
+        if (deletable.isEmpty()) {
+            StorageException e = new StorageException(Kind.UNSUPPORTED_FEATURE, "the backend cannot delete")
+                    .withLocation(uri.toString());
+            closeQuietly(backend, e);
+            throw e;
+        }
+        deletable.get().closeAndDelete();
+    }
+
+    /** Opens the backend at {@code uri} itself, for tools that look at its bytes (sizes, checks). */
+    public StorageBackend openBackend(URI uri, AccessMode mode) throws StorageException {
+        return openBackend(provider(uri), uri, mode);
     }
 
     private static StorageBackend openBackend(StorageBackendProvider provider, URI uri, AccessMode mode)
