@@ -21,7 +21,7 @@ import org.spindle.storage.core.DiskOpener;
  * wrong; values may be typed ({@code Boolean}, {@code Integer}) or strings, as {@code .cfg} files give.
  */
 record DriveConfig(String pid, String id, URI backend, String format, boolean readOnly, CacheMode cache,
-        int sectorSize, MediaType media, URI overlay) {
+        int sectorSize, MediaType media, URI overlay, long cacheSize, int cacheBlockSize) {
 
     static final String ID = "id";
     static final String BACKEND = "backend";
@@ -31,6 +31,9 @@ record DriveConfig(String pid, String id, URI backend, String format, boolean re
     static final String SECTOR_SIZE = "sectorSize";
     static final String MEDIA = "media";
     static final String OVERLAY = "overlay";
+    static final String CACHE_SIZE = "cacheSize";
+    static final String CACHE_BLOCK_SIZE = "cacheBlockSize";
+    static final int DEFAULT_CACHE_BLOCK_SIZE = 64 * 1024;
 
     private static final Pattern ID_PATTERN = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
     private static final Pattern FORMAT_PATTERN = Pattern.compile("[a-z0-9][a-z0-9._-]{0,31}");
@@ -103,7 +106,17 @@ record DriveConfig(String pid, String id, URI backend, String format, boolean re
                 throw invalid(pid, OVERLAY, "makes no sense on a read-only drive: the overlay takes the writes");
             }
         }
-        return new DriveConfig(pid, id, backend, format, readOnly, cache, sectorSize, media, overlay);
+        long cacheSize = size(pid, props, CACHE_SIZE, 0);
+        long cacheBlockSize = size(pid, props, CACHE_BLOCK_SIZE, DEFAULT_CACHE_BLOCK_SIZE);
+        if (cacheBlockSize < 512 || cacheBlockSize > (16 << 20) || Long.bitCount(cacheBlockSize) != 1) {
+            throw invalid(pid, CACHE_BLOCK_SIZE, cacheBlockSize + " is not a power of two from 512 bytes to 16M");
+        }
+        if (cacheSize != 0 && cacheSize < cacheBlockSize) {
+            throw invalid(pid, CACHE_SIZE, cacheSize + " bytes is less than one cache block of " + cacheBlockSize
+                    + " (0 turns the block cache off)");
+        }
+        return new DriveConfig(pid, id, backend, format, readOnly, cache, sectorSize, media, overlay, cacheSize,
+                (int) cacheBlockSize);
     }
 
     /** Validates an operator's spec and returns the configuration properties it becomes. */
@@ -117,6 +130,7 @@ record DriveConfig(String pid, String id, URI backend, String format, boolean re
         props.put(SECTOR_SIZE, spec.sectorSize);
         put(props, MEDIA, spec.media);
         put(props, OVERLAY, spec.overlay);
+        put(props, CACHE_SIZE, spec.cacheSize);
         String pid = Drive.FACTORY_PID + "~" + spec.id;
         if (spec.id == null) {
             throw invalid(pid, ID, "is missing");
@@ -166,6 +180,26 @@ record DriveConfig(String pid, String id, URI backend, String format, boolean re
             return s.isEmpty() ? 0 : Integer.parseInt(s);
         } catch (NumberFormatException e) {
             throw invalid(pid, key, "'" + value + "' is not a number");
+        }
+    }
+
+    /** A byte count: a number, or a string such as {@code 64M}. */
+    private static long size(String pid, Dictionary<String, ?> props, String key, long fallback) throws StorageException {
+        Object value = props.get(key);
+        if (value instanceof Number n) {
+            if (n.longValue() < 0) {
+                throw invalid(pid, key, n + " is negative");
+            }
+            return n.longValue();
+        }
+        String text = string(props, key, null);
+        if (text == null) {
+            return fallback;
+        }
+        try {
+            return org.spindle.storage.api.ByteSize.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw invalid(pid, key, e.getMessage());
         }
     }
 

@@ -49,4 +49,13 @@ import org.spindle.storage.api.Drive;
             description = "A writable overlay image (URI or path) that takes every write while the backend stays"
                     + " read-only; created as a sparse image naming the backend when it does not exist.")
     String overlay() default "";
+
+    @AttributeDefinition(name = "Block cache size", required = false,
+            description = "Memory for the drive's block cache, e.g. 64M; 0 for none (local files are cached by the"
+                    + " host already). Write-back or write-through follows the cache mode.")
+    String cacheSize() default "0";
+
+    @AttributeDefinition(name = "Block cache block size", required = false,
+            description = "The unit the block cache reads and holds, a power of two (default 64K).")
+    String cacheBlockSize() default "64K";
 }

@@ -8,6 +8,7 @@ import java.util.concurrent.locks.StampedLock;
 import java.util.function.Supplier;
 
 import org.spindle.storage.api.CacheMode;
+import org.spindle.storage.api.CacheStatsDTO;
 import org.spindle.storage.api.Discardable;
 import org.spindle.storage.api.MediaType;
 import org.spindle.storage.api.Drive;
@@ -36,6 +37,7 @@ final class DriveHandle implements Drive {
     private final VirtualDisk disk;
     private final CacheMode cache;
     private final MediaType media;
+    private final Supplier<CacheStatsDTO> cacheStats;
     private final Supplier<DriveDTO> info;
     private final Runnable resized;
     private final StampedLock lifecycle = new StampedLock();
@@ -44,6 +46,13 @@ final class DriveHandle implements Drive {
     /** @param resized told after the capacity changed, so that the drive's service properties follow */
     DriveHandle(String id, VirtualDisk disk, CacheMode cache, MediaType media, Supplier<DriveDTO> info,
             Runnable resized) {
+        this(id, disk, cache, media, info, resized, null);
+    }
+
+    /** @param cacheStats the block cache's counters, or {@code null} when the drive has no block cache */
+    DriveHandle(String id, VirtualDisk disk, CacheMode cache, MediaType media, Supplier<DriveDTO> info,
+            Runnable resized, Supplier<CacheStatsDTO> cacheStats) {
+        this.cacheStats = cacheStats;
         this.id = id;
         this.disk = disk;
         this.cache = cache;
@@ -57,9 +66,36 @@ final class DriveHandle implements Drive {
         return id;
     }
 
+    /** The published snapshot, with the block cache's counters as they are now. */
     @Override
     public DriveDTO info() {
-        return info.get();
+        DriveDTO published = info.get();
+        if (cacheStats == null || published == null) {
+            return published;
+        }
+        DriveDTO dto = new DriveDTO();
+        dto.id = published.id;
+        dto.configuration = published.configuration;
+        dto.backend = published.backend;
+        dto.requestedFormat = published.requestedFormat;
+        dto.format = published.format;
+        dto.readOnly = published.readOnly;
+        dto.cache = published.cache;
+        dto.media = published.media;
+        dto.chain = published.chain;
+        dto.state = published.state;
+        dto.capacity = published.capacity;
+        dto.sectorSize = published.sectorSize;
+        dto.capabilities = published.capabilities;
+        dto.failureKind = published.failureKind;
+        dto.failure = published.failure;
+        dto.blockCache = cacheStats.get();
+        return dto;
+    }
+
+    /** The block cache's counters now, or {@code null}. */
+    CacheStatsDTO cacheStats() {
+        return cacheStats == null ? null : cacheStats.get();
     }
 
     @Override

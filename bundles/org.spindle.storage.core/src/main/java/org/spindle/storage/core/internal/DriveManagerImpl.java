@@ -77,7 +77,7 @@ public final class DriveManagerImpl implements DriveManager {
         DriveConfig config;
         DriveState state = DriveState.PENDING;
         StorageException failure;
-        DriveHandle handle;
+        volatile DriveHandle handle;
         ServiceRegistration<?> registration;
         /** The images the drive's disk is made of, top first; empty when not attached. */
         List<DiskOpener.Layer> layers = List.of();
@@ -192,8 +192,15 @@ public final class DriveManagerImpl implements DriveManager {
 
     @Override
     public List<DriveDTO> drives() {
-        return slots.values().stream().map(s -> s.snapshot).filter(d -> d != null)
+        return slots.values().stream().map(DriveManagerImpl::current).filter(d -> d != null)
                 .sorted(Comparator.comparing((DriveDTO d) -> d.id).thenComparing(d -> d.configuration)).toList();
+    }
+
+    /** The slot's snapshot, with live block cache counters when it has a drive. */
+    private static DriveDTO current(Slot slot) {
+        DriveHandle handle = slot.handle;
+        DriveDTO snapshot = slot.snapshot;
+        return handle != null && snapshot != null && snapshot.state == DriveState.ATTACHED ? handle.info() : snapshot;
     }
 
     @Override
@@ -434,8 +441,14 @@ public final class DriveManagerImpl implements DriveManager {
                     e.withDrive(config.id()));
             return;
         }
-        DriveHandle handle = new DriveHandle(config.id(), opened.disk(), config.cache(), media, () -> slot.snapshot,
-                () -> post(() -> resized(slot)));
+        VirtualDisk disk = opened.disk();
+        CachedDisk blockCache = null;
+        if (config.cacheSize() > 0) {
+            blockCache = new CachedDisk(disk, config.cache(), config.cacheSize(), config.cacheBlockSize());
+            disk = blockCache;
+        }
+        DriveHandle handle = new DriveHandle(config.id(), disk, config.cache(), media, () -> slot.snapshot,
+                () -> post(() -> resized(slot)), blockCache == null ? null : blockCache::stats);
         slot.handle = handle;
         slot.layers = opened.layers();
         try {

@@ -48,6 +48,37 @@ class DriveConfigTest {
     }
 
     @Test
+    void mediaOverlayAndBlockCacheAreRead() throws StorageException {
+        DriveConfig c = DriveConfig.parse("org.spindle.drive~cd", props(Map.of("backend", "/isos/a.iso",
+                "media", "CDROM", "cacheSize", "64M", "cacheBlockSize", "128K")));
+        assertThat(c.media()).isEqualTo(org.spindle.storage.api.MediaType.CDROM);
+        assertThat(c.cacheSize()).isEqualTo(64L << 20);
+        assertThat(c.cacheBlockSize()).isEqualTo(128 << 10);
+        DriveConfig o = DriveConfig.parse("org.spindle.drive~hd", props(Map.of("backend", "/img/base.img",
+                "overlay", "/tmp/hd.sparse", "cacheSize", 1048576)));
+        assertThat(o.overlay().toString()).isEqualTo("file:///tmp/hd.sparse");
+        assertThat(o.cacheSize()).isEqualTo(1 << 20);
+        DriveConfig d = DriveConfig.parse("org.spindle.drive~hd", props(Map.of("backend", "/img/base.img")));
+        assertThat(d.media()).isNull();
+        assertThat(d.overlay()).isNull();
+        assertThat(d.cacheSize()).isZero();
+        assertThat(d.cacheBlockSize()).isEqualTo(64 << 10);
+    }
+
+    @Test
+    void badMediaOverlayAndCacheSettingsAreNamed() {
+        invalid(Map.of("backend", "x", "media", "floppy"), "media", "use disk or cdrom");
+        invalid(Map.of("backend", "x", "media", "cdrom", "sectorSize", 512), "sectorSize", "2048");
+        invalid(Map.of("backend", "x", "media", "disk", "sectorSize", 2048), "sectorSize", "cdrom media only");
+        invalid(Map.of("backend", "/a.img", "overlay", "/a.img"), "overlay", "the backend itself");
+        invalid(Map.of("backend", "/a.img", "overlay", "/b.img", "readOnly", true), "overlay", "read-only");
+        invalid(Map.of("backend", "x", "cacheSize", "lots"), "cacheSize", "not a size");
+        invalid(Map.of("backend", "x", "cacheSize", "1K"), "cacheSize", "less than one cache block");
+        invalid(Map.of("backend", "x", "cacheSize", -5), "cacheSize", "negative");
+        invalid(Map.of("backend", "x", "cacheBlockSize", "3000"), "cacheBlockSize", "power of two");
+    }
+
+    @Test
     void eachBadFieldIsNamed() {
         invalid(Map.of(), "backend", "is missing");
         invalid(Map.of("backend", "x", "id", "bad id"), "id", "'bad id'");
