@@ -41,7 +41,8 @@ final class SparseCheck {
         if (before.leaks() > 0) {
             problems.add(before.leaks() + " blocks of storage are allocated but used by no block of the disk");
         }
-        if (!repair || (before.corruptions() == 0 && before.leaks() == 0)) {
+        // with its base unknown the image cannot be opened, so nothing is changed: report only
+        if (!repair || !unrepairable.isEmpty() || (before.corruptions() == 0 && before.leaks() == 0)) {
             return new CheckReport(before.corruptions() + unrepairable.size(), before.leaks(), 0, 0, problems,
                     before.usedCount, header.tableEntries(), before.fileSize);
         }

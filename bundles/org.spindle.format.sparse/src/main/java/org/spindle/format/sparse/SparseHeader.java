@@ -150,7 +150,7 @@ record SparseHeader(int blockSize, long diskSize, long tableEntries, long dataOf
     }
 
     private static long ceilDiv(long a, long b) {
-        return (a + b - 1) / b;
+        return Math.ceilDiv(a, b);
     }
 
     static StorageException corrupt(String detail) {

@@ -425,6 +425,26 @@ class SparseFormatTest {
     }
 
     @Test
+    void repairLeavesAnOverlayWithADamagedBaseRecordUntouched() throws Exception {
+        // found by fuzzing: the table was rewritten, then opening for the leak pass threw
+        String name = newName();
+        try (VirtualDisk disk = sparse.create(backend(name, AccessMode.CREATE_NEW), CreateOptions.ofCapacity(64 * KIB)
+                .withBacking(new BackingReference("b.img", "raw")).withParameters(Map.of(SparseFormat.BLOCK_SIZE, "4K")))) {
+            disk.write(0, pattern(4 * KIB, 1));
+        }
+        put(name, 64 + 3 * 8, le64(4 * KIB));              // block 3 shares block 0's slot
+        put(name, 64 + 16 * 8 + 21, new byte[] {'X'});     // and the base record's checksum is wrong
+        byte[] before = bytes(name);
+        try (StorageBackend b = backend(name, AccessMode.READ_WRITE)) {
+            CheckReport report = sparse.check(b, true);
+            assertThat(report.corruptions()).isEqualTo(2);
+            assertThat(report.corruptionsRepaired()).isZero();
+            assertThat(report.problems()).anySatisfy(p -> assertThat(p).contains("not repairable"));
+        }
+        assertThat(bytes(name)).isEqualTo(before);
+    }
+
+    @Test
     void aBaseThatDoesNotFitThePaddingIsRefusedAtCreate() throws Exception {
         // 64 + 8 * 504 = 4096: the table fills its block exactly, no room at all
         String name = newName();

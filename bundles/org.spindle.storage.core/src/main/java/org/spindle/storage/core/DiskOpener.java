@@ -187,7 +187,14 @@ public final class DiskOpener {
     public static URI resolve(URI overlay, String location) throws StorageException {
         String s = location.strip();
         boolean hasScheme = s.matches("[A-Za-z][A-Za-z0-9+.-]+:.*");
-        if (hasScheme || java.nio.file.Path.of(s).isAbsolute()) {
+        boolean absolute;
+        try {
+            absolute = !hasScheme && java.nio.file.Path.of(s).isAbsolute();
+        } catch (java.nio.file.InvalidPathException e) {
+            throw new StorageException(Kind.CORRUPT_IMAGE, "the base location '" + s.replace('\0', '?')
+                    + "' is not a valid path: " + e.getReason()).withLocation(overlay.toString());
+        }
+        if (hasScheme || absolute) {
             return BackendUris.parse(s);
         }
         if (overlay.isOpaque()) {

@@ -127,6 +127,15 @@ class OverlayChainTest {
     }
 
     @Test
+    void aBaseLocationThatIsNoPathIsCorruptNotACrash() throws Exception {
+        // found by fuzzing: a NUL in the recorded location made Path.of throw out of the opener
+        overlay("memory:nul?size=0", "/tmp/base\0.img", "raw", 4096);
+        failsWith(() -> opener.open(URI.create("memory:nul"), "auto", OpenOptions.defaults()), Kind.CORRUPT_IMAGE)
+                .withMessageContaining("not a valid path");
+        memory.open(URI.create("memory:nul"), org.spindle.storage.api.AccessMode.READ_WRITE).close();
+    }
+
+    @Test
     void aMissingBaseIsNamedInTheError() throws Exception {
         overlay("memory:orphan?size=0", "gone", "raw", 4096);
         failsWith(() -> opener.open(URI.create("memory:orphan"), "auto", OpenOptions.defaults()), Kind.NOT_FOUND)
