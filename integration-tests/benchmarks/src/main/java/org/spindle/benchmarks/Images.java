@@ -36,12 +36,18 @@ final class Images {
             }
             Files.move(partial, image, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         }
-        try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ)) {
+        readThrough(image);
+        return image;
+    }
+
+    /** Reads a file once, so that its pages are in the page cache. */
+    static void readThrough(Path file) throws IOException {
+        try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
             ByteBuffer chunk = ByteBuffer.allocateDirect(1 << 20);
+            long size = in.size();
             for (long position = 0; position < size; position += chunk.capacity()) {
                 in.read(chunk.clear(), position);
             }
         }
-        return image;
     }
 }

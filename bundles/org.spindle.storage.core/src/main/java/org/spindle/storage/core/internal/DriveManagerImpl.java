@@ -49,6 +49,7 @@ import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.StorageException.Kind;
 import org.spindle.storage.api.StorageException.Operation;
 import org.spindle.storage.api.VirtualDisk;
+import org.spindle.storage.core.CachedDisk;
 import org.spindle.storage.core.DiskOpener;
 
 /**

@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -46,6 +47,9 @@ class CrashConsistencyTest {
 
     @TempDir
     Path dir;
+
+    /** The image's contents after each kill so far: a failure says when a wrong byte was last right. */
+    private final List<byte[]> history = new ArrayList<>();
 
     private final DiskOpener opener = new DiskOpener(ServiceLoaderRegistry.load(getClass().getClassLoader()));
 
@@ -100,6 +104,7 @@ class CrashConsistencyTest {
                 }
                 pending.add(op);
             }
+            history.add(before);
             byte[] actual = verify(image, model, pending, blockSize, discardFrees, point, before);
             model = actual;
         }
@@ -135,7 +140,9 @@ class CrashConsistencyTest {
         if (started) {
             Thread.sleep(millis);
         }
-        child.destroyForcibly();     // SIGKILL on Linux
+        // SIGKILL through the process handle: Process.destroyForcibly would also close our end of the
+        // pipe, losing the child's last lines (a flush it reported just before dying)
+        child.toHandle().destroyForcibly();
         child.waitFor(30, TimeUnit.SECONDS);
         reader.join(10_000);
         int durable = started ? 0 : -1;
@@ -200,9 +207,40 @@ class CrashConsistencyTest {
                 continue;
             }
             if (!allowed(actual[at], at, pending, pendingData, blockSize, discardFrees, durable.length)) {
+                StringBuilder past = new StringBuilder();
+                for (int k = history.size() - 1; k >= 0 && k >= history.size() - 40; k--) {
+                    past.append(history.get(k)[at]).append(' ');
+                }
+                String where;
+                try (VirtualDisk disk = opener.open(image.toUri(), DiskOpener.AUTO,
+                        OpenOptions.defaults().withReadOnly(true)).disk()) {
+                    where = disk.capability(AllocationMap.class).orElseThrow().extent(at, 1) + " " + disk.details();
+                }
+                int b0 = at / blockSize * blockSize;
+                byte[] got = Arrays.copyOfRange(actual, b0, b0 + blockSize);
+                StringBuilder twins = new StringBuilder();
+                for (int k = 0; k < history.size(); k++) {
+                    byte[] h = history.get(k);
+                    for (int blk = 0; blk + blockSize <= h.length; blk += blockSize) {
+                        if (Arrays.equals(got, Arrays.copyOfRange(h, blk, blk + blockSize))) {
+                            twins.append("[run ").append(k).append(" block ").append(blk / blockSize).append("] ");
+                        }
+                    }
+                }
+                int firstBad = -1;
+                int bad = 0;
+                for (int i = b0; i < b0 + blockSize; i++) {
+                    if (actual[i] != durable[i]) {
+                        bad++;
+                        firstBad = firstBad < 0 ? i : firstBad;
+                    }
+                }
+                where += "; block " + at / blockSize + " has " + bad + " wrong bytes from " + firstBad
+                        + "; its content equals " + twins + "; run's pending: " + pending;
                 throw new AssertionError("after kill " + point + ", byte " + at + " reads " + actual[at]
                         + ": the flushed value is " + durable[at] + " (before this run: " + before[at]
-                        + ") and no unflushed operation could have left " + actual[at]);
+                        + ") and no unflushed operation could have left " + actual[at] + "; newest first, it was: "
+                        + past + "; " + where + "; pending " + pending.size() + " ops");
             }
         }
         return actual;

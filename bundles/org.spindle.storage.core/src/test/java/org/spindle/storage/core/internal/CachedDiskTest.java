@@ -11,6 +11,7 @@ import org.spindle.backend.memory.MemoryBackendProvider;
 import org.spindle.format.raw.RawFormat;
 import org.spindle.storage.api.AccessMode;
 import org.spindle.storage.api.CacheMode;
+import org.spindle.storage.core.CachedDisk;
 import org.spindle.storage.api.CacheStatsDTO;
 import org.spindle.storage.api.CreateOptions;
 import org.spindle.storage.api.Discardable;

@@ -1,4 +1,4 @@
-package org.spindle.storage.core.internal;
+package org.spindle.storage.core;
 
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
@@ -38,8 +38,10 @@ import org.spindle.storage.api.WriteZeroes;
  * write goes to the disk below first and the cached copy is then updated; nothing is ever dirty.
  *
  * <p>Threading: one lock serialises all operations; a hit costs a lookup and a copy.
+ *
+ * <p>Drives get one from their configuration ({@code cacheSize}); tools outside OSGi may wrap any disk.
  */
-final class CachedDisk implements VirtualDisk {
+public final class CachedDisk implements VirtualDisk {
     private static final Logger LOG = System.getLogger(CachedDisk.class.getName());
 
     private final VirtualDisk inner;
@@ -77,7 +79,7 @@ final class CachedDisk implements VirtualDisk {
      * @param capacityBytes the most bytes of blocks to hold (rounded down to whole blocks, at least one)
      * @param blockSize a power of two from 512 bytes to 16 MiB
      */
-    CachedDisk(VirtualDisk inner, CacheMode mode, long capacityBytes, int blockSize) {
+    public CachedDisk(VirtualDisk inner, CacheMode mode, long capacityBytes, int blockSize) {
         if (blockSize < 512 || blockSize > (16 << 20) || Integer.bitCount(blockSize) != 1) {
             throw new IllegalArgumentException("cache block size must be a power of two from 512 to 16M: " + blockSize);
         }
@@ -387,8 +389,8 @@ final class CachedDisk implements VirtualDisk {
         return Optional.empty();
     }
 
-    /** The counters, for the drive's DTO. */
-    CacheStatsDTO stats() {
+    /** The counters since this cache was made. */
+    public CacheStatsDTO stats() {
         lock.lock();
         try {
             CacheStatsDTO dto = new CacheStatsDTO();
