@@ -342,6 +342,15 @@ class ImgVerbsTest {
     // ---- resize
 
     @Test
+    void resizeWorksOnSparseImagesToo() throws Exception {
+        assertThat(run("create", "-f", "sparse", "-o", "block_size=64K", path("g.sparse"), "1M")).isZero();
+        assertThat(run("resize", path("g.sparse"), "+3M")).isZero();
+        assertThat(run("info", "--json", path("g.sparse"))).isZero();
+        assertThat(out.toString()).contains("\"virtual-size\": 4194304");
+        assertThat(run("check", path("g.sparse"))).isZero();
+    }
+
+    @Test
     void resizeGrowsAndShrinksOnlyWhenAsked() throws Exception {
         rawWithData("z.img", 1 << 20, 14);
         assertThat(run("resize", path("z.img"), "+1M")).isZero();

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import org.spindle.storage.api.ByteSize;
+import org.spindle.storage.api.CacheStatsDTO;
 import org.spindle.storage.api.DriveDTO;
 
 /** How drives read on a terminal: one line each in a table, or every field for one drive. */
@@ -63,9 +64,21 @@ final class DriveFormat {
             field(sb, "capacity", ByteSize.format(d.capacity) + " (" + d.capacity + " bytes)");
             field(sb, "sector size", d.sectorSize);
             field(sb, "capabilities", d.capabilities.length == 0 ? "none" : String.join(", ", d.capabilities));
+            field(sb, "media", d.media);
+            for (int i = 0; i < d.chain.length; i++) {
+                field(sb, i == 0 ? "overlay of" : "  over", d.chain[i]);
+            }
         }
         field(sb, "read-only", d.readOnly);
         field(sb, "cache", d.cache);
+        if (d.blockCache != null) {
+            CacheStatsDTO c = d.blockCache;
+            field(sb, "block cache", ByteSize.format(c.usedBytes) + " of " + ByteSize.format(c.capacityBytes) + " in "
+                    + ByteSize.format(c.blockSize) + " blocks, " + c.mode + ", " + ByteSize.format(c.dirtyBytes) + " dirty");
+            field(sb, "  counters", c.hits + " hits, " + c.misses + " misses, " + c.evictions + " evictions, "
+                    + c.writeBacks + " write-backs" + (c.failedWriteBacks > 0 ? ", " + c.failedWriteBacks
+                    + " FAILED write-backs" : ""));
+        }
         field(sb, "configuration", d.configuration);
         if (d.failure != null) {
             field(sb, "failure", d.failure);

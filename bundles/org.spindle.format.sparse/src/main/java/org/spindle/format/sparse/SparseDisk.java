@@ -44,7 +44,7 @@ import org.spindle.storage.api.WriteZeroes;
  *
  * <p>Threading: reads share a read lock; writes, discards and flushes take the write lock.
  */
-final class SparseDisk implements VirtualDisk, AllocationMap, Discardable, WriteZeroes {
+final class SparseDisk implements VirtualDisk, AllocationMap, Discardable, WriteZeroes, Resizable {
     /** Table entries per page written at commit: 4 KiB of table. */
     private static final int ENTRIES_PER_PAGE = 512;
     private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(64 * 1024).asReadOnlyBuffer();
@@ -54,9 +54,9 @@ final class SparseDisk implements VirtualDisk, AllocationMap, Discardable, Write
     private final int sectorSize;
     private final int blockSize;
     private final int blockShift;
-    private final long capacity;
+    private volatile long capacity;
     private final BackingReference base;
-    private final long[] table;
+    private long[] table;
     /** Slots a current entry names. */
     private final BitSet used;
     /** Slots that are not free: {@link #used} plus those the table on disk still names. */
@@ -200,7 +200,8 @@ final class SparseDisk implements VirtualDisk, AllocationMap, Discardable, Write
         if (readOnly && (type == Discardable.class || type == WriteZeroes.class)) {
             return Optional.empty();
         }
-        if (type == Resizable.class) {
+        if (type == Resizable.class && (readOnly || base != null)) {
+            // an overlay's size follows its base's; moving the base record is not worth the risk
             return Optional.empty();
         }
         return VirtualDisk.super.capability(type);
@@ -455,6 +456,63 @@ final class SparseDisk implements VirtualDisk, AllocationMap, Discardable, Write
         usedCount--;
         dirtyPages.set(block / ENTRIES_PER_PAGE);
         // the slot stays busy until the commit that zeroes the entry on disk
+    }
+
+    // ---- resizing ----
+
+    /**
+     * Changes the capacity, within what the block table can address without moving data: the table may
+     * grow into the padding before the data offset. Shrinking frees the blocks past the new end and
+     * zeroes the rest of the last one, so growing again reads zeros there. The table is made durable
+     * first and the header last, so a crash leaves the old size or the new one.
+     */
+    @Override
+    public void resize(long newCapacity) throws StorageException {
+        checkWritable(Operation.RESIZE, newCapacity, 0);
+        if (newCapacity <= 0 || newCapacity % 512 != 0 || newCapacity % sectorSize != 0) {
+            throw new StorageException(Kind.INVALID_CONFIG, "a sparse image's size must be a non-zero multiple of "
+                    + Math.max(512, sectorSize) + " bytes, not " + newCapacity).withOperation(Operation.RESIZE);
+        }
+        long entries = Math.ceilDiv(newCapacity, blockSize);
+        long maxEntries = (header.dataOffset() - SparseHeader.TABLE_OFFSET) / 8;
+        if (entries > maxEntries) {
+            throw new StorageException(Kind.UNSUPPORTED_FEATURE, "with " + blockSize + "-byte blocks this image's table"
+                    + " addresses at most " + maxEntries * blockSize + " bytes; convert it to a new image to grow further")
+                    .withOperation(Operation.RESIZE).withLocation(backend.location());
+        }
+        lock.writeLock().lock();
+        try {
+            ensureOpen(Operation.RESIZE);
+            long oldCapacity = capacity;
+            if (newCapacity < oldCapacity) {
+                for (long block = entries; block < table.length; block++) {
+                    freeBlock((int) block);
+                }
+                int last = (int) (entries - 1);
+                long cut = newCapacity - ((long) last << blockShift);
+                if (cut < blockSize && table[last] != 0) {
+                    writeZeros(table[last] + cut, blockSize - cut);
+                }
+            }
+            commit();
+            SparseHeader resized = new SparseHeader(blockSize, newCapacity, entries,
+                    SparseHeader.dataOffsetFor(entries, blockSize), header.allocatedBlocks());
+            if (resized.dataOffset() != header.dataOffset()) {
+                throw new StorageException(Kind.IO, "the data offset would move").withOperation(Operation.RESIZE);
+            }
+            if (entries > table.length) {
+                // the new entries come from the padding, which must read as unallocated
+                writeZeros(header.tableEnd(), (entries - table.length) * 8);
+                backend.flush();
+            }
+            backend.write(0, resized.encode());
+            backend.flush();
+            header = resized;
+            table = java.util.Arrays.copyOf(table, (int) entries);
+            capacity = newCapacity;
+        } finally {
+            lock.writeLock().unlock();
+        }
     }
 
     // ---- durability ----

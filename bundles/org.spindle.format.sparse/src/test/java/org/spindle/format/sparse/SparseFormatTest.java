@@ -445,6 +445,45 @@ class SparseFormatTest {
     }
 
     @Test
+    void resizeGrowsIntoThePaddingAndShrinkingForgetsTheTail() throws Exception {
+        String name = newName();
+        try (VirtualDisk disk = create(name, 64 * KIB, 4 * KIB)) {
+            disk.write(0, pattern(64 * KIB, 1));
+            org.spindle.storage.api.Resizable resize = disk.capability(org.spindle.storage.api.Resizable.class).orElseThrow();
+            resize.resize(128 * KIB);
+            assertThat(disk.capacity()).isEqualTo(128 * KIB);
+            assertThat(read(disk, 64 * KIB, 64 * KIB).array()).containsOnly(0);
+            disk.write(100 * KIB, pattern(10, 2));
+            resize.resize(30 * KIB);                      // frees blocks 8.., zeroes the rest of block 7
+            assertThat(disk.details()).containsEntry("allocated-blocks", 8L);
+            resize.resize(64 * KIB);
+            assertThat(read(disk, 0, 30 * KIB)).isEqualTo(pattern(64 * KIB, 1).limit(30 * KIB));
+            assertThat(read(disk, 30 * KIB, 34 * KIB).array()).as("what was cut off does not come back").containsOnly(0);
+            // 4 KiB table block: 504 entries of 4 KiB at most
+            assertThatExceptionOfType(StorageException.class).isThrownBy(() -> resize.resize(505L * 4 * KIB))
+                    .satisfies(e -> assertThat(e.kind()).isEqualTo(Kind.UNSUPPORTED_FEATURE))
+                    .withMessageContaining("addresses at most 2064384 bytes");
+            assertThatExceptionOfType(StorageException.class).isThrownBy(() -> resize.resize(1000))
+                    .satisfies(e -> assertThat(e.kind()).isEqualTo(Kind.INVALID_CONFIG));
+        }
+        AeroRules.assertStrictlyValid(bytes(name));
+        try (VirtualDisk disk = open(name)) {
+            assertThat(disk.capacity()).isEqualTo(64 * KIB);
+            assertThat(read(disk, 0, 30 * KIB)).isEqualTo(pattern(64 * KIB, 1).limit(30 * KIB));
+            assertThat(read(disk, 30 * KIB, 34 * KIB).array()).containsOnly(0);
+        }
+    }
+
+    @Test
+    void anOverlayOrAReadOnlyImageCannotResize() throws Exception {
+        String name = newName();
+        try (VirtualDisk disk = sparse.create(backend(name, AccessMode.CREATE_NEW), CreateOptions.ofCapacity(64 * KIB)
+                .withBacking(new BackingReference("b.img", null)).withParameters(Map.of(SparseFormat.BLOCK_SIZE, "4K")))) {
+            assertThat(disk.capability(org.spindle.storage.api.Resizable.class)).isEmpty();
+        }
+    }
+
+    @Test
     void aBaseThatDoesNotFitThePaddingIsRefusedAtCreate() throws Exception {
         // 64 + 8 * 504 = 4096: the table fills its block exactly, no room at all
         String name = newName();

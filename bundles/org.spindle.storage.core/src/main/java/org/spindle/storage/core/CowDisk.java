@@ -61,9 +61,10 @@ final class CowDisk implements VirtualDisk, AllocationMap, Discardable, WriteZer
         return base;
     }
 
+    /** Over a CD, the chain is a CD: 2048-byte sectors, whatever sector size the top was opened with. */
     @Override
     public int logicalSectorSize() {
-        return top.logicalSectorSize();
+        return base.mediaType() == MediaType.CDROM ? MediaType.CD_SECTOR_SIZE : top.logicalSectorSize();
     }
 
     @Override

@@ -136,6 +136,27 @@ class OverlayChainTest {
     }
 
     @Test
+    void anOverlayOverAnIsoIsACdWithItsSectors() throws Exception {
+        registry.formats.add(new org.spindle.format.iso.IsoFormat());
+        byte[] iso = new byte[32 * 2048];
+        ByteBuffer pvd = ByteBuffer.wrap(iso, 16 * 2048, 2048).slice();
+        pvd.put(0, (byte) 1).put(1, "CD001".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).put(6, (byte) 1);
+        pvd.order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(80, 32).putShort(128, (short) 2048);
+        pvd.order(java.nio.ByteOrder.BIG_ENDIAN).putInt(84, 32).putShort(130, (short) 2048);
+        ByteBuffer end = ByteBuffer.wrap(iso, 17 * 2048, 2048).slice();
+        end.put(0, (byte) 255).put(1, "CD001".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).put(6, (byte) 1);
+        Path base = Files.write(dir.resolve("disc.iso"), iso);
+        try (VirtualDisk disk = opener.openOverlay(dir.resolve("disc.sparse").toUri(), base.toUri(), "auto",
+                OpenOptions.defaults()).disk()) {
+            assertThat(disk.mediaType()).isEqualTo(org.spindle.storage.api.MediaType.CDROM);
+            assertThat(disk.logicalSectorSize()).isEqualTo(2048);
+            ByteBuffer sector = ByteBuffer.allocate(2048);
+            disk.readSectors(16, sector);
+            assertThat(new String(sector.array(), 1, 5, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("CD001");
+        }
+    }
+
+    @Test
     void aMissingBaseIsNamedInTheError() throws Exception {
         overlay("memory:orphan?size=0", "gone", "raw", 4096);
         failsWith(() -> opener.open(URI.create("memory:orphan"), "auto", OpenOptions.defaults()), Kind.NOT_FOUND)

@@ -137,6 +137,7 @@ final class DriveHandle implements Drive {
     @Override
     public void write(long offset, ByteBuffer src) throws StorageException {
         run(Operation.WRITE, offset, lengthOf(src), () -> {
+            refuseOnCd(Operation.WRITE);
             disk.write(offset, src);
             if (cache == CacheMode.WRITETHROUGH) {
                 disk.flush();
@@ -152,11 +153,19 @@ final class DriveHandle implements Drive {
     @Override
     public void writeSectors(long lba, ByteBuffer src) throws StorageException {
         run(Operation.WRITE, -1, -1, () -> {
+            refuseOnCd(Operation.WRITE);
             disk.writeSectors(lba, src);
             if (cache == CacheMode.WRITETHROUGH) {
                 disk.flush();
             }
         });
+    }
+
+    /** A CD is read-only even when its image (an overlay, say) could take writes. */
+    private void refuseOnCd(Operation op) throws StorageException {
+        if (media == MediaType.CDROM) {
+            throw new StorageException(Kind.READ_ONLY, "the drive is a cdrom").withOperation(op);
+        }
     }
 
     private static int lengthOf(ByteBuffer buffer) {
@@ -174,9 +183,9 @@ final class DriveHandle implements Drive {
     /** Capability names the disk offers, for the DTO and the service properties. */
     String[] capabilityNames() {
         List<String> names = new ArrayList<>();
-        disk.capability(Discardable.class).ifPresent(c -> names.add(DISCARD));
-        disk.capability(WriteZeroes.class).ifPresent(c -> names.add(WRITE_ZEROES));
-        disk.capability(Resizable.class).ifPresent(c -> names.add(RESIZE));
+        capability(Discardable.class).ifPresent(c -> names.add(DISCARD));
+        capability(WriteZeroes.class).ifPresent(c -> names.add(WRITE_ZEROES));
+        capability(Resizable.class).ifPresent(c -> names.add(RESIZE));
         return names.toArray(String[]::new);
     }
 
@@ -189,6 +198,9 @@ final class DriveHandle implements Drive {
     public <T> Optional<T> capability(Class<T> type) {
         if (type.isInstance(this)) {
             return Optional.of(type.cast(this));
+        }
+        if (media == MediaType.CDROM && (type == Discardable.class || type == WriteZeroes.class || type == Resizable.class)) {
+            return Optional.empty();
         }
         if (type == Discardable.class) {
             return disk.capability(Discardable.class).map(d -> type.cast((Discardable) (offset, length) ->
