@@ -46,7 +46,14 @@ public final class BenchmarkMain {
             for (RunResult result : new Runner(new CommandLineOptions(jmhArgs.toArray(String[]::new))).run()) {
                 String path = result.getParams().getParam("path");
                 if (path != null) {
-                    byBenchmark.computeIfAbsent(shortName(result.getParams().getBenchmark()), k -> new TreeMap<>())
+                    // other parameters (a region size, say) make separate rows
+                    StringBuilder name = new StringBuilder(shortName(result.getParams().getBenchmark()));
+                    for (String key : result.getParams().getParamsKeys()) {
+                        if (!key.equals("path")) {
+                            name.append(' ').append(key).append('=').append(result.getParams().getParam(key));
+                        }
+                    }
+                    byBenchmark.computeIfAbsent(name.toString(), k -> new TreeMap<>())
                             .put(path, result.getPrimaryResult().getScore());
                 }
             }
