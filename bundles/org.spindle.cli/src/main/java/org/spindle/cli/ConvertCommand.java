@@ -63,7 +63,11 @@ final class ConvertCommand implements Callable<Integer> {
             CreateOptions create = CreateOptions.ofCapacity(src.capacity()).withLogicalSectorSize(sectorSize)
                     .withParameters(Images.options(options));
             VirtualDisk dst = opener.create(outputUri, outputFormat, create).disk();
-            Thread cleanup = new Thread(() -> deleteQuietly(opener, outputUri));
+            // on Ctrl-C: release the output (its backend holds the file's lock), then delete it
+            Thread cleanup = new Thread(() -> {
+                closeQuietly(dst);
+                deleteQuietly(opener, outputUri);
+            });
             Runtime.getRuntime().addShutdownHook(cleanup);
             ProgressLine line = progress ? new ProgressLine(spec.commandLine().getOut()) : null;
             boolean done = false;

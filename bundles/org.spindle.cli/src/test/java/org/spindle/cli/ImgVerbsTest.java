@@ -81,7 +81,7 @@ class ImgVerbsTest {
     }
 
     @Test
-    void createWithBadArgumentsWritesNothing() {
+    void createWithBadArgumentsWritesNothing() throws Exception {
         assertThat(run("create", "-f", "sparse", "-o", "block_size=3000", path("bad.sparse"), "1M")).isEqualTo(1);
         assertOneLineError("INVALID_CONFIG", "power of two");
         assertThat(run("create", path("bad.img"), "ten")).isEqualTo(1);
@@ -94,6 +94,12 @@ class ImgVerbsTest {
         assertOneLineError("give a SIZE");
         assertThat(run("create", "-b", path("missing.img"), path("bad.sparse"))).isEqualTo(1);
         assertOneLineError("NOT_FOUND");
+        assertThat(run("create", "--sector-size", "1024", path("bad.img"), "1M")).isEqualTo(1);
+        assertOneLineError("--sector-size");
+        rawWithData("b.img", 4096, 1);
+        assertThat(run("create", "-b", path("b.img"), path("raw-overlay.img"))).as("raw cannot be an overlay").isEqualTo(1);
+        assertOneLineError("cannot record a base");
+        Files.delete(dir.resolve("b.img"));
         assertThat(run("create", "--sector-size", "1024", path("bad.img"), "1M")).isEqualTo(1);
         assertOneLineError("--sector-size");
         assertThat(dir.toFile().list()).isEmpty();

@@ -46,12 +46,14 @@ public class MetatypeIT extends SpindleTestSupport {
             fields.put(ad.getID(), ad);
         }
         // the same keys the drive manager reads
-        assertEquals("[backend, cache, format, id, readOnly, sectorSize]", fields.keySet().toString());
+        assertEquals("[backend, cache, cacheBlockSize, cacheSize, format, id, media, overlay, readOnly, sectorSize]",
+                fields.keySet().toString());
         assertEquals(1, ocd.getAttributeDefinitions(ObjectClassDefinition.REQUIRED).length);
         assertEquals("backend", ocd.getAttributeDefinitions(ObjectClassDefinition.REQUIRED)[0].getID());
         assertArrayEquals(new String[] {"auto"}, fields.get("format").getDefaultValue());
         assertArrayEquals(new String[] {"writeback", "writethrough", "unsafe"}, fields.get("cache").getOptionValues());
-        assertArrayEquals(new String[] {"0", "512", "4096"}, fields.get("sectorSize").getOptionValues());
+        assertArrayEquals(new String[] {"0", "512", "2048", "4096"}, fields.get("sectorSize").getOptionValues());
+        assertArrayEquals(new String[] {"", "disk", "cdrom"}, fields.get("media").getOptionValues());
         assertEquals(AttributeDefinition.BOOLEAN, fields.get("readOnly").getType());
         assertEquals(AttributeDefinition.INTEGER, fields.get("sectorSize").getType());
     }

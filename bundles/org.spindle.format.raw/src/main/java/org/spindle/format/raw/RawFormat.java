@@ -43,6 +43,15 @@ public final class RawFormat implements DiskFormat {
 
     @Override
     public VirtualDisk create(StorageBackend backend, CreateOptions options) throws StorageException {
+        if (options.backing() != null) {
+            throw new StorageException(Kind.UNSUPPORTED_FEATURE, "a raw image cannot record a base image;"
+                    + " create the overlay in a format that can (sparse)").withOperation(Operation.CREATE)
+                    .withLocation(backend.location());
+        }
+        if (!options.parameters().isEmpty()) {
+            throw new StorageException(Kind.INVALID_CONFIG, "the raw format takes no options, got "
+                    + options.parameters().keySet()).withOperation(Operation.CREATE).withLocation(backend.location());
+        }
         long capacity = options.capacity();
         if (capacity % options.logicalSectorSize() != 0) {
             throw new StorageException(Kind.INVALID_CONFIG, "a capacity of " + capacity

@@ -125,4 +125,13 @@ class RawFormatTest {
                 Kind.INVALID_CONFIG).withMessageContaining("cluster");
         b.close();
     }
+
+    @Test
+    void aRawImageCannotRecordABaseOrTakeOptions() throws Exception {
+        failsWith(() -> raw.create(backend("rawbase", 0, AccessMode.CREATE_NEW), CreateOptions.ofCapacity(4096)
+                .withBacking(new org.spindle.storage.api.BackingReference("b.img", null))), Kind.UNSUPPORTED_FEATURE)
+                .withMessageContaining("cannot record a base");
+        failsWith(() -> raw.create(backend("rawopt", 0, AccessMode.CREATE_NEW), CreateOptions.ofCapacity(4096)
+                .withParameters(Map.of("block_size", "4K"))), Kind.INVALID_CONFIG).withMessageContaining("no options");
+    }
 }

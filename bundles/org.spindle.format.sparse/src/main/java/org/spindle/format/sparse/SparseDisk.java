@@ -216,6 +216,7 @@ final class SparseDisk implements VirtualDisk, AllocationMap, Discardable, Write
         lock.readLock().lock();
         try {
             ensureOpen(Operation.READ);
+            Bounds.check(offset, length, capacity, Operation.READ);   // again: a resize may have come between
             long pos = offset;
             long end = offset + length;
             while (pos < end) {
@@ -261,6 +262,10 @@ final class SparseDisk implements VirtualDisk, AllocationMap, Discardable, Write
         lock.readLock().lock();
         try {
             ensureOpen(Operation.READ);
+            if (offset >= capacity) {
+                throw new StorageException(Kind.OUT_OF_BOUNDS, "no extent starts at " + offset + " in a disk of "
+                        + capacity + " bytes").withOperation(Operation.READ);
+            }
             long end = Math.min(capacity, offset + Math.min(maxLength, capacity - offset));
             int block = (int) (offset >>> blockShift);
             long slotOffset = table[block];
@@ -292,6 +297,7 @@ final class SparseDisk implements VirtualDisk, AllocationMap, Discardable, Write
         lock.writeLock().lock();
         try {
             ensureOpen(Operation.WRITE);
+            Bounds.check(offset, length, capacity, Operation.WRITE);
             long pos = offset;
             long end = offset + length;
             while (pos < end) {
@@ -346,6 +352,13 @@ final class SparseDisk implements VirtualDisk, AllocationMap, Discardable, Write
                 fileSize = Math.max(fileSize, start + blockSize);
             }
         } catch (StorageException | RuntimeException e) {
+            // part of the block may have landed: the file's real end decides how the slot is filled next
+            try {
+                fileSize = backend.size();
+            } catch (StorageException | RuntimeException sizeFailure) {
+                e.addSuppressed(sizeFailure);
+                fileSize = Long.MAX_VALUE;   // unknown: always fill slots whole
+            }
             slotsHigh = previousHigh;
             busy.clear((int) slot);
             freeHint = Math.min(freeHint, slot);
@@ -480,6 +493,12 @@ final class SparseDisk implements VirtualDisk, AllocationMap, Discardable, Write
                     + " addresses at most " + maxEntries * blockSize + " bytes; convert it to a new image to grow further")
                     .withOperation(Operation.RESIZE).withLocation(backend.location());
         }
+        if (SparseHeader.dataOffsetFor(entries, blockSize) != header.dataOffset()) {
+            // checked before anything changes: a refused resize must lose nothing
+            throw new StorageException(Kind.UNSUPPORTED_FEATURE, "a table for " + newCapacity + " bytes would move"
+                    + " the data area, which a resize cannot do; convert the image to a new one of that size")
+                    .withOperation(Operation.RESIZE).withLocation(backend.location());
+        }
         lock.writeLock().lock();
         try {
             ensureOpen(Operation.RESIZE);
@@ -495,11 +514,16 @@ final class SparseDisk implements VirtualDisk, AllocationMap, Discardable, Write
                 }
             }
             commit();
-            SparseHeader resized = new SparseHeader(blockSize, newCapacity, entries,
-                    SparseHeader.dataOffsetFor(entries, blockSize), header.allocatedBlocks());
-            if (resized.dataOffset() != header.dataOffset()) {
-                throw new StorageException(Kind.IO, "the data offset would move").withOperation(Operation.RESIZE);
+            if (usedCount < slotsHigh) {
+                // leaks (a crash's leftovers) may hold slots past the new table: give them back first
+                compact();
             }
+            if (slotsHigh > entries || header.allocatedBlocks() > entries) {
+                throw new StorageException(Kind.IO, slotsHigh + " data slots are in use, more than the " + entries
+                        + " blocks of the new size").withOperation(Operation.RESIZE);
+            }
+            SparseHeader resized = new SparseHeader(blockSize, newCapacity, entries, header.dataOffset(),
+                    header.allocatedBlocks());
             if (entries > table.length) {
                 // the new entries come from the padding, which must read as unallocated
                 writeZeros(header.tableEnd(), (entries - table.length) * 8);

@@ -475,6 +475,43 @@ class SparseFormatTest {
     }
 
     @Test
+    void aRefusedShrinkLosesNothing() throws Exception {
+        // found in review: the tail was freed before the data-offset check refused the resize
+        String name = newName();
+        try (VirtualDisk disk = create(name, 600L * 4 * KIB, 4 * KIB)) {     // a two-block table
+            disk.write(500L * 4 * KIB, pattern(100, 3));
+            org.spindle.storage.api.Resizable resize = disk.capability(org.spindle.storage.api.Resizable.class).orElseThrow();
+            assertThatExceptionOfType(StorageException.class).isThrownBy(() -> resize.resize(100L * 4 * KIB))
+                    .satisfies(e -> assertThat(e.kind()).isEqualTo(Kind.UNSUPPORTED_FEATURE))
+                    .withMessageContaining("would move the data area");
+            assertThat(disk.capacity()).isEqualTo(600L * 4 * KIB);
+            assertThat(read(disk, 500L * 4 * KIB, 100)).isEqualTo(pattern(100, 3));
+        }
+    }
+
+    @Test
+    void shrinkingAnImageWithLeaksGivesThemBackFirst() throws Exception {
+        // found in review: the shrunk header kept a slot count larger than its table
+        String name = newName();
+        try (VirtualDisk disk = create(name, 32 * KIB, 4 * KIB)) {
+            for (int block = 7; block >= 0; block--) {
+                disk.write(block * 4L * KIB, pattern(4 * KIB, block));   // block 0 ends in slot 7
+            }
+        }
+        put(name, 64 + 8, le64(0));                     // block 1's slot leaks, as after a crash
+        try (VirtualDisk disk = open(name)) {
+            disk.capability(org.spindle.storage.api.Resizable.class).orElseThrow().resize(8 * KIB);
+            assertThat(read(disk, 0, 4 * KIB)).isEqualTo(pattern(4 * KIB, 0));
+        }
+        AeroRules.assertStrictlyValid(bytes(name));
+        try (VirtualDisk disk = open(name)) {
+            assertThat(disk.capacity()).isEqualTo(8 * KIB);
+            assertThat(read(disk, 0, 4 * KIB)).isEqualTo(pattern(4 * KIB, 0));
+            assertThat(read(disk, 4 * KIB, 4 * KIB).array()).containsOnly(0);
+        }
+    }
+
+    @Test
     void anOverlayOrAReadOnlyImageCannotResize() throws Exception {
         String name = newName();
         try (VirtualDisk disk = sparse.create(backend(name, AccessMode.CREATE_NEW), CreateOptions.ofCapacity(64 * KIB)

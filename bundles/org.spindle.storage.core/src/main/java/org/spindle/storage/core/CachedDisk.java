@@ -251,6 +251,10 @@ public final class CachedDisk implements VirtualDisk {
             }
         }
         if (first != null) {
+            // as after a failed eviction: bypass the cache until a flush gets everything written
+            if (pendingFailure == null) {
+                pendingFailure = first;
+            }
             throw first;
         }
         if (pendingFailure != null) {

@@ -104,12 +104,12 @@ public final class DiskOpener {
             throw new StorageException(e.kind(), "cannot open the base " + uri + " of " + above.getLast() + ": "
                     + e.detail(), e).withLocation(uri.toString()).withOperation(Operation.OPEN);
         }
-        Optional<Overlay> overlay = top.disk().capability(Overlay.class);
-        if (overlay.isEmpty()) {
-            return top;
-        }
         Opened base = null;
         try {
+            Optional<Overlay> overlay = top.disk().capability(Overlay.class);
+            if (overlay.isEmpty()) {
+                return top;
+            }
             above.add(uri);
             BackingReference reference = overlay.get().base();
             URI baseUri = resolve(uri, reference.location());
@@ -129,11 +129,15 @@ public final class DiskOpener {
             layers.addAll(base.layers());
             return new Opened(cow, top.provider(), top.format(), top.probeScore(), layers);
         } catch (StorageException | RuntimeException e) {
-            closeQuietly(top.disk(), e);
+            // a format's bug (a RuntimeException) comes out as IO, and nothing stays open
+            StorageException se = e instanceof StorageException s ? s : new StorageException(Kind.IO,
+                    "the format " + top.format().name() + " failed: " + e, e).withLocation(uri.toString())
+                    .withOperation(Operation.OPEN);
+            closeQuietly(top.disk(), se);
             if (base != null) {
-                closeQuietly(base.disk(), e);
+                closeQuietly(base.disk(), se);
             }
-            throw e;
+            throw se;
         }
     }
 
@@ -239,9 +243,12 @@ public final class DiskOpener {
         }
         try {
             checkSectorSize(disk, format, backend);
-        } catch (StorageException e) {
-            closeQuietly(disk, e);
-            throw e;
+        } catch (StorageException | RuntimeException e) {
+            StorageException se = e instanceof StorageException s ? s : new StorageException(Kind.IO,
+                    "the format " + format.name() + " failed: " + e, e).withLocation(backendUri.toString())
+                    .withOperation(Operation.OPEN);
+            closeQuietly(disk, se);
+            throw se;
         }
         return new Opened(disk, provider, format, score, List.of(new Layer(backendUri, provider, format)));
     }

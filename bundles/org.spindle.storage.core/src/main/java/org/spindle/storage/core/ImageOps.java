@@ -253,6 +253,9 @@ public final class ImageOps {
                     if (e.data()) {
                         overlay.read(pos, buffer);
                         buffer.flip();
+                    } else {
+                        // recorded as zeros in the overlay: zeros in the base, not the last chunk's bytes
+                        buffer.put(ZEROS.slice(0, n)).flip();
                     }
                     base.write(pos, buffer);
                     committed += n;

@@ -36,6 +36,7 @@ import org.spindle.storage.api.Drive;
     @AttributeDefinition(name = "Logical sector size", required = false, options = {
         @Option(label = "the format's own (raw: 512)", value = "0"),
         @Option(label = "512 bytes", value = "512"),
+        @Option(label = "2048 bytes (cdrom)", value = "2048"),
         @Option(label = "4096 bytes", value = "4096")})
     int sectorSize() default 0;
 

@@ -103,6 +103,20 @@ class CachedDiskTest {
     }
 
     @Test
+    void aFailedFlushAlsoStopsCachingNewWrites() throws Exception {
+        FaultyDisk below = raw(8 * BLOCK);
+        CachedDisk cache = new CachedDisk(below, CacheMode.WRITEBACK, 8 * BLOCK, BLOCK);
+        cache.write(0, filled(10, 1));
+        below.failing = true;
+        assertThatExceptionOfType(StorageException.class).isThrownBy(cache::flush);
+        assertThatExceptionOfType(StorageException.class).as("no longer cached while writes fail")
+                .isThrownBy(() -> cache.write(BLOCK, filled(10, 2)));
+        below.failing = false;
+        cache.flush();
+        assertThat(read(below, 0, 10)).containsOnly(1);
+    }
+
+    @Test
     void writeThroughNeverHoldsDirtyData() throws Exception {
         FaultyDisk below = raw(8 * BLOCK);
         CachedDisk cache = new CachedDisk(below, CacheMode.WRITETHROUGH, 4 * BLOCK, BLOCK);
