@@ -101,7 +101,12 @@ final class ConvertCommand implements Callable<Integer> {
     private static void deleteQuietly(DiskOpener opener, URI uri) {
         try {
             opener.delete(uri);
-        } catch (StorageException | RuntimeException e) {
+        } catch (StorageException e) {
+            if (e.kind() != org.spindle.storage.api.StorageException.Kind.NOT_FOUND) {   // gone already: fine
+                System.err.println("spindle img: could not delete the unfinished " + Images.display(uri) + ": "
+                        + e.getMessage());
+            }
+        } catch (RuntimeException e) {
             System.err.println("spindle img: could not delete the unfinished " + Images.display(uri) + ": "
                     + e.getMessage());
         }
