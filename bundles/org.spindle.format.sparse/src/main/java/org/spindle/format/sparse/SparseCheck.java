@@ -69,7 +69,6 @@ final class SparseCheck {
         long[] table = scan.table.clone();
         java.util.BitSet taken = (java.util.BitSet) scan.used.clone();
         long high = Math.max(header.allocatedBlocks(), scan.highestSlotEnd);
-        ByteBuffer buffer = ByteBuffer.allocateDirect(Math.min(blockSize, 1 << 20));
         List<long[]> copies = new ArrayList<>();
         for (long block : scan.sharedBlocks) {
             int target = taken.nextClearBit(0);
@@ -80,12 +79,8 @@ final class SparseCheck {
         // a larger slot count first: on its own it only leaks
         backend.write(0, header.withAllocatedBlocks(high).encode());
         for (long[] copy : copies) {
-            long from = table[(int) copy[0]];
             long to = header.slotOffset(copy[1]);
-            for (int done = 0; done < blockSize; done += buffer.capacity()) {
-                backend.read(from + done, buffer.clear());
-                backend.write(to + done, buffer.flip());
-            }
+            SparseDisk.copyBlock(backend, table[(int) copy[0]], to, blockSize);
             table[(int) copy[0]] = to;
         }
         backend.flush();

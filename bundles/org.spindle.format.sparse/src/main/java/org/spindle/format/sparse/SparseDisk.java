@@ -212,11 +212,11 @@ final class SparseDisk implements VirtualDisk, AllocationMap, Discardable, Write
     @Override
     public void read(long offset, ByteBuffer dst) throws StorageException {
         int length = dst.remaining();
-        Bounds.check(offset, length, capacity, Operation.READ);
         lock.readLock().lock();
         try {
             ensureOpen(Operation.READ);
-            Bounds.check(offset, length, capacity, Operation.READ);   // again: a resize may have come between
+            // under the lock: a resize cannot come between the check and the table
+            Bounds.check(offset, length, capacity, Operation.READ);
             long pos = offset;
             long end = offset + length;
             while (pos < end) {
@@ -224,16 +224,7 @@ final class SparseDisk implements VirtualDisk, AllocationMap, Discardable, Write
                 int within = (int) (pos & (blockSize - 1));
                 long slotOffset = table[block];
                 // one read for a run of blocks whose slots follow each other in the file
-                long runEnd = Math.min(end, ((long) block + 1) << blockShift);
-                while (runEnd < end) {
-                    int next = (int) (runEnd >>> blockShift);
-                    long nextOffset = table[next];
-                    if (slotOffset == 0 ? nextOffset != 0
-                            : nextOffset != slotOffset + ((long) (next - block) << blockShift)) {
-                        break;
-                    }
-                    runEnd = Math.min(end, ((long) next + 1) << blockShift);
-                }
+                long runEnd = runEnd(pos, end);
                 int n = (int) (runEnd - pos);
                 if (slotOffset == 0) {
                     putZeros(dst, n);
@@ -255,36 +246,42 @@ final class SparseDisk implements VirtualDisk, AllocationMap, Discardable, Write
 
     @Override
     public Extent extent(long offset, long maxLength) throws StorageException {
-        if (offset < 0 || offset >= capacity || maxLength <= 0) {
-            throw new StorageException(Kind.OUT_OF_BOUNDS, "no extent starts at " + offset + " in a disk of "
-                    + capacity + " bytes").withOperation(Operation.READ);
-        }
         lock.readLock().lock();
         try {
             ensureOpen(Operation.READ);
-            if (offset >= capacity) {
+            if (offset < 0 || offset >= capacity || maxLength <= 0) {
                 throw new StorageException(Kind.OUT_OF_BOUNDS, "no extent starts at " + offset + " in a disk of "
                         + capacity + " bytes").withOperation(Operation.READ);
             }
-            long end = Math.min(capacity, offset + Math.min(maxLength, capacity - offset));
-            int block = (int) (offset >>> blockShift);
-            long slotOffset = table[block];
+            long end = offset + Math.min(maxLength, capacity - offset);
+            long slotOffset = table[(int) (offset >>> blockShift)];
             long within = offset & (blockSize - 1);
-            long runEnd = Math.min(end, ((long) block + 1) << blockShift);
-            while (runEnd < end) {
-                int next = (int) (runEnd >>> blockShift);
-                long nextOffset = table[next];
-                if (slotOffset == 0 ? nextOffset != 0
-                        : nextOffset != slotOffset + ((long) (next - block) << blockShift)) {
-                    break;
-                }
-                runEnd = Math.min(end, ((long) next + 1) << blockShift);
-            }
+            long runEnd = runEnd(offset, end);
             return slotOffset == 0 ? Extent.absent(offset, runEnd - offset)
                     : Extent.data(offset, runEnd - offset, slotOffset + within);
         } finally {
             lock.readLock().unlock();
         }
+    }
+
+    /**
+     * Where the run that starts at {@code pos} ends (at most {@code end}): the following blocks belong to
+     * it while they are all unallocated, or all in slots that follow each other in the file.
+     */
+    private long runEnd(long pos, long end) {
+        int block = (int) (pos >>> blockShift);
+        long slotOffset = table[block];
+        long runEnd = Math.min(end, ((long) block + 1) << blockShift);
+        while (runEnd < end) {
+            int next = (int) (runEnd >>> blockShift);
+            long nextOffset = table[next];
+            if (slotOffset == 0 ? nextOffset != 0
+                    : nextOffset != slotOffset + ((long) (next - block) << blockShift)) {
+                break;
+            }
+            runEnd = Math.min(end, ((long) next + 1) << blockShift);
+        }
+        return runEnd;
     }
 
     // ---- writing ----
@@ -293,7 +290,6 @@ final class SparseDisk implements VirtualDisk, AllocationMap, Discardable, Write
     public void write(long offset, ByteBuffer src) throws StorageException {
         int length = src.remaining();
         checkWritable(Operation.WRITE, offset, length);
-        Bounds.check(offset, length, capacity, Operation.WRITE);
         lock.writeLock().lock();
         try {
             ensureOpen(Operation.WRITE);
@@ -608,16 +604,11 @@ final class SparseDisk implements VirtualDisk, AllocationMap, Discardable, Write
                 }
             }
         }
-        ByteBuffer buffer = ByteBuffer.allocateDirect(Math.min(blockSize, 1 << 20));
         int hole = used.nextClearBit(0);
         Map<Integer, Long> moved = new LinkedHashMap<>();
         for (Map.Entry<Long, Integer> mover : movers.entrySet()) {
-            long from = header.slotOffset(mover.getKey());
             long to = header.slotOffset(hole);
-            for (int done = 0; done < blockSize; done += buffer.capacity()) {
-                backend.read(from + done, buffer.clear());
-                backend.write(to + done, buffer.flip());
-            }
+            copyBlock(backend, header.slotOffset(mover.getKey()), to, blockSize);
             moved.put(mover.getValue(), to);
             hole = used.nextClearBit(hole + 1);
         }
@@ -635,19 +626,36 @@ final class SparseDisk implements VirtualDisk, AllocationMap, Discardable, Write
         busy.or(used);
         writeDirtyPages();
         backend.flush();
-        SparseHeader shrunk = header.withAllocatedBlocks(target);
-        backend.write(0, shrunk.encode());
-        header = shrunk;
         slotsHigh = target;
-        long end = header.slotOffset(target);
+        cutAfterLastSlot();
+        busy = (BitSet) used.clone();
+        freeHint = 0;
+    }
+
+    /**
+     * Sets the header's slot count to {@link #slotsHigh}, cuts the file after that slot (where the
+     * backend can), and syncs. The entries must already name no slot past it, durably.
+     */
+    private void cutAfterLastSlot() throws StorageException {
+        SparseHeader exact = header.withAllocatedBlocks(slotsHigh);
+        backend.write(0, exact.encode());
+        header = exact;
+        long end = header.slotOffset(slotsHigh);
         Optional<Resizable> resizable = backend.capability(Resizable.class);
         if (fileSize > end && resizable.isPresent()) {
             resizable.get().resize(end);
             fileSize = end;
         }
         backend.flush();
-        busy = (BitSet) used.clone();
-        freeHint = 0;
+    }
+
+    /** Copies one block of {@code blockSize} bytes from file offset {@code from} to {@code to}. */
+    static void copyBlock(StorageBackend backend, long from, long to, int blockSize) throws StorageException {
+        ByteBuffer buffer = ByteBuffer.allocate(Math.min(blockSize, 1 << 20));
+        for (int done = 0; done < blockSize; done += buffer.capacity()) {
+            backend.read(from + done, buffer.clear());
+            backend.write(to + done, buffer.flip());
+        }
     }
 
     /**
@@ -663,15 +671,7 @@ final class SparseDisk implements VirtualDisk, AllocationMap, Discardable, Write
             if (usedCount < slotsHigh) {
                 compact();
             } else if (fileSize > header.slotOffset(slotsHigh) || header.allocatedBlocks() != slotsHigh) {
-                SparseHeader exact = header.withAllocatedBlocks(slotsHigh);
-                backend.write(0, exact.encode());
-                header = exact;
-                Optional<Resizable> resizable = backend.capability(Resizable.class);
-                if (fileSize > header.slotOffset(slotsHigh) && resizable.isPresent()) {
-                    resizable.get().resize(header.slotOffset(slotsHigh));
-                    fileSize = header.slotOffset(slotsHigh);
-                }
-                backend.flush();
+                cutAfterLastSlot();
             }
         } finally {
             lock.writeLock().unlock();

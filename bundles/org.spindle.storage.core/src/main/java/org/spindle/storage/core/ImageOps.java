@@ -7,9 +7,11 @@ import java.util.List;
 import java.util.Optional;
 
 import org.spindle.storage.api.AllocationMap;
+import org.spindle.storage.api.BackingReference;
 import org.spindle.storage.api.Discardable;
 import org.spindle.storage.api.Extent;
 import org.spindle.storage.api.OpenOptions;
+import org.spindle.storage.api.Overlay;
 import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.StorageException.Kind;
 import org.spindle.storage.api.StorageException.Operation;
@@ -218,19 +220,24 @@ public final class ImageOps {
      */
     public static CommitResult commit(DiskOpener opener, URI overlayUri, boolean empty, Progress progress)
             throws StorageException {
-        DiskOpener.Opened chain = opener.open(overlayUri, DiskOpener.AUTO, OpenOptions.defaults().withReadOnly(true));
+        // the overlay alone (its base is opened writable below, not read-only under it)
+        DiskOpener.Opened top = opener.openImage(overlayUri, DiskOpener.AUTO, OpenOptions.defaults().withReadOnly(!empty));
         URI baseUri;
         String baseFormat;
-        try (VirtualDisk disk = chain.disk()) {
-            if (chain.layers().size() < 2) {
-                throw new StorageException(Kind.INVALID_CONFIG, "the image names no base to commit into")
-                        .withLocation(overlayUri.toString()).withOperation(Operation.COMMIT);
+        try {
+            BackingReference reference = top.disk().capability(Overlay.class).orElseThrow(() -> new StorageException(
+                    Kind.INVALID_CONFIG, "the image names no base to commit into")
+                    .withLocation(overlayUri.toString()).withOperation(Operation.COMMIT)).base();
+            baseUri = DiskOpener.resolve(overlayUri, reference.location());
+            baseFormat = reference.format() == null ? DiskOpener.AUTO : reference.format();
+        } catch (StorageException | RuntimeException e) {
+            try {
+                top.disk().close();
+            } catch (StorageException closing) {
+                e.addSuppressed(closing);
             }
-            baseUri = chain.layers().get(1).location();
-            baseFormat = chain.layers().get(1).format().name();
+            throw e;
         }
-        DiskOpener.Opened top = opener.openImage(overlayUri, chain.format().name(),
-                OpenOptions.defaults().withReadOnly(!empty));
         long committed = 0;
         try (VirtualDisk overlay = top.disk();
                 VirtualDisk base = opener.open(baseUri, baseFormat, OpenOptions.defaults()).disk()) {
