@@ -1,0 +1,398 @@
+package org.spindle.format.qcow2;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.spindle.storage.api.CheckReport;
+import org.spindle.storage.api.StorageException;
+import org.spindle.storage.api.StorageException.Kind;
+
+/**
+ * Checks a qcow2 image the way the specification defines consistency: every host cluster's refcount
+ * equals the number of references to it (the header, the L1 tables, each L1 table's L2 tables and, per
+ * L1 table that reaches them, data clusters; the snapshot table; the refcount table and blocks), and
+ * bit 63 ("copied") of active L1 and L2 entries is set exactly where the refcount is one.
+ *
+ * <p>A refcount below the references is a corruption (the cluster could be handed out again); above them
+ * a leak. Repair clears table entries that point at impossible places, writes a fresh refcount
+ * structure after the last cluster in use (the old one becomes free space), fixes the copied bits and
+ * clears the dirty and corrupt bits: the image is then clean, keeping every readable cluster.
+ */
+final class Qcow2Check {
+    private static final long MAX_CLUSTERS = 1L << 28;
+    private static final int MAX_PROBLEMS = 100;
+
+    private final Qcow2File file;
+    private final Qcow2Header h;
+    private final int cs;
+    private final int cb;
+    private final long fileClusters;
+    private final long[] refs;
+    private final List<String> problems = new ArrayList<>();
+    private long corruptions;
+    private long leaks;
+    private long corruptionsRepaired;
+    private final boolean repair;
+
+    private Qcow2Check(Qcow2File file, boolean repair) throws StorageException {
+        this.file = file;
+        this.h = file.header;
+        this.cs = file.clusterSize;
+        this.cb = file.clusterBits;
+        this.repair = repair;
+        long size = file.size();
+        this.fileClusters = (size + cs - 1) >>> cb;
+        if (fileClusters > MAX_CLUSTERS) {
+            throw new StorageException(Kind.UNSUPPORTED_FEATURE, "the image has " + fileClusters
+                    + " clusters; Spindle checks images of up to " + MAX_CLUSTERS);
+        }
+        this.refs = new long[(int) fileClusters];
+    }
+
+    static CheckReport check(Qcow2File file, boolean repair) throws StorageException {
+        return new Qcow2Check(file, repair).run();
+    }
+
+    private void problem(String text) {
+        if (problems.size() < MAX_PROBLEMS) {
+            problems.add(text);
+        }
+    }
+
+    /** Counts one reference to each cluster of the byte range; false if it lies outside the file. */
+    private boolean count(long offset, long length, String what) {
+        long first = offset >>> cb;
+        long last = (offset + Math.max(length, 1) - 1) >>> cb;
+        if (offset < 0 || last >= fileClusters) {
+            corruptions++;
+            problem(what + " at " + Long.toUnsignedString(offset) + " lies beyond the end of the file");
+            return false;
+        }
+        for (long c = first; c <= last; c++) {
+            refs[(int) c]++;
+        }
+        return true;
+    }
+
+    private CheckReport run() throws StorageException {
+        count(0, cs, "the header");
+        count(h.l1TableOffset, (long) h.l1Size * 8, "the active L1 table");
+        ActiveL1 active = walkL1("the active L1 table", h.l1TableOffset, h.l1Size, true);
+        Qcow2Snapshots.Table snapshots = Qcow2Snapshots.read(file);
+        if (h.nbSnapshots > 0) {
+            count(h.snapshotsOffset, snapshots.bytes(), "the snapshot table");
+            for (Qcow2Snapshots.Snapshot s : snapshots.snapshots()) {
+                String what = "the L1 table of snapshot " + s.id();
+                if (count(s.l1Offset(), (long) s.l1Size() * 8, what)) {
+                    walkL1(what, s.l1Offset(), s.l1Size(), false);
+                }
+            }
+        }
+        count(h.refcountTableOffset, (long) h.refcountTableClusters * cs, "the refcount table");
+
+        Refcounts stored = null;
+        try {
+            stored = new Refcounts(file);
+            for (int i = 0; i < stored.tableLength(); i++) {
+                long block = stored.tableEntry(i);
+                if (block != 0) {
+                    count(block, cs, "refcount block " + i);
+                }
+            }
+        } catch (StorageException e) {
+            if (e.kind() != Kind.CORRUPT_IMAGE) {
+                throw e;
+            }
+            corruptions++;
+            problem("the refcount table cannot be read: " + e.detail());
+        }
+
+        long leaked = 0;
+        long refcountErrors = 0;
+        if (stored != null) {
+            long perBlock = stored.perBlock();
+            long blocks = Math.max(stored.tableLength(), (fileClusters + perBlock - 1) / perBlock);
+            scan:
+            for (long bi = 0; bi < blocks; bi++) {
+                boolean present = stored.tableEntry((int) Math.min(bi, Integer.MAX_VALUE)) != 0;
+                long end = present ? (bi + 1) * perBlock : Math.min(fileClusters, (bi + 1) * perBlock);
+                for (long c = bi * perBlock; c < end; c++) {
+                    long have = 0;
+                    if (present) {
+                        try {
+                            have = stored.get(c);
+                        } catch (StorageException e) {
+                            if (e.kind() != Kind.CORRUPT_IMAGE) {
+                                throw e;
+                            }
+                            corruptions++;
+                            problem("the refcount block for cluster " + c + " cannot be read: " + e.detail());
+                            break scan;
+                        }
+                    }
+                    long want = c < fileClusters ? refs[(int) c] : 0;
+                    if (have < want) {
+                        refcountErrors++;
+                        problem("cluster " + c + " has refcount " + have + " but " + want + " references");
+                    } else if (have > want) {
+                        leaked++;
+                        problem(want == 0 ? "cluster " + c + " is leaked (refcount " + have + ", no references)"
+                                : "cluster " + c + " has refcount " + have + " but only " + want + " references");
+                    }
+                }
+            }
+        }
+        corruptions += refcountErrors;
+        leaks = leaked;
+        long copiedErrors = active.checkCopied();
+        corruptions += copiedErrors;
+
+        long corruptionsRepairedNow = 0;
+        long leaksRepaired = 0;
+        if (repair && (corruptions > 0 || leaks > 0 || h.dirty() || h.corrupt())) {
+            active.fix();
+            rebuildRefcounts();
+            corruptionsRepairedNow = corruptions;
+            leaksRepaired = leaks;
+        }
+        long allocated = 0;
+        for (long r : refs) {
+            if (r > 0) {
+                allocated++;
+            }
+        }
+        return new CheckReport(corruptions, leaks, corruptionsRepairedNow + corruptionsRepaired, leaksRepaired,
+                problems, allocated, fileClusters, file.size());
+    }
+
+    /** The active L1 table as walked, for the copied-bit check and repair. */
+    private final class ActiveL1 {
+        final long offset;
+        final long[] l1;
+        final long[][] l2;
+        final boolean[] l1Changed;
+        final boolean[] l2Changed;
+
+        ActiveL1(long offset, long[] l1) {
+            this.offset = offset;
+            this.l1 = l1;
+            this.l2 = new long[l1.length][];
+            this.l1Changed = new boolean[l1.length];
+            this.l2Changed = new boolean[l1.length];
+        }
+
+        long checkCopied() {
+            long errors = 0;
+            int stride = h.extendedL2() ? 2 : 1;
+            for (int i = 0; i < l1.length; i++) {
+                long off = l1[i] & Qcow2File.OFFSET_MASK;
+                if (off == 0 || l2[i] == null) {
+                    continue;
+                }
+                boolean copied = (l1[i] & Qcow2File.COPIED) != 0;
+                boolean one = refs[(int) (off >>> cb)] == 1;
+                if (copied != one) {
+                    errors++;
+                    problem("L1 entry " + i + ": the copied bit is " + (copied ? "set" : "clear") + " but the L2 table's"
+                            + " refcount is " + refs[(int) (off >>> cb)]);
+                    l1[i] ^= Qcow2File.COPIED;
+                    l1Changed[i] = true;
+                }
+                long[] t = l2[i];
+                for (int k = 0; k < t.length; k += stride) {
+                    long e = t[k];
+                    boolean c = (e & Qcow2File.COPIED) != 0;
+                    boolean want;
+                    if ((e & Qcow2File.COMPRESSED) != 0) {
+                        want = false;
+                    } else {
+                        long host = e & Qcow2File.OFFSET_MASK;
+                        want = host != 0 && host >>> cb < fileClusters && refs[(int) (host >>> cb)] == 1;
+                    }
+                    if (c != want) {
+                        errors++;
+                        problem("L2 entry " + (k / stride) + " of L1 entry " + i + ": the copied bit is "
+                                + (c ? "set" : "clear") + " but should be " + (want ? "set" : "clear"));
+                        t[k] ^= Qcow2File.COPIED;
+                        l2Changed[i] = true;
+                    }
+                }
+            }
+            return errors;
+        }
+
+        void fix() throws StorageException {
+            for (int i = 0; i < l1.length; i++) {
+                if (l2Changed[i]) {
+                    long off = l1[i] & Qcow2File.OFFSET_MASK;
+                    file.write(off, Qcow2File.encodeEntries(l2[i], 0, l2[i].length));
+                }
+            }
+            file.sync();
+            boolean any = false;
+            for (boolean b : l1Changed) {
+                any |= b;
+            }
+            if (any) {
+                file.write(offset, Qcow2File.encodeEntries(l1, 0, l1.length));
+            }
+        }
+    }
+
+    private ActiveL1 walkL1(String what, long offset, int size, boolean active) throws StorageException {
+        long[] l1 = size == 0 ? new long[0] : Qcow2File.readEntries(file.read(offset, size * 8, what), size);
+        ActiveL1 result = new ActiveL1(offset, l1);
+        int stride = h.extendedL2() ? 2 : 1;
+        for (int i = 0; i < l1.length; i++) {
+            long e = l1[i];
+            long off = e & Qcow2File.OFFSET_MASK;
+            if (off == 0) {
+                continue;
+            }
+            if ((off & (cs - 1)) != 0 || (e & Qcow2File.L1_RESERVED) != 0) {
+                corruptions++;
+                problem(what + " entry " + i + " (0x" + Long.toHexString(e) + ") is not a valid L2 table offset");
+                if (active) {
+                    l1[i] = 0;
+                    result.l1Changed[i] = true;
+                }
+                continue;
+            }
+            if (!count(off, cs, "the L2 table of " + what + " entry " + i)) {
+                if (active) {
+                    l1[i] = 0;
+                    result.l1Changed[i] = true;
+                }
+                continue;
+            }
+            long[] t = Qcow2File.readEntries(file.read(off, cs, "an L2 table"), cs / 8);
+            if (active) {
+                result.l2[i] = t;
+            }
+            for (int k = 0; k < t.length; k += stride) {
+                long entry = t[k];
+                String where = "L2 entry " + (k / stride) + " of " + what + " entry " + i;
+                if ((entry & Qcow2File.COMPRESSED) != 0) {
+                    int x = 62 - (cb - 8);
+                    long host = entry & ((1L << x) - 1);
+                    long sectors = ((entry & ~(3L << 62)) >>> x) + 1;
+                    long end = (host & ~511L) + sectors * 512;
+                    if (stride == 2 && t[k + 1] != 0) {
+                        corruptions++;
+                        problem(where + ": a compressed cluster with a non-zero subcluster bitmap");
+                    }
+                    if (!count(host, end - host, where + " (compressed data)") && active) {
+                        t[k] = 0;
+                        result.l2Changed[i] = true;
+                    }
+                    continue;
+                }
+                long host = entry & Qcow2File.OFFSET_MASK;
+                if (stride == 2) {
+                    long bitmap = t[k + 1];
+                    if ((bitmap & (bitmap >>> 32) & 0xffff_ffffL) != 0) {
+                        corruptions++;
+                        problem(where + ": subclusters marked both allocated and zero");
+                    }
+                    if (host == 0 && (bitmap & 0xffff_ffffL) != 0) {
+                        corruptions++;
+                        problem(where + ": allocated subclusters without a host cluster");
+                        if (active) {
+                            t[k + 1] &= ~0xffff_ffffL;
+                            result.l2Changed[i] = true;
+                        }
+                    }
+                }
+                if (host == 0) {
+                    continue;
+                }
+                if ((host & (cs - 1)) != 0) {
+                    corruptions++;
+                    problem(where + " (0x" + Long.toHexString(entry) + ") is not a cluster boundary");
+                    if (active) {
+                        t[k] = 0;
+                        result.l2Changed[i] = true;
+                    }
+                    continue;
+                }
+                if (!count(host, cs, where) && active) {
+                    t[k] = 0;
+                    if (stride == 2) {
+                        t[k + 1] = 0;
+                    }
+                    result.l2Changed[i] = true;
+                }
+            }
+        }
+        return result;
+    }
+
+    /**
+     * Writes a fresh refcount structure (blocks, then table) after the last cluster of the file, syncs, and
+     * points the header at it with the dirty and corrupt bits cleared.
+     */
+    private void rebuildRefcounts() throws StorageException {
+        long perBlock = ((long) cs * 8) >> h.refcountOrder;
+        long maxRefcount = h.refcountOrder == 6 ? Long.MAX_VALUE : (1L << (1 << h.refcountOrder)) - 1;
+        long start = fileClusters;
+        long blocks = 0;
+        long tableClusters = 1;
+        while (true) {
+            long total = start + blocks + tableClusters;
+            long b = (total + perBlock - 1) / perBlock;
+            long t = Math.max(1, (b * 8 + cs - 1) / cs);
+            if (b == blocks && t == tableClusters) {
+                break;
+            }
+            blocks = b;
+            tableClusters = t;
+        }
+        if (tableClusters * cs > Qcow2Header.MAX_REFCOUNT_TABLE_BYTES) {
+            throw new StorageException(Kind.UNSUPPORTED_FEATURE, "the rebuilt refcount table would be larger than "
+                    + Qcow2Header.MAX_REFCOUNT_TABLE_BYTES + " bytes");
+        }
+        long total = start + blocks + tableClusters;
+        long[] table = new long[(int) (tableClusters * cs / 8)];
+        for (int bi = 0; bi < blocks; bi++) {
+            byte[] data = new byte[cs];
+            for (long c = bi * perBlock; c < Math.min(total, (bi + 1) * perBlock); c++) {
+                long v = c < fileClusters ? refs[(int) c] : 1;
+                if (v > maxRefcount) {
+                    throw new StorageException(Kind.CORRUPT_IMAGE, "cluster " + c + " has " + v
+                            + " references, more than " + (1 << h.refcountOrder) + "-bit refcounts hold");
+                }
+                put(data, h.refcountOrder, c - bi * perBlock, v);
+            }
+            long offset = (start + bi) << cb;
+            file.write(offset, ByteBuffer.wrap(data));
+            table[bi] = offset;
+        }
+        file.write((start + blocks) << cb, Qcow2File.encodeEntries(table, 0, table.length));
+        file.sync();
+        h.refcountTableOffset = (start + blocks) << cb;
+        h.refcountTableClusters = (int) tableClusters;
+        h.incompatible &= ~(Qcow2Header.INCOMPAT_DIRTY | Qcow2Header.INCOMPAT_CORRUPT);
+        file.writeHeader();
+        file.sync();
+    }
+
+    static void put(byte[] d, int order, long index, long value) {
+        switch (order) {
+            case 0, 1, 2 -> {
+                int bits = 1 << order;
+                long bit = index * bits;
+                int mask = ((1 << bits) - 1) << (bit & 7);
+                int i = (int) (bit >>> 3);
+                d[i] = (byte) ((d[i] & ~mask) | ((int) (value << (bit & 7)) & mask));
+            }
+            default -> {
+                int bytes = 1 << (order - 3);
+                int i = (int) index * bytes;
+                for (int k = 0; k < bytes; k++) {
+                    d[i + k] = (byte) (value >>> (8 * (bytes - 1 - k)));
+                }
+            }
+        }
+    }
+}
