@@ -33,6 +33,8 @@ final class Qcow2Check {
     private long corruptions;
     private long leaks;
     private long corruptionsRepaired;
+    /** Guest clusters the active L1 table maps to data (as {@code qemu-img check} counts "allocated"). */
+    private long guestAllocated;
     private final boolean repair;
 
     private Qcow2Check(Qcow2File file, boolean repair) throws StorageException {
@@ -156,14 +158,9 @@ final class Qcow2Check {
             corruptionsRepairedNow = corruptions;
             leaksRepaired = leaks;
         }
-        long allocated = 0;
-        for (long r : refs) {
-            if (r > 0) {
-                allocated++;
-            }
-        }
+        long guestClusters = (h.size + cs - 1) >>> cb;
         return new CheckReport(corruptions, leaks, corruptionsRepairedNow + corruptionsRepaired, leaksRepaired,
-                problems, allocated, fileClusters, file.size());
+                problems, guestAllocated, guestClusters, file.size());
     }
 
     /** The active L1 table as walked, for the copied-bit check and repair. */
@@ -282,6 +279,9 @@ final class Qcow2Check {
                         corruptions++;
                         problem(where + ": a compressed cluster with a non-zero subcluster bitmap");
                     }
+                    if (active) {
+                        guestAllocated++;
+                    }
                     if (!count(host, end - host, where + " (compressed data)") && active) {
                         t[k] = 0;
                         result.l2Changed[i] = true;
@@ -306,6 +306,10 @@ final class Qcow2Check {
                 }
                 if (host == 0) {
                     continue;
+                }
+                boolean reads = stride == 2 ? (t[k + 1] & 0xffff_ffffL) != 0 : (entry & Qcow2File.ZERO) == 0;
+                if (active && reads) {
+                    guestAllocated++;
                 }
                 if ((host & (cs - 1)) != 0) {
                     corruptions++;
