@@ -44,6 +44,10 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = {"-o", "--options"}, paramLabel = "KEY=VALUE[,…]", description = "output format options")
     List<String> options = new ArrayList<>();
 
+    @Option(names = {"-l", "--snapshot"}, paramLabel = "SNAPSHOT",
+            description = "copy this internal snapshot (ID or name) of the source instead of its current state")
+    String snapshot;
+
     @Option(names = {"-p", "--progress"}, description = "show a progress bar")
     boolean progress;
 
@@ -58,7 +62,12 @@ final class ConvertCommand implements Callable<Integer> {
         DiskOpener opener = tool.opener();
         URI sourceUri = Images.uri(source);
         URI outputUri = Images.uri(output);
-        try (VirtualDisk src = opener.open(sourceUri, sourceFormat, OpenOptions.defaults().withReadOnly(true)).disk()) {
+        OpenOptions sourceOptions = OpenOptions.defaults().withReadOnly(true);
+        if (snapshot != null) {
+            sourceOptions = sourceOptions.withParameters(java.util.Map.of(
+                    org.spindle.storage.api.Snapshots.OPEN_PARAMETER, snapshot));
+        }
+        try (VirtualDisk src = opener.open(sourceUri, sourceFormat, sourceOptions).disk()) {
             int sectorSize = src.logicalSectorSize() == 4096 ? 4096 : 512;
             CreateOptions create = CreateOptions.ofCapacity(src.capacity()).withLogicalSectorSize(sectorSize)
                     .withParameters(Images.options(options));

@@ -100,6 +100,11 @@ final class InfoCommand implements Callable<Integer> {
                     out.println("format specific information:");
                     details.forEach((k, v) -> out.println("    " + k + ": " + v));
                 }
+                java.util.Optional<org.spindle.storage.api.Snapshots> snapshots =
+                        disk.capability(org.spindle.storage.api.Snapshots.class);
+                if (snapshots.isPresent()) {
+                    SnapshotCommand.print(out, snapshots.get().snapshots());
+                }
             }
         }
         return 0;

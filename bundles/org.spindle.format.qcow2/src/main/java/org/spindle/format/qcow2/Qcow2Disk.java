@@ -1,7 +1,9 @@
 package org.spindle.format.qcow2;
 
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -12,6 +14,8 @@ import org.spindle.storage.api.Bounds;
 import org.spindle.storage.api.Discardable;
 import org.spindle.storage.api.Extent;
 import org.spindle.storage.api.Overlay;
+import org.spindle.storage.api.SnapshotInfo;
+import org.spindle.storage.api.Snapshots;
 import org.spindle.storage.api.StorageBackend;
 import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.StorageException.Kind;
@@ -40,7 +44,7 @@ import com.github.benmanes.caffeine.cache.Caffeine;
  *
  * <p><b>Threading.</b> Reads share a read lock; writes, zeroing, discard and flush take the write lock.
  */
-final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZeroes, Overlay {
+final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZeroes, Overlay, Snapshots {
     static final String L2_CACHE_SIZE = "l2_cache_size";
     static final long DEFAULT_MAX_L2_CACHE = 32L << 20;
 
@@ -62,7 +66,11 @@ final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZ
     private final int stride;
     private final int l2Bits;
     private final int subclusterBits;
-    private final long[] l1;
+    private long[] l1;
+    /** The virtual size: the header's, or the snapshot's when one is open. */
+    private long size;
+    /** The snapshot this disk shows, or null for the image's current state. */
+    private final Qcow2Snapshots.Snapshot snapshot;
     private int l1DirtyFrom = Integer.MAX_VALUE;
     private int l1DirtyTo = -1;
     private final Cache<Long, long[]> l2Clean;
@@ -83,7 +91,8 @@ final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZ
     record Piece(int kind, long host, long length) {
     }
 
-    private Qcow2Disk(Qcow2File file, boolean readOnly, int sectorSize, long l2CacheBytes) throws StorageException {
+    private Qcow2Disk(Qcow2File file, boolean readOnly, int sectorSize, long l2CacheBytes,
+            Qcow2Snapshots.Snapshot snapshot) throws StorageException {
         this.file = file;
         this.header = file.header;
         this.backend = file.backend;
@@ -98,9 +107,18 @@ final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZ
         long entries = Math.max(2, l2CacheBytes / clusterSize);
         this.l2Clean = Caffeine.newBuilder().maximumSize(entries).executor(Runnable::run).build();
         this.maxDirtyTables = (int) Math.max(64, Math.min(entries, 4096));
-        int l1Size = header.l1Size;
-        this.l1 = l1Size == 0 ? new long[0]
-                : Qcow2File.readEntries(file.read(header.l1TableOffset, l1Size * 8, "the L1 table"), l1Size);
+        this.snapshot = snapshot;
+        if (snapshot == null) {
+            this.size = header.size;
+            this.l1 = readL1(header.l1TableOffset, header.l1Size, "the L1 table");
+        } else {
+            this.size = snapshot.diskSize();
+            this.l1 = readL1(snapshot.l1Offset(), snapshot.l1Size(), "the L1 table of snapshot " + snapshot.id());
+        }
+    }
+
+    private long[] readL1(long offset, int entries, String what) throws StorageException {
+        return entries == 0 ? new long[0] : Qcow2File.readEntries(file.read(offset, entries * 8, what), entries);
     }
 
     static Qcow2Disk open(StorageBackend backend, boolean readOnly, int sectorSize, Map<String, String> parameters)
@@ -134,11 +152,24 @@ final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZ
             cacheBytes = Qcow2Format.parseSize(L2_CACHE_SIZE, cacheText, Operation.OPEN);
         }
         Qcow2File file = new Qcow2File(backend, header);
+        Qcow2Snapshots.Snapshot snapshot = null;
+        String snapshotKey = parameters.get(Snapshots.OPEN_PARAMETER);
+        if (snapshotKey != null) {
+            if (!readOnly) {
+                throw new StorageException(Kind.INVALID_CONFIG, "a snapshot opens read-only (snapshot="
+                        + snapshotKey + ")");
+            }
+            snapshot = Qcow2Snapshots.find(Qcow2Snapshots.read(file).snapshots(), snapshotKey);
+            if (snapshot.diskSize() % sectorSize != 0 || snapshot.diskSize() < 0) {
+                throw new StorageException(Kind.CORRUPT_IMAGE, "snapshot " + snapshot.id() + " has a virtual size of "
+                        + snapshot.diskSize() + " bytes, not a whole number of " + sectorSize + "-byte sectors");
+            }
+        }
         if (!readOnly && header.dirty()) {
             // refcounts may be stale (lazy refcounts, or a crash): rebuild them before anything is written
             Qcow2Check.check(file, true);
         }
-        Qcow2Disk disk = new Qcow2Disk(file, readOnly, sectorSize, cacheBytes);
+        Qcow2Disk disk = new Qcow2Disk(file, readOnly, sectorSize, cacheBytes, snapshot);
         return disk;
     }
 
@@ -152,7 +183,7 @@ final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZ
 
     @Override
     public long capacity() {
-        return header.size;
+        return size;
     }
 
     @Override
@@ -183,6 +214,9 @@ final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZ
             }
         }
         d.put("snapshots", header.nbSnapshots);
+        if (snapshot != null) {
+            d.put("snapshot", snapshot.id() + (snapshot.name().isEmpty() ? "" : " (" + snapshot.name() + ")"));
+        }
         if (header.dirty()) {
             d.put("dirty", true);
         }
@@ -194,6 +228,9 @@ final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZ
 
     @Override
     public <T> Optional<T> capability(Class<T> type) {
+        if (type == Snapshots.class && snapshot != null) {
+            return Optional.empty();
+        }
         if (type == Overlay.class) {
             return header.backingFile == null ? Optional.empty() : Optional.of(type.cast(this));
         }
@@ -849,6 +886,120 @@ final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZ
             writeCluster(at, zeros);
             zeros.limit(limit);
             at += chunk;
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // snapshots
+
+    @Override
+    public List<SnapshotInfo> snapshots() throws StorageException {
+        lock.readLock().lock();
+        try {
+            checkOpen();
+            List<SnapshotInfo> list = new ArrayList<>();
+            for (Qcow2Snapshots.Snapshot s : Qcow2Snapshots.read(file).snapshots()) {
+                list.add(new SnapshotInfo(s.id(), s.name(), s.diskSize(), s.vmStateSize(), s.date(), s.vmClockNanos()));
+            }
+            return list;
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /**
+     * Makes a snapshot the current state: its L1 table is copied into new clusters, the snapshot's tree
+     * gains a reference (synced before the header points at the copy), and the old tree's references
+     * are released once the header has moved. Bit 63 is clear in the new L1 table: every L2 table in it
+     * is shared with the snapshot, so the first write to one copies it.
+     */
+    @Override
+    public void revert(String key) throws StorageException {
+        checkWritable(Operation.WRITE, 0, 0);
+        lock.writeLock().lock();
+        try {
+            checkOpen();
+            Qcow2Snapshots.Snapshot s = Qcow2Snapshots.find(Qcow2Snapshots.read(file).snapshots(), key);
+            if (s.diskSize() % sectorSize != 0 || s.diskSize() < 0) {
+                throw new StorageException(Kind.CORRUPT_IMAGE, "snapshot " + s.id() + " has a virtual size of "
+                        + s.diskSize() + " bytes");
+            }
+            beforeFirstWrite();
+            writeMetadata();
+            Refcounts rc = refcounts();
+            long[] snapL1 = readL1(s.l1Offset(), s.l1Size(), "the L1 table of snapshot " + s.id());
+            int entries = (int) Math.max(snapL1.length, header.l1EntriesFor(s.diskSize()));
+            long[] newL1 = java.util.Arrays.copyOf(snapL1, entries);
+            for (int i = 0; i < snapL1.length; i++) {
+                long off = snapL1[i] & Qcow2File.OFFSET_MASK;
+                newL1[i] = off;
+                if (off != 0) {
+                    forEachReference(off, i, rc::increment);
+                }
+            }
+            long l1Offset = 0;
+            if (entries > 0) {
+                int clusters = (int) (((long) entries * 8 + clusterSize - 1) / clusterSize);
+                l1Offset = rc.allocateRun(clusters);
+                ByteBuffer table = ByteBuffer.allocate(clusters * clusterSize);
+                table.put(Qcow2File.encodeEntries(newL1, 0, entries));
+                backend.write(l1Offset, table.clear());
+            }
+            rc.write(false);
+            backend.flush();
+            // the current tree loses its reference once the header no longer points at it
+            for (int i = 0; i < l1.length; i++) {
+                long off = l1[i] & Qcow2File.OFFSET_MASK;
+                if (off != 0) {
+                    forEachReference(off, i, c -> rc.release(c << clusterBits));
+                }
+            }
+            if (header.l1Size > 0) {
+                rc.releaseRange(header.l1TableOffset, (long) header.l1Size * 8);
+            }
+            header.l1TableOffset = l1Offset;
+            header.l1Size = entries;
+            header.size = s.diskSize();
+            file.writeHeader();
+            backend.flush();
+            l1 = newL1;
+            size = s.diskSize();
+            l2Clean.invalidateAll();
+            lastCompressed = null;
+            rc.applyReleases();
+            if (rc.write(false)) {
+                backend.flush();
+            }
+        } catch (StorageException e) {
+            throw e.withOperation(Operation.WRITE).withLocation(backend.location());
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    private interface ClusterAction {
+        void apply(long cluster) throws StorageException;
+    }
+
+    /** Calls {@code action} for the L2 table at {@code l2Offset} and every host cluster its entries use. */
+    private void forEachReference(long l2Offset, int l1Index, ClusterAction action) throws StorageException {
+        if ((l2Offset & (clusterSize - 1)) != 0) {
+            throw new StorageException(Kind.CORRUPT_IMAGE, "L1 entry " + l1Index + " points to " + l2Offset
+                    + ", which is not a cluster boundary");
+        }
+        long[] t = Qcow2File.readEntries(file.read(l2Offset, clusterSize, "the L2 table of L1 entry " + l1Index),
+                clusterSize / 8);
+        action.apply(l2Offset >>> clusterBits);
+        for (int k = 0; k < t.length; k += stride) {
+            long e = t[k];
+            if ((e & Qcow2File.COMPRESSED) != 0) {
+                long[] range = compressedRange(e);
+                for (long c = range[0] >>> clusterBits; c <= (range[0] + range[1] - 1) >>> clusterBits; c++) {
+                    action.apply(c);
+                }
+            } else if ((e & Qcow2File.OFFSET_MASK) != 0) {
+                action.apply((e & Qcow2File.OFFSET_MASK) >>> clusterBits);
+            }
         }
     }
 

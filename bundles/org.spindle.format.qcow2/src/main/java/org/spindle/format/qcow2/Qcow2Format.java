@@ -42,7 +42,7 @@ public final class Qcow2Format implements DiskFormat {
     public static final String L2_CACHE_SIZE = Qcow2Disk.L2_CACHE_SIZE;
     private static final Set<String> CREATE_KEYS = Set.of(CLUSTER_SIZE, COMPAT, REFCOUNT_BITS, LAZY_REFCOUNTS,
             COMPRESSION_TYPE, EXTENDED_L2);
-    private static final Set<String> OPEN_KEYS = Set.of(L2_CACHE_SIZE);
+    private static final Set<String> OPEN_KEYS = Set.of(L2_CACHE_SIZE, org.spindle.storage.api.Snapshots.OPEN_PARAMETER);
 
     @Override
     public String name() {

@@ -26,6 +26,8 @@ import org.spindle.storage.api.CreateOptions;
 import org.spindle.storage.api.Discardable;
 import org.spindle.storage.api.Extent;
 import org.spindle.storage.api.OpenOptions;
+import org.spindle.storage.api.SnapshotInfo;
+import org.spindle.storage.api.Snapshots;
 import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.VirtualDisk;
 import org.spindle.storage.api.WriteZeroes;
@@ -173,11 +175,60 @@ class Qcow2InteropTest {
         QemuTool.ok(dir, "qemu-img", "check", base.toString());
     }
 
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("snapshotOptionSets")
+    void internalSnapshotsListReadAndRevertLikeQemu(String options) throws Exception {
+        Path image = dir.resolve("snap.qcow2");
+        QemuTool.ok(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-o", options, image.toString(), "32M");
+        QemuTool.io(dir, "qcow2", image, List.of("write -P 1 0 4M", "write -c -P 5 8M 1M", "write -z 12M 1M"));
+        QemuTool.ok(dir, "qemu-img", "snapshot", "-c", "first", image.toString());
+        QemuTool.io(dir, "qcow2", image, List.of("write -P 2 1M 4M", "discard 8M 512k", "write -P 6 12M 4k"));
+        QemuTool.ok(dir, "qemu-img", "snapshot", "-c", "second", image.toString());
+        QemuTool.io(dir, "qcow2", image, List.of("write -P 3 3M 4M", "write -z 0 64k"));
+        byte[] first = qemuRaw(image, "first");
+        byte[] second = qemuRaw(image, "second");
+
+        try (VirtualDisk disk = new Qcow2Format().open(FileBackend.open(image, AccessMode.READ_ONLY),
+                OpenOptions.defaults().withReadOnly(true))) {
+            List<SnapshotInfo> list = disk.capability(Snapshots.class).orElseThrow().snapshots();
+            assertThat(list).extracting(SnapshotInfo::id).containsExactly("1", "2");
+            assertThat(list).extracting(SnapshotInfo::name).containsExactly("first", "second");
+            assertThat(list).extracting(SnapshotInfo::diskSize).containsOnly(32L << 20);
+        }
+        assertThat(spindleRead(image, "first")).as("snapshot 'first' read by ID or name").isEqualTo(first);
+        assertThat(spindleRead(image, "2")).isEqualTo(second);
+
+        try (VirtualDisk disk = new Qcow2Format().open(FileBackend.open(image, AccessMode.READ_WRITE), OpenOptions.defaults())) {
+            disk.capability(Snapshots.class).orElseThrow().revert("first");
+        }
+        assertQemuAccepts(image, first);
+        // writes after the revert copy the tables and clusters the snapshots share
+        byte[] expected = first.clone();
+        randomWrites(image, expected, 7);
+        assertQemuAccepts(image, expected);
+        assertThat(qemuRaw(image, "first")).isEqualTo(first);
+        assertThat(qemuRaw(image, "second")).isEqualTo(second);
+    }
+
+    static Stream<String> snapshotOptionSets() {
+        return Stream.of("cluster_size=65536", "cluster_size=4096,refcount_bits=32", "compat=0.10",
+                "extended_l2=on,cluster_size=32768");
+    }
+
     // ---------------------------------------------------------------------------------------------
 
     private byte[] qemuRaw(Path image) throws IOException, InterruptedException {
+        return qemuRaw(image, null);
+    }
+
+    private byte[] qemuRaw(Path image, String snapshot) throws IOException, InterruptedException {
         Path out = dir.resolve("expected-" + System.nanoTime() + ".raw");
-        QemuTool.ok(dir, "qemu-img", "convert", "-O", "raw", image.toString(), out.toString());
+        List<String> cmd = new ArrayList<>(List.of("qemu-img", "convert", "-O", "raw"));
+        if (snapshot != null) {
+            cmd.addAll(List.of("-l", snapshot));
+        }
+        cmd.addAll(List.of(image.toString(), out.toString()));
+        QemuTool.ok(dir, cmd.toArray(String[]::new));
         byte[] bytes = Files.readAllBytes(out);
         Files.delete(out);
         return bytes;
@@ -188,7 +239,15 @@ class Qcow2InteropTest {
     }
 
     private byte[] spindleRead(Path image) throws StorageException {
-        try (VirtualDisk disk = opener().open(image.toUri(), DiskOpener.AUTO, OpenOptions.defaults().withReadOnly(true)).disk()) {
+        return spindleRead(image, null);
+    }
+
+    private byte[] spindleRead(Path image, String snapshot) throws StorageException {
+        OpenOptions options = OpenOptions.defaults().withReadOnly(true);
+        if (snapshot != null) {
+            options = options.withParameters(Map.of(Snapshots.OPEN_PARAMETER, snapshot));
+        }
+        try (VirtualDisk disk = opener().open(image.toUri(), DiskOpener.AUTO, options).disk()) {
             byte[] bytes = new byte[(int) disk.capacity()];
             ByteBuffer b = ByteBuffer.wrap(bytes);
             while (b.hasRemaining()) {

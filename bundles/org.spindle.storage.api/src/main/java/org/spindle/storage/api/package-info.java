@@ -19,7 +19,7 @@
  * {@link org.spindle.storage.api.StorageException.Kind}.
  */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package org.spindle.storage.api;
 
 import org.osgi.annotation.bundle.Export;
