@@ -44,6 +44,9 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = {"-o", "--options"}, paramLabel = "KEY=VALUE[,…]", description = "output format options")
     List<String> options = new ArrayList<>();
 
+    @Option(names = {"-c", "--compress"}, description = "store the data compressed (qcow2)")
+    boolean compress;
+
     @Option(names = {"-l", "--snapshot"}, paramLabel = "SNAPSHOT",
             description = "copy this internal snapshot (ID or name) of the source instead of its current state")
     String snapshot;
@@ -81,7 +84,7 @@ final class ConvertCommand implements Callable<Integer> {
             ProgressLine line = progress ? new ProgressLine(spec.commandLine().getOut()) : null;
             boolean done = false;
             try {
-                ImageOps.copy(src, dst, line == null ? Progress.NONE : line);
+                ImageOps.copy(src, dst, line == null ? Progress.NONE : line, compress);
                 dst.flush();
                 dst.close();
                 done = true;

@@ -76,8 +76,8 @@ final class Compression {
     }
 
     /**
-     * Compresses one cluster; returns null when the result would not be smaller than the cluster minus
-     * one sector (then the cluster is better stored as it is).
+     * Compresses one cluster; returns null when the result is not smaller than the cluster (then it is
+     * stored as it is).
      */
     static byte[] compress(int type, byte[] cluster) {
         byte[] result;
@@ -101,6 +101,6 @@ final class Compression {
                 deflater.end();
             }
         }
-        return result.length > cluster.length - 512 ? null : result;
+        return result.length >= cluster.length ? null : result;
     }
 }

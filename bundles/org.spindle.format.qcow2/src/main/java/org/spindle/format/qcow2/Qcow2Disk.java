@@ -10,6 +10,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 import org.spindle.storage.api.AllocationMap;
 import org.spindle.storage.api.BackingReference;
+import org.spindle.storage.api.CompressedWrites;
 import org.spindle.storage.api.Bounds;
 import org.spindle.storage.api.Discardable;
 import org.spindle.storage.api.Extent;
@@ -44,7 +45,8 @@ import com.github.benmanes.caffeine.cache.Caffeine;
  *
  * <p><b>Threading.</b> Reads share a read lock; writes, zeroing, discard and flush take the write lock.
  */
-final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZeroes, Overlay, Snapshots {
+final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZeroes, Overlay, Snapshots,
+        CompressedWrites {
     static final String L2_CACHE_SIZE = "l2_cache_size";
     static final long DEFAULT_MAX_L2_CACHE = 32L << 20;
 
@@ -81,6 +83,8 @@ final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZ
     private boolean headerDirty;
     private boolean firstWriteDone;
     private boolean closed;
+    /** Where the next compressed cluster's data may go (inside a cluster already holding some), or -1. */
+    private long compressedCursor = -1;
     /** The last compressed cluster read: host descriptor and its data. */
     private volatile CompressedCache lastCompressed;
 
@@ -234,7 +238,7 @@ final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZ
         if (type == Overlay.class) {
             return header.backingFile == null ? Optional.empty() : Optional.of(type.cast(this));
         }
-        if ((type == Discardable.class || type == WriteZeroes.class) && readOnly) {
+        if ((type == Discardable.class || type == WriteZeroes.class || type == CompressedWrites.class) && readOnly) {
             return Optional.empty();
         }
         return VirtualDisk.super.capability(type);
@@ -717,6 +721,74 @@ final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZ
         }
     }
 
+    @Override
+    public int compressionUnit() {
+        return clusterSize;
+    }
+
+    /**
+     * Stores one guest cluster compressed: packed after the previous compressed cluster when it fits
+     * in that host cluster (each host cluster counts one reference per compressed cluster in it), else
+     * in newly allocated clusters. A cluster that already holds something, or does not get smaller, is
+     * written the ordinary way.
+     */
+    @Override
+    public void writeCompressed(long offset, ByteBuffer src) throws StorageException {
+        int length = src.remaining();
+        checkWritable(Operation.WRITE, offset, length);
+        Bounds.check(offset, length, capacity(), Operation.WRITE);
+        if ((offset & (clusterSize - 1)) != 0 || length != Math.min(clusterSize, capacity() - offset)) {
+            throw new StorageException(Kind.UNALIGNED, "a compressed write must be one whole " + clusterSize
+                    + "-byte cluster").at(Operation.WRITE, offset, length);
+        }
+        lock.writeLock().lock();
+        try {
+            checkOpen();
+            beforeFirstWrite();
+            long gc = offset >>> clusterBits;
+            long[] table = l2ForRead(gc >>> l2Bits);
+            int index = (int) (gc & ((1 << l2Bits) - 1)) * stride;
+            boolean empty = table == null || table[index] == 0 && (!extended || table[index + 1] == 0);
+            byte[] cluster = new byte[clusterSize];
+            src.duplicate().get(cluster, 0, length);
+            byte[] packed = empty ? Compression.compress(header.compressionType, cluster) : null;
+            int x = 62 - (clusterBits - 8);
+            if (packed == null) {
+                writeCluster(offset, src);
+                limitDirty();
+                return;
+            }
+            Refcounts rc = refcounts();
+            int n = packed.length;
+            long start;
+            if (compressedCursor >= 0 && (compressedCursor & (clusterSize - 1)) + n <= clusterSize) {
+                start = compressedCursor;
+                rc.increment(start >>> clusterBits);
+            } else {
+                start = rc.allocateRun((n + clusterSize - 1) / clusterSize);
+            }
+            if (start + n > (1L << x)) {
+                throw new StorageException(Kind.UNSUPPORTED_FEATURE, "compressed data at host offset " + start
+                        + " is beyond what a " + clusterSize + "-byte-cluster descriptor can address");
+            }
+            backend.write(start, ByteBuffer.wrap(packed));
+            long end = start + n;
+            compressedCursor = (end & (clusterSize - 1)) == 0 ? -1 : end;
+            long additional = ((end - 1) >>> 9) - (start >>> 9);
+            long[] t = l2ForWrite(gc >>> l2Bits);
+            t[index] = Qcow2File.COMPRESSED | (additional << x) | start;
+            if (extended) {
+                t[index + 1] = 0;
+            }
+            src.position(src.limit());
+            limitDirty();
+        } catch (StorageException e) {
+            throw e.at(Operation.WRITE, offset, length);
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
     // ---------------------------------------------------------------------------------------------
     // zeroing and discard
 
@@ -966,6 +1038,7 @@ final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZ
             size = s.diskSize();
             l2Clean.invalidateAll();
             lastCompressed = null;
+            compressedCursor = -1;
             rc.applyReleases();
             if (rc.write(false)) {
                 backend.flush();
@@ -1054,6 +1127,8 @@ final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZ
         }
         backend.flush();
         if (refcounts.hasReleases()) {
+            // a host cluster holding compressed data may become free: stop packing into it
+            compressedCursor = -1;
             refcounts.applyReleases();
             if (refcounts.write(false)) {
                 backend.flush();

@@ -210,6 +210,42 @@ class Qcow2InteropTest {
         assertThat(qemuRaw(image, "second")).isEqualTo(second);
     }
 
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("compressedOptionSets")
+    void compressedCopiesPassQemuCheckAndCompare(String options) throws Exception {
+        byte[] source = new byte[(int) (24L << 20) + 4096];
+        Random random = new Random(options.hashCode());
+        byte[] text = "the quick brown fox jumps over the lazy dog; ".repeat(1000).getBytes();
+        for (int at = 0; at < 8 << 20; at += text.length) {
+            System.arraycopy(text, 0, source, at, Math.min(text.length, (8 << 20) - at)); // compressible
+        }
+        byte[] noise = new byte[4 << 20];
+        random.nextBytes(noise);
+        System.arraycopy(noise, 0, source, 12 << 20, noise.length); // incompressible
+        source[source.length - 1] = 7; // a short last cluster
+        Path raw = dir.resolve("source.raw");
+        Files.write(raw, source);
+        Path image = dir.resolve("compressed.qcow2");
+        try (VirtualDisk src = new org.spindle.format.raw.RawFormat().open(FileBackend.open(raw, AccessMode.READ_ONLY),
+                OpenOptions.defaults().withReadOnly(true));
+                VirtualDisk dst = new Qcow2Format().create(FileBackend.open(image, AccessMode.CREATE_NEW),
+                        CreateOptions.ofCapacity(source.length).withParameters(parse(options)))) {
+            org.spindle.storage.core.ImageOps.copy(src, dst, org.spindle.storage.core.Progress.NONE, true);
+        }
+        String check = QemuTool.ok(dir, "qemu-img", "check", image.toString());
+        assertThat(check).contains("No errors were found").doesNotContain("leaked")
+                .doesNotContain(" 0.00% compressed clusters");
+        QemuTool.ok(dir, "qemu-img", "compare", "-f", "qcow2", "-F", "raw", image.toString(), raw.toString());
+        assertThat(spindleRead(image)).isEqualTo(source);
+        // the 8 MiB of text shrink to almost nothing, whatever the cluster size
+        assertThat(Files.size(image)).as("compressed image size").isLessThan(source.length - (4L << 20));
+    }
+
+    static Stream<String> compressedOptionSets() {
+        return Stream.of("cluster_size=512", "cluster_size=65536", "cluster_size=2M", "compression_type=zstd",
+                "compression_type=zstd,cluster_size=4096", "compat=0.10", "extended_l2=on,compression_type=zstd");
+    }
+
     static Stream<String> snapshotOptionSets() {
         return Stream.of("cluster_size=65536", "cluster_size=4096,refcount_bits=32", "compat=0.10",
                 "extended_l2=on,cluster_size=32768");

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Optional;
 
 import org.spindle.storage.api.AllocationMap;
+import org.spindle.storage.api.CompressedWrites;
 import org.spindle.storage.api.BackingReference;
 import org.spindle.storage.api.Discardable;
 import org.spindle.storage.api.Extent;
@@ -65,6 +66,48 @@ public final class ImageOps {
         return new CopyResult(written, capacity - written);
     }
 
+    /**
+     * As {@link #copy(VirtualDisk, VirtualDisk, Progress)}, with {@code compress} writing every unit of
+     * data through the target's {@link CompressedWrites}.
+     *
+     * @throws StorageException {@code UNSUPPORTED_FEATURE} when {@code compress} is asked of a target
+     *         format that cannot store compressed data
+     */
+    public static CopyResult copy(VirtualDisk src, VirtualDisk dst, Progress progress, boolean compress)
+            throws StorageException {
+        if (!compress) {
+            return copy(src, dst, progress);
+        }
+        CompressedWrites writer = dst.capability(CompressedWrites.class).orElseThrow(() -> new StorageException(
+                Kind.UNSUPPORTED_FEATURE, "the " + dst.formatName() + " format cannot store compressed data")
+                .withOperation(Operation.WRITE));
+        long capacity = src.capacity();
+        if (dst.capacity() != capacity) {
+            throw new StorageException(Kind.INVALID_CONFIG, "the target holds " + dst.capacity()
+                    + " bytes, the source " + capacity).withOperation(Operation.WRITE);
+        }
+        int unit = writer.compressionUnit();
+        ByteBuffer buffer = ByteBuffer.allocate(unit);
+        long written = 0;
+        long done = 0; // units below this are written
+        for (Extent e : dataExtents(src, 0, capacity)) {
+            for (long start = Math.max(done, e.offset() / unit * unit); start < e.end(); start += unit) {
+                int n = (int) Math.min(unit, capacity - start);
+                buffer.clear().limit(n);
+                src.read(start, buffer);
+                buffer.flip();
+                if (!isZero(buffer, 0, n)) {
+                    writer.writeCompressed(start, buffer);
+                    written += n;
+                }
+                done = start + unit;
+                progress.update(Math.min(done, capacity), capacity);
+            }
+        }
+        progress.update(capacity, capacity);
+        return new CopyResult(written, capacity - written);
+    }
+
     /** Writes the runs of {@code data} that are not all zeros; returns how many bytes it wrote. */
     private static long writeNonZero(VirtualDisk dst, long offset, ByteBuffer data) throws StorageException {
         long written = 0;
@@ -92,7 +135,13 @@ public final class ImageOps {
     private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(CHUNK).asReadOnlyBuffer();
 
     static boolean isZero(ByteBuffer data, int at, int length) {
-        return data.slice(at, length).mismatch(ZEROS.slice(0, length)) == -1;
+        for (int done = 0; done < length; done += CHUNK) {
+            int n = Math.min(CHUNK, length - done);
+            if (data.slice(at + done, n).mismatch(ZEROS.slice(0, n)) != -1) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
