@@ -84,8 +84,15 @@ final class Qcow2Check {
         Qcow2Snapshots.Table snapshots = Qcow2Snapshots.read(file);
         if (h.nbSnapshots > 0) {
             count(h.snapshotsOffset, snapshots.bytes(), "the snapshot table");
+            java.util.Set<Long> tables = new java.util.HashSet<>();
+            tables.add(h.l1TableOffset);
             for (Qcow2Snapshots.Snapshot s : snapshots.snapshots()) {
                 String what = "the L1 table of snapshot " + s.id();
+                if (s.l1Size() > 0 && !tables.add(s.l1Offset())) {
+                    corruptions++;
+                    problem(what + " at " + s.l1Offset() + " is also another table's");
+                    continue;
+                }
                 if (count(s.l1Offset(), (long) s.l1Size() * 8, what)) {
                     walkL1(what, s.l1Offset(), s.l1Size(), false);
                 }
@@ -114,7 +121,10 @@ final class Qcow2Check {
         long refcountErrors = 0;
         if (stored != null) {
             long perBlock = stored.perBlock();
-            long blocks = Math.max(stored.tableLength(), (fileClusters + perBlock - 1) / perBlock);
+            // blocks past the one holding the end of the file could only count leaks beyond it: a rebuild
+            // (repair) drops those anyway, and scanning them would let a damaged table cost unbounded time
+            long blocks = Math.min(Math.max(stored.tableLength(), (fileClusters + perBlock - 1) / perBlock),
+                    fileClusters / perBlock + 2);
             scan:
             for (long bi = 0; bi < blocks; bi++) {
                 boolean present = stored.tableEntry((int) Math.min(bi, Integer.MAX_VALUE)) != 0;
@@ -241,6 +251,7 @@ final class Qcow2Check {
         long[] l1 = size == 0 ? new long[0] : Qcow2File.readEntries(file.read(offset, size * 8, what), size);
         ActiveL1 result = new ActiveL1(offset, l1);
         int stride = h.extendedL2() ? 2 : 1;
+        java.util.Set<Long> seen = new java.util.HashSet<>();
         for (int i = 0; i < l1.length; i++) {
             long e = l1[i];
             long off = e & Qcow2File.OFFSET_MASK;
@@ -250,6 +261,15 @@ final class Qcow2Check {
             if ((off & (cs - 1)) != 0 || (e & Qcow2File.L1_RESERVED) != 0) {
                 corruptions++;
                 problem(what + " entry " + i + " (0x" + Long.toHexString(e) + ") is not a valid L2 table offset");
+                if (active) {
+                    l1[i] = 0;
+                    result.l1Changed[i] = true;
+                }
+                continue;
+            }
+            if (!seen.add(off)) {
+                corruptions++;
+                problem(what + " entry " + i + " points to the L2 table at " + off + ", which an earlier entry uses");
                 if (active) {
                     l1[i] = 0;
                     result.l1Changed[i] = true;

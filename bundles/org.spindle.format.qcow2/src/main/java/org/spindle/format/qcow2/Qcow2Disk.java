@@ -445,10 +445,11 @@ final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZ
         lock.readLock().lock();
         try {
             checkOpen();
-            long max = Math.min(maxLength, capacity() - offset);
-            if (max <= 0) {
-                return Extent.absent(offset, 0);
+            if (offset < 0 || offset >= capacity() || maxLength <= 0) {
+                throw new StorageException(Kind.OUT_OF_BOUNDS, "no extent at " + offset + " (length " + maxLength
+                        + ") in a disk of " + capacity() + " bytes").withOperation(Operation.READ);
             }
+            long max = Math.min(maxLength, capacity() - offset);
             Piece p = run(offset, max);
             long length = p.length;
             if (p.kind == COMPRESSED) {

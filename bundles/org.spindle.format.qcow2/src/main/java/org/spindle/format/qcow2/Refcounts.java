@@ -197,7 +197,13 @@ final class Refcounts {
     /** The first cluster of the lowest run of {@code count} free clusters at or after the cursor. */
     private long findFree(int count) throws StorageException {
         long c = Math.max(freeCursor, 1);
+        // in a sound image only leaked clusters can be counted past the end of the file
+        long limit = (file.size() >>> clusterBits) + 2 * perBlock + 65536 + count;
         while (true) {
+            if (c > limit) {
+                throw new StorageException(Kind.CORRUPT_IMAGE, "the refcounts claim clusters far beyond the end of the"
+                        + " file; repair the image with 'img check --repair'");
+            }
             if (c >= (1L << (56 - clusterBits))) {
                 throw new StorageException(Kind.IO, "the image has no free cluster below the 64 PiB qcow2 limit");
             }
