@@ -30,9 +30,13 @@ final class Qcow2Check {
     private final long fileClusters;
     private final long[] refs;
     private final List<String> problems = new ArrayList<>();
+    /** The clusters of the refcount table and blocks as found: a repair replaces them. */
+    private final List<Long> refcountStructure = new ArrayList<>();
     private long corruptions;
     private long leaks;
     private long corruptionsRepaired;
+    /** Corruptions a repair leaves (those in snapshots' tables, which Spindle does not rewrite). */
+    private long unrepairable;
     /** Guest clusters the active L1 table maps to data (as {@code qemu-img check} counts "allocated"). */
     private long guestAllocated;
     private final boolean repair;
@@ -54,6 +58,12 @@ final class Qcow2Check {
 
     static CheckReport check(Qcow2File file, boolean repair) throws StorageException {
         return new Qcow2Check(file, repair).run();
+    }
+
+    private void problemIf(boolean report, String text) {
+        if (report) {
+            problem(text);
+        }
     }
 
     private void problem(String text) {
@@ -83,30 +93,39 @@ final class Qcow2Check {
         ActiveL1 active = walkL1("the active L1 table", h.l1TableOffset, h.l1Size, true);
         Qcow2Snapshots.Table snapshots = Qcow2Snapshots.read(file);
         if (h.nbSnapshots > 0) {
-            count(h.snapshotsOffset, snapshots.bytes(), "the snapshot table");
+            if (!count(h.snapshotsOffset, snapshots.bytes(), "the snapshot table")) {
+                unrepairable++;
+            }
             java.util.Set<Long> tables = new java.util.HashSet<>();
             tables.add(h.l1TableOffset);
             for (Qcow2Snapshots.Snapshot s : snapshots.snapshots()) {
                 String what = "the L1 table of snapshot " + s.id();
                 if (s.l1Size() > 0 && !tables.add(s.l1Offset())) {
                     corruptions++;
+                    unrepairable++;
                     problem(what + " at " + s.l1Offset() + " is also another table's");
                     continue;
                 }
                 if (count(s.l1Offset(), (long) s.l1Size() * 8, what)) {
                     walkL1(what, s.l1Offset(), s.l1Size(), false);
+                } else {
+                    unrepairable++;
                 }
             }
         }
-        count(h.refcountTableOffset, (long) h.refcountTableClusters * cs, "the refcount table");
+        if (count(h.refcountTableOffset, (long) h.refcountTableClusters * cs, "the refcount table")) {
+            for (int k = 0; k < h.refcountTableClusters; k++) {
+                refcountStructure.add((h.refcountTableOffset >>> cb) + k);
+            }
+        }
 
         Refcounts stored = null;
         try {
             stored = new Refcounts(file);
             for (int i = 0; i < stored.tableLength(); i++) {
                 long block = stored.tableEntry(i);
-                if (block != 0) {
-                    count(block, cs, "refcount block " + i);
+                if (block != 0 && count(block, cs, "refcount block " + i)) {
+                    refcountStructure.add(block >>> cb);
                 }
             }
         } catch (StorageException e) {
@@ -157,15 +176,20 @@ final class Qcow2Check {
         }
         corruptions += refcountErrors;
         leaks = leaked;
-        long copiedErrors = active.checkCopied();
+        long copiedErrors = active.checkCopied(true);
         corruptions += copiedErrors;
 
         long corruptionsRepairedNow = 0;
         long leaksRepaired = 0;
         if (repair && (corruptions > 0 || leaks > 0 || h.dirty() || h.corrupt())) {
+            // the old refcount structure is dropped: the copied bits must agree with the counts without it
+            for (long c : refcountStructure) {
+                refs[(int) c]--;
+            }
+            active.checkCopied(false);
             active.fix();
             rebuildRefcounts();
-            corruptionsRepairedNow = corruptions;
+            corruptionsRepairedNow = corruptions - unrepairable;
             leaksRepaired = leaks;
         }
         long guestClusters = (h.size + cs - 1) >>> cb;
@@ -189,7 +213,8 @@ final class Qcow2Check {
             this.l2Changed = new boolean[l1.length];
         }
 
-        long checkCopied() {
+        /** Makes the copied bits agree with the counts; returns (and, if {@code report}, describes) the disagreements. */
+        long checkCopied(boolean report) {
             long errors = 0;
             int stride = h.extendedL2() ? 2 : 1;
             for (int i = 0; i < l1.length; i++) {
@@ -201,7 +226,7 @@ final class Qcow2Check {
                 boolean one = refs[(int) (off >>> cb)] == 1;
                 if (copied != one) {
                     errors++;
-                    problem("L1 entry " + i + ": the copied bit is " + (copied ? "set" : "clear") + " but the L2 table's"
+                    problemIf(report, "L1 entry " + i + ": the copied bit is " + (copied ? "set" : "clear") + " but the L2 table's"
                             + " refcount is " + refs[(int) (off >>> cb)]);
                     l1[i] ^= Qcow2File.COPIED;
                     l1Changed[i] = true;
@@ -219,7 +244,7 @@ final class Qcow2Check {
                     }
                     if (c != want) {
                         errors++;
-                        problem("L2 entry " + (k / stride) + " of L1 entry " + i + ": the copied bit is "
+                        problemIf(report, "L2 entry " + (k / stride) + " of L1 entry " + i + ": the copied bit is "
                                 + (c ? "set" : "clear") + " but should be " + (want ? "set" : "clear"));
                         t[k] ^= Qcow2File.COPIED;
                         l2Changed[i] = true;
@@ -247,6 +272,15 @@ final class Qcow2Check {
         }
     }
 
+    /** A corruption in a table: repairable in the active one, left as it is in a snapshot's. */
+    private void tableCorruption(boolean active, String text) {
+        corruptions++;
+        if (!active) {
+            unrepairable++;
+        }
+        problem(text);
+    }
+
     private ActiveL1 walkL1(String what, long offset, int size, boolean active) throws StorageException {
         long[] l1 = size == 0 ? new long[0] : Qcow2File.readEntries(file.read(offset, size * 8, what), size);
         ActiveL1 result = new ActiveL1(offset, l1);
@@ -259,8 +293,7 @@ final class Qcow2Check {
                 continue;
             }
             if ((off & (cs - 1)) != 0 || (e & Qcow2File.L1_RESERVED) != 0) {
-                corruptions++;
-                problem(what + " entry " + i + " (0x" + Long.toHexString(e) + ") is not a valid L2 table offset");
+                tableCorruption(active, what + " entry " + i + " (0x" + Long.toHexString(e) + ") is not a valid L2 table offset");
                 if (active) {
                     l1[i] = 0;
                     result.l1Changed[i] = true;
@@ -268,8 +301,7 @@ final class Qcow2Check {
                 continue;
             }
             if (!seen.add(off)) {
-                corruptions++;
-                problem(what + " entry " + i + " points to the L2 table at " + off + ", which an earlier entry uses");
+                tableCorruption(active, what + " entry " + i + " points to the L2 table at " + off + ", which an earlier entry uses");
                 if (active) {
                     l1[i] = 0;
                     result.l1Changed[i] = true;
@@ -277,6 +309,7 @@ final class Qcow2Check {
                 continue;
             }
             if (!count(off, cs, "the L2 table of " + what + " entry " + i)) {
+                unrepairable += active ? 0 : 1;
                 if (active) {
                     l1[i] = 0;
                     result.l1Changed[i] = true;
@@ -296,14 +329,22 @@ final class Qcow2Check {
                     long sectors = ((entry & ~(3L << 62)) >>> x) + 1;
                     long end = (host & ~511L) + sectors * 512;
                     if (stride == 2 && t[k + 1] != 0) {
-                        corruptions++;
-                        problem(where + ": a compressed cluster with a non-zero subcluster bitmap");
+                        tableCorruption(active, where + ": a compressed cluster with a non-zero subcluster bitmap");
+                        if (active) {
+                            t[k + 1] = 0;
+                            result.l2Changed[i] = true;
+                        }
                     }
                     if (active) {
                         guestAllocated++;
                     }
-                    if (!count(host, end - host, where + " (compressed data)") && active) {
+                    boolean inFile = count(host, end - host, where + " (compressed data)");
+                    unrepairable += inFile || active ? 0 : 1;
+                    if (!inFile && active) {
                         t[k] = 0;
+                        if (stride == 2) {
+                            t[k + 1] = 0;
+                        }
                         result.l2Changed[i] = true;
                     }
                     continue;
@@ -312,12 +353,14 @@ final class Qcow2Check {
                 if (stride == 2) {
                     long bitmap = t[k + 1];
                     if ((bitmap & (bitmap >>> 32) & 0xffff_ffffL) != 0) {
-                        corruptions++;
-                        problem(where + ": subclusters marked both allocated and zero");
+                        tableCorruption(active, where + ": subclusters marked both allocated and zero");
+                        if (active) {
+                            t[k + 1] &= ~((bitmap & (bitmap >>> 32) & 0xffff_ffffL) << 32);
+                            result.l2Changed[i] = true;
+                        }
                     }
                     if (host == 0 && (bitmap & 0xffff_ffffL) != 0) {
-                        corruptions++;
-                        problem(where + ": allocated subclusters without a host cluster");
+                        tableCorruption(active, where + ": allocated subclusters without a host cluster");
                         if (active) {
                             t[k + 1] &= ~0xffff_ffffL;
                             result.l2Changed[i] = true;
@@ -332,15 +375,19 @@ final class Qcow2Check {
                     guestAllocated++;
                 }
                 if ((host & (cs - 1)) != 0) {
-                    corruptions++;
-                    problem(where + " (0x" + Long.toHexString(entry) + ") is not a cluster boundary");
+                    tableCorruption(active, where + " (0x" + Long.toHexString(entry) + ") is not a cluster boundary");
                     if (active) {
                         t[k] = 0;
+                        if (stride == 2) {
+                            t[k + 1] = 0;
+                        }
                         result.l2Changed[i] = true;
                     }
                     continue;
                 }
-                if (!count(host, cs, where) && active) {
+                boolean inFile = count(host, cs, where);
+                unrepairable += inFile || active ? 0 : 1;
+                if (!inFile && active) {
                     t[k] = 0;
                     if (stride == 2) {
                         t[k + 1] = 0;
