@@ -15,6 +15,7 @@ import org.spindle.storage.api.Bounds;
 import org.spindle.storage.api.Discardable;
 import org.spindle.storage.api.Extent;
 import org.spindle.storage.api.Overlay;
+import org.spindle.storage.api.Resizable;
 import org.spindle.storage.api.SnapshotInfo;
 import org.spindle.storage.api.Snapshots;
 import org.spindle.storage.api.StorageBackend;
@@ -46,7 +47,7 @@ import com.github.benmanes.caffeine.cache.Caffeine;
  * <p><b>Threading.</b> Reads share a read lock; writes, zeroing, discard and flush take the write lock.
  */
 final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZeroes, Overlay, Snapshots,
-        CompressedWrites {
+        CompressedWrites, Resizable {
     static final String L2_CACHE_SIZE = "l2_cache_size";
     static final long DEFAULT_MAX_L2_CACHE = 32L << 20;
 
@@ -238,7 +239,8 @@ final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZ
         if (type == Overlay.class) {
             return header.backingFile == null ? Optional.empty() : Optional.of(type.cast(this));
         }
-        if ((type == Discardable.class || type == WriteZeroes.class || type == CompressedWrites.class) && readOnly) {
+        if ((type == Discardable.class || type == WriteZeroes.class || type == CompressedWrites.class
+                || type == Resizable.class) && readOnly) {
             return Optional.empty();
         }
         return VirtualDisk.super.capability(type);
@@ -959,6 +961,79 @@ final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZ
             writeCluster(at, zeros);
             zeros.limit(limit);
             at += chunk;
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // resizing
+
+    /**
+     * Grows or shrinks the virtual size. Growing may need a larger L1 table: it is written in new
+     * clusters and synced before the header points at it. Shrinking frees every cluster past the new end
+     * and zeroes the rest of the last cluster, so that growing again shows zeros there; an image with
+     * snapshots does not shrink (they may need the clusters).
+     */
+    @Override
+    public void resize(long newSize) throws StorageException {
+        checkWritable(Operation.RESIZE, newSize, 0);
+        if (newSize < 0 || newSize % sectorSize != 0) {
+            throw new StorageException(Kind.INVALID_CONFIG, "a size of " + newSize + " bytes is not a whole number of "
+                    + sectorSize + "-byte sectors").withOperation(Operation.RESIZE);
+        }
+        long l1Needed = header.l1EntriesFor(newSize);
+        if (l1Needed * 8 > Qcow2Header.MAX_L1_BYTES) {
+            throw new StorageException(Kind.INVALID_CONFIG, newSize + " bytes need an L1 table larger than QEMU's "
+                    + "32 MiB with " + clusterSize + "-byte clusters").withOperation(Operation.RESIZE);
+        }
+        lock.writeLock().lock();
+        try {
+            checkOpen();
+            beforeFirstWrite();
+            long oldSize = size;
+            if (newSize < oldSize) {
+                if (header.nbSnapshots > 0) {
+                    throw new StorageException(Kind.UNSUPPORTED_FEATURE, "the image has " + header.nbSnapshots
+                            + " internal snapshots; it can grow but not shrink");
+                }
+                long cut = Math.min(oldSize, (newSize + clusterSize - 1) & -(long) clusterSize);
+                if (cut > newSize) {
+                    writeZeroData(newSize, (int) (cut - newSize));
+                }
+                if (oldSize > cut) {
+                    zeroOrDiscard(cut, oldSize - cut, true);
+                }
+            }
+            writeMetadata();
+            Refcounts rc = refcounts();
+            if (l1Needed > l1.length) {
+                int clusters = (int) ((l1Needed * 8 + clusterSize - 1) / clusterSize);
+                int entries = clusters * (clusterSize / 8);
+                long[] grown = java.util.Arrays.copyOf(l1, entries);
+                long offset = rc.allocateRun(clusters);
+                backend.write(offset, Qcow2File.encodeEntries(grown, 0, entries));
+                rc.write(false);
+                backend.flush();
+                if (header.l1Size > 0) {
+                    rc.releaseRange(header.l1TableOffset, (long) header.l1Size * 8);
+                }
+                header.l1TableOffset = offset;
+                header.l1Size = entries;
+                l1 = grown;
+            }
+            header.size = newSize;
+            file.writeHeader();
+            backend.flush();
+            size = newSize;
+            if (rc.hasReleases()) {
+                compressedCursor = -1;
+                rc.applyReleases();
+                rc.write(false);
+                backend.flush();
+            }
+        } catch (StorageException e) {
+            throw e.withOperation(Operation.RESIZE).withLocation(backend.location());
+        } finally {
+            lock.writeLock().unlock();
         }
     }
 

@@ -241,6 +241,39 @@ class Qcow2InteropTest {
         assertThat(Files.size(image)).as("compressed image size").isLessThan(source.length - (4L << 20));
     }
 
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("resizeOptionSets")
+    void resizedImagesPassQemuCheckAndCompare(String options) throws Exception {
+        Path image = dir.resolve("resize.qcow2");
+        QemuTool.ok(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-o", options, image.toString(), "8M");
+        QemuTool.io(dir, "qcow2", image, List.of("write -P 0x41 0 8M"));
+        byte[] expected = new byte[40 << 20];
+        java.util.Arrays.fill(expected, 0, 8 << 20, (byte) 0x41);
+        // grow (the L1 table must grow too with small clusters), write past the old end
+        try (VirtualDisk disk = new Qcow2Format().open(FileBackend.open(image, AccessMode.READ_WRITE), OpenOptions.defaults())) {
+            disk.capability(org.spindle.storage.api.Resizable.class).orElseThrow().resize(40L << 20);
+            byte[] data = new byte[3 << 20];
+            new Random(5).nextBytes(data);
+            disk.write(36L << 20, ByteBuffer.wrap(data));
+            System.arraycopy(data, 0, expected, 36 << 20, data.length);
+        }
+        assertQemuAccepts(image, expected);
+        assertThat(QemuTool.ok(dir, "qemu-img", "info", image.toString())).contains("virtual size: 40 MiB");
+        // shrink to a size inside a cluster, then grow again: the cut-off bytes come back as zeros
+        try (VirtualDisk disk = new Qcow2Format().open(FileBackend.open(image, AccessMode.READ_WRITE), OpenOptions.defaults())) {
+            org.spindle.storage.api.Resizable r = disk.capability(org.spindle.storage.api.Resizable.class).orElseThrow();
+            r.resize((5L << 20) + 1024);
+            r.resize(6L << 20);
+        }
+        byte[] shrunk = new byte[6 << 20];
+        System.arraycopy(expected, 0, shrunk, 0, (5 << 20) + 1024);
+        assertQemuAccepts(image, shrunk);
+    }
+
+    static Stream<String> resizeOptionSets() {
+        return Stream.of("cluster_size=512", "cluster_size=65536", "extended_l2=on", "compat=0.10,cluster_size=4096");
+    }
+
     static Stream<String> compressedOptionSets() {
         return Stream.of("cluster_size=512", "cluster_size=65536", "cluster_size=2M", "compression_type=zstd",
                 "compression_type=zstd,cluster_size=4096", "compat=0.10", "extended_l2=on,compression_type=zstd");
