@@ -384,7 +384,7 @@ final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZ
                         int limit = dst.limit();
                         dst.limit(dst.position() + n);
                         try {
-                            file.readFully(p.host, dst, "the data of guest offset " + pos);
+                            readData(p.host, dst, pos);
                         } finally {
                             dst.limit(limit);
                         }
@@ -401,6 +401,19 @@ final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZ
             throw e.at(Operation.READ, offset, length);
         } finally {
             lock.readLock().unlock();
+        }
+    }
+
+    /** Reads guest data at {@code host}; no size check up front (an fstat per request): the read notices the end. */
+    private void readData(long host, ByteBuffer dst, long guest) throws StorageException {
+        try {
+            backend.read(host, dst);
+        } catch (StorageException e) {
+            if (e.kind() != Kind.OUT_OF_BOUNDS) {
+                throw e;
+            }
+            throw new StorageException(Kind.CORRUPT_IMAGE, "the data of guest offset " + guest + " (host offset "
+                    + host + ") lies beyond the end of the file", e);
         }
     }
 

@@ -68,25 +68,48 @@ class Qcow2DiskPropertiesTest {
         }
     }
 
+    @Property(tries = 100)
+    void aTinyL2CacheChangesNothing(@ForAll("ops") List<DiskOp> ops, @ForAll @IntRange(min = 9, max = 12) int clusterBits)
+            throws Exception {
+        // with 512-byte to 4 KiB clusters this disk has 2 to 24 L2 tables; the cache holds 2
+        Map<String, String> p = Map.of(Qcow2Format.CLUSTER_SIZE, Integer.toString(1 << clusterBits));
+        try (Fixture fixture = new Fixture(p, Map.of(Qcow2Format.L2_CACHE_SIZE, Integer.toString(2 << clusterBits)))) {
+            DiskModelCheck.check(fixture, CAPACITY, 512, ops);
+            fixture.assertClean();
+        }
+    }
+
     private final class Fixture implements DiskFixture {
         private final MemoryBackendProvider provider = new MemoryBackendProvider();
         private final String name = "q" + System.nanoTime();
         private final Map<String, String> parameters;
+        private final Map<String, String> openParameters;
 
         Fixture(Map<String, String> parameters) {
+            this(parameters, Map.of());
+        }
+
+        Fixture(Map<String, String> parameters, Map<String, String> openParameters) {
             this.parameters = parameters;
+            this.openParameters = openParameters;
         }
 
         @Override
         public VirtualDisk create(long capacity, int sectorSize) throws StorageException {
-            return qcow2.create(provider.open(URI.create("memory:" + name + "?size=0"), AccessMode.CREATE_NEW),
+            VirtualDisk created = qcow2.create(provider.open(URI.create("memory:" + name + "?size=0"), AccessMode.CREATE_NEW),
                     CreateOptions.ofCapacity(capacity).withParameters(parameters));
+            if (openParameters.isEmpty()) {
+                return created;
+            }
+            created.close();
+            return reopen();
         }
 
         @Override
         public VirtualDisk reopen() throws StorageException {
             assertClean();
-            return qcow2.open(provider.open(URI.create("memory:" + name), AccessMode.READ_WRITE), OpenOptions.defaults());
+            return qcow2.open(provider.open(URI.create("memory:" + name), AccessMode.READ_WRITE),
+                    OpenOptions.defaults().withParameters(openParameters));
         }
 
         void assertClean() {
