@@ -63,8 +63,8 @@ public class DriveConfigurationIT extends SpindleTestSupport {
         // the same object is offered as a plain VirtualDisk to controllers that need no identity
         assertFalse(context.getServiceReferences(VirtualDisk.class, "(" + Drive.ID + "=it0)").isEmpty());
 
-        DriveDTO dto = drives.drive("it0").orElseThrow();
-        assertEquals(DriveState.ATTACHED, dto.state);
+        // the state says ATTACHED a moment after the service appears (never before it)
+        DriveDTO dto = awaitState("it0", d -> d.state == DriveState.ATTACHED, "attached");
         assertEquals("auto", dto.requestedFormat);
         assertEquals("raw", dto.format);
     }
