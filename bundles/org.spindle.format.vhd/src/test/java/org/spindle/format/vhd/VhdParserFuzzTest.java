@@ -41,10 +41,10 @@ class VhdParserFuzzTest {
             backend.write(0, ByteBuffer.wrap(image));
         }
         try {
-            VirtualDisk disk = open(name, true);
-            if (disk != null) {
-                try (disk) {
-                    exercise(disk, random);
+            VirtualDisk reader = open(name, true);
+            if (reader != null) {
+                try (reader) {
+                    exercise(reader, random);
                 }
             }
             try (StorageBackend b = MEMORY.open(URI.create("memory:" + name), AccessMode.READ_ONLY)) {
@@ -57,7 +57,7 @@ class VhdParserFuzzTest {
             } catch (StorageException e) {
                 // refused
             }
-            disk = open(name, false);
+            VirtualDisk disk = open(name, false);
             if (disk != null) {
                 try (disk) {
                     long capacity = disk.capacity();
