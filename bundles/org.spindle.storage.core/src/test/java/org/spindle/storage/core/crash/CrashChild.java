@@ -29,7 +29,13 @@ public final class CrashChild {
         for (int i = 0; ; i++) {
             switch (CrashOps.op(seed, i, disk.capacity())) {
                 case CrashOps.Write w -> disk.write(w.offset(), ByteBuffer.wrap(w.data()));
-                case CrashOps.Discard d -> disk.capability(Discardable.class).orElseThrow().discard(d.offset(), d.length());
+                case CrashOps.Discard d -> {
+                    // a format without discard: the operation is a no-op (run the harness with discardFrees off)
+                    java.util.Optional<Discardable> discard = disk.capability(Discardable.class);
+                    if (discard.isPresent()) {
+                        discard.get().discard(d.offset(), d.length());
+                    }
+                }
                 case CrashOps.Flush f -> {
                     disk.flush();
                     out.println("F " + (i + 1));
