@@ -30,6 +30,9 @@ final class Qcow2Check {
     private final long fileClusters;
     private final long[] refs;
     private final List<String> problems = new ArrayList<>();
+    private static final String[] KIND_NAMES = {"", "the header", "an L1 table", "an L2 table", "guest data",
+        "the refcount structure", "the snapshot table"};
+    private final byte[] kinds;
     /** The clusters of the refcount table and blocks as found: a repair replaces them. */
     private final List<Long> refcountStructure = new ArrayList<>();
     private long corruptions;
@@ -54,6 +57,7 @@ final class Qcow2Check {
                     + " clusters; Spindle checks images of up to " + MAX_CLUSTERS);
         }
         this.refs = new long[(int) fileClusters];
+        this.kinds = new byte[(int) fileClusters];
     }
 
     static CheckReport check(Qcow2File file, boolean repair) throws StorageException {
@@ -72,8 +76,23 @@ final class Qcow2Check {
         }
     }
 
-    /** Counts one reference to each cluster of the byte range; false if it lies outside the file. */
-    private boolean count(long offset, long length, String what) {
+    // what a cluster holds, for finding structures that overlap
+    private static final byte HEADER = 1;
+    private static final byte L1 = 2;
+    private static final byte L2 = 3;
+    private static final byte DATA = 4;
+    private static final byte REFCOUNT = 5;
+    private static final byte SNAPSHOTS = 6;
+
+    /**
+     * Counts one reference to each cluster of the byte range; false if it lies outside the file. A
+     * cluster used as two kinds of thing (an L2 table that is also data, say), or as a table that only
+     * one owner may have, is a corruption no repair can undo: reported, and left as found.
+     */
+    private boolean count(long offset, long length, String what, byte kind) {
+        if (length <= 0) {
+            return true;
+        }
         long first = offset >>> cb;
         long last = (offset + Math.max(length, 1) - 1) >>> cb;
         if (offset < 0 || last >= fileClusters) {
@@ -83,17 +102,28 @@ final class Qcow2Check {
         }
         for (long c = first; c <= last; c++) {
             refs[(int) c]++;
+            byte was = kinds[(int) c];
+            // L2 tables and data may be shared (snapshots); nothing else may, and no two kinds may mix
+            if (was != 0 && (was != kind || kind != L2 && kind != DATA)) {
+                corruptions++;
+                // the refcount structure is rebuilt elsewhere by a repair; other overlaps stay
+                if (was != REFCOUNT && kind != REFCOUNT) {
+                    unrepairable++;
+                }
+                problem(what + " uses cluster " + c + ", which also holds " + KIND_NAMES[was]);
+            }
+            kinds[(int) c] = kind;
         }
         return true;
     }
 
     private CheckReport run() throws StorageException {
-        count(0, cs, "the header");
-        count(h.l1TableOffset, (long) h.l1Size * 8, "the active L1 table");
+        count(0, cs, "the header", HEADER);
+        count(h.l1TableOffset, (long) h.l1Size * 8, "the active L1 table", L1);
         ActiveL1 active = walkL1("the active L1 table", h.l1TableOffset, h.l1Size, true);
         Qcow2Snapshots.Table snapshots = Qcow2Snapshots.read(file);
         if (h.nbSnapshots > 0) {
-            if (!count(h.snapshotsOffset, snapshots.bytes(), "the snapshot table")) {
+            if (!count(h.snapshotsOffset, snapshots.bytes(), "the snapshot table", SNAPSHOTS)) {
                 unrepairable++;
             }
             java.util.Set<Long> tables = new java.util.HashSet<>();
@@ -106,14 +136,14 @@ final class Qcow2Check {
                     problem(what + " at " + s.l1Offset() + " is also another table's");
                     continue;
                 }
-                if (count(s.l1Offset(), (long) s.l1Size() * 8, what)) {
+                if (count(s.l1Offset(), (long) s.l1Size() * 8, what, L1)) {
                     walkL1(what, s.l1Offset(), s.l1Size(), false);
                 } else {
                     unrepairable++;
                 }
             }
         }
-        if (count(h.refcountTableOffset, (long) h.refcountTableClusters * cs, "the refcount table")) {
+        if (count(h.refcountTableOffset, (long) h.refcountTableClusters * cs, "the refcount table", REFCOUNT)) {
             for (int k = 0; k < h.refcountTableClusters; k++) {
                 refcountStructure.add((h.refcountTableOffset >>> cb) + k);
             }
@@ -124,7 +154,7 @@ final class Qcow2Check {
             stored = new Refcounts(file);
             for (int i = 0; i < stored.tableLength(); i++) {
                 long block = stored.tableEntry(i);
-                if (block != 0 && count(block, cs, "refcount block " + i)) {
+                if (block != 0 && count(block, cs, "refcount block " + i, REFCOUNT)) {
                     refcountStructure.add(block >>> cb);
                 }
             }
@@ -308,7 +338,7 @@ final class Qcow2Check {
                 }
                 continue;
             }
-            if (!count(off, cs, "the L2 table of " + what + " entry " + i)) {
+            if (!count(off, cs, "the L2 table of " + what + " entry " + i, L2)) {
                 unrepairable += active ? 0 : 1;
                 if (active) {
                     l1[i] = 0;
@@ -338,7 +368,7 @@ final class Qcow2Check {
                     if (active) {
                         guestAllocated++;
                     }
-                    boolean inFile = count(host, end - host, where + " (compressed data)");
+                    boolean inFile = count(host, end - host, where + " (compressed data)", DATA);
                     unrepairable += inFile || active ? 0 : 1;
                     if (!inFile && active) {
                         t[k] = 0;
@@ -385,7 +415,7 @@ final class Qcow2Check {
                     }
                     continue;
                 }
-                boolean inFile = count(host, cs, where);
+                boolean inFile = count(host, cs, where, DATA);
                 unrepairable += inFile || active ? 0 : 1;
                 if (!inFile && active) {
                     t[k] = 0;
