@@ -55,7 +55,7 @@ class SpindleImgTest {
     void anUnknownFormatNamesTheInstalledOnes() throws Exception {
         Path image = Files.write(dir.resolve("a.img"), new byte[512]);
         assertThat(run("info", "-f", "vhdx", image.toString())).isEqualTo(1);
-        assertThat(err.toString()).contains("'vhdx' is not installed").contains("installed: iso, qcow2, raw, sparse, vhd");
+        assertThat(err.toString()).contains("'vhdx' is not installed").contains("installed: iso, qcow2, raw, sparse, vhd, vmdk");
     }
 
     @Test

@@ -1,0 +1,134 @@
+package org.spindle.format.vmdk;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.spindle.backend.file.FileBackend;
+import org.spindle.storage.api.AccessMode;
+import org.spindle.storage.api.AllocationMap;
+import org.spindle.storage.api.Extent;
+import org.spindle.storage.api.OpenOptions;
+import org.spindle.storage.api.StorageException;
+import org.spindle.storage.api.VirtualDisk;
+
+/**
+ * VMDK import against QEMU: monolithicSparse images (plain, with zeroed grains, written by
+ * {@code qemu-io}) and streamOptimized images (compressed grains, the directory behind the footer)
+ * made by {@code qemu-img} read byte for byte as {@code qemu-img convert -O raw} reads them, and map
+ * alike.
+ */
+class VmdkInteropTest {
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void tools() {
+        QemuTool.assumeInstalled();
+    }
+
+    static Stream<String> optionSets() {
+        return Stream.of("subformat=monolithicSparse", "subformat=monolithicSparse,zeroed_grain=on",
+                "subformat=streamOptimized", "subformat=monolithicSparse,compat6=on");
+    }
+
+    /** A raw source: text, random data, zeros and a short tail, 24 MiB + 512. */
+    private Path source() throws IOException {
+        byte[] bytes = new byte[(24 << 20) + 512];
+        byte[] text = "VMDK import test; ".repeat(500).getBytes();
+        for (int at = 1 << 20; at < 5 << 20; at += text.length) {
+            System.arraycopy(text, 0, bytes, at, Math.min(text.length, (5 << 20) - at));
+        }
+        byte[] noise = new byte[3 << 20];
+        new Random(3).nextBytes(noise);
+        System.arraycopy(noise, 0, bytes, 9 << 20, noise.length);
+        bytes[bytes.length - 1] = 42;
+        return Files.write(dir.resolve("source.raw"), bytes);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("optionSets")
+    void imagesQemuMadeReadTheSame(String options) throws Exception {
+        Path image = dir.resolve("disk.vmdk");
+        QemuTool.ok(dir, "qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", options, source().toString(),
+                image.toString());
+        if (!options.contains("streamOptimized")) {
+            QemuTool.io(dir, "vmdk", image, List.of("write -P 0x61 100k 70k", "write -z 1M 128k",
+                    "write -P 0x62 20M 4k"));
+        }
+        byte[] expected = qemuRaw(image);
+        assertThat(spindleRead(image)).isEqualTo(expected);
+        assertThat(spindleMap(image)).isEqualTo(QemuTool.map(dir, "vmdk", image));
+    }
+
+    @Test
+    void vmdkIsReadOnlyAndSaysHowToWrite() throws Exception {
+        Path image = dir.resolve("ro.vmdk");
+        QemuTool.ok(dir, "qemu-img", "create", "-q", "-f", "vmdk", image.toString(), "1M");
+        try (VirtualDisk disk = new VmdkFormat().open(FileBackend.open(image, AccessMode.READ_ONLY),
+                OpenOptions.defaults().withReadOnly(true))) {
+            assertThat(disk.isReadOnly()).isTrue();
+            assertThatThrownBy(() -> disk.write(0, ByteBuffer.allocate(512))).isInstanceOfSatisfying(StorageException.class,
+                    e -> assertThat(e.getMessage()).contains("img convert"));
+        }
+    }
+
+    @Test
+    void otherSubformatsAreRefusedByName() throws Exception {
+        Path image = dir.resolve("split.vmdk");
+        QemuTool.ok(dir, "qemu-img", "create", "-q", "-f", "vmdk", "-o", "subformat=monolithicFlat", image.toString(), "1M");
+        // a descriptor file is text: not this format's magic, and opening it as VMDK says what is wrong
+        assertThatThrownBy(() -> new VmdkFormat().open(FileBackend.open(image, AccessMode.READ_ONLY),
+                OpenOptions.defaults().withReadOnly(true))).isInstanceOf(StorageException.class);
+    }
+
+    private byte[] qemuRaw(Path image) throws IOException, InterruptedException {
+        Path out = dir.resolve("expected-" + System.nanoTime() + ".raw");
+        QemuTool.ok(dir, "qemu-img", "convert", "-f", "vmdk", "-O", "raw", image.toString(), out.toString());
+        byte[] bytes = Files.readAllBytes(out);
+        Files.delete(out);
+        return bytes;
+    }
+
+    private byte[] spindleRead(Path image) throws StorageException {
+        try (VirtualDisk disk = new VmdkFormat().open(FileBackend.open(image, AccessMode.READ_ONLY),
+                OpenOptions.defaults().withReadOnly(true))) {
+            byte[] bytes = new byte[(int) disk.capacity()];
+            ByteBuffer b = ByteBuffer.wrap(bytes);
+            while (b.hasRemaining()) {
+                int n = Math.min(b.remaining(), 3 << 20);
+                disk.read(b.position(), b.slice().limit(n));
+                b.position(b.position() + n);
+            }
+            return bytes;
+        }
+    }
+
+    private List<QemuTool.MapEntry> spindleMap(Path image) throws StorageException {
+        List<QemuTool.MapEntry> entries = new ArrayList<>();
+        try (VirtualDisk disk = new VmdkFormat().open(FileBackend.open(image, AccessMode.READ_ONLY),
+                OpenOptions.defaults().withReadOnly(true))) {
+            AllocationMap map = disk.capability(AllocationMap.class).orElseThrow();
+            for (long pos = 0; pos < disk.capacity(); ) {
+                Extent e = map.extent(pos, disk.capacity() - pos);
+                String kind = e.data() ? "data" : e.present() ? "zero" : "unallocated";
+                QemuTool.add(entries, new QemuTool.MapEntry(pos, e.length(), kind));
+                pos += e.length();
+            }
+        }
+        return entries;
+    }
+}
