@@ -4,7 +4,9 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 import org.osgi.service.component.annotations.Component;
+import org.spindle.storage.api.AccessMode;
 import org.spindle.storage.api.CreateOptions;
+import org.spindle.storage.api.RelatedFiles;
 import org.spindle.storage.api.DiskFormat;
 import org.spindle.storage.api.OpenOptions;
 import org.spindle.storage.api.ProbeInput;
@@ -16,12 +18,13 @@ import org.spindle.storage.api.VirtualDisk;
 
 /**
  * VMware's VMDK, read for import: hosted sparse extents in one file ({@code monolithicSparse},
- * {@code streamOptimized}). See {@link VmdkDisk}. Writing VMDKs is not offered: convert them
- * ({@code img convert -O qcow2 disk.vmdk disk.qcow2}).
+ * {@code streamOptimized}, see {@link VmdkDisk}); read and write: a descriptor with flat extents
+ * ({@code monolithicFlat}, see {@link VmdkFlatDisk}), which is also what {@code create} makes.
  */
 @Component(property = DiskFormat.NAME + "=" + VmdkFormat.NAME)
 public final class VmdkFormat implements DiskFormat {
     public static final String NAME = "vmdk";
+    public static final String SUBFORMAT = "subformat";
 
     @Override
     public String name() {
@@ -34,7 +37,18 @@ public final class VmdkFormat implements DiskFormat {
         if (head.remaining() < 4) {
             return PROBE_NO;
         }
-        return head.getInt(head.position()) == VmdkDisk.MAGIC ? PROBE_MAGIC : PROBE_NO;
+        if (head.getInt(head.position()) == VmdkDisk.MAGIC) {
+            return PROBE_MAGIC;
+        }
+        byte[] sig = VmdkFlatDisk.SIGNATURE.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        if (head.remaining() >= sig.length) {
+            byte[] start = new byte[sig.length];
+            head.get(head.position(), start);
+            if (java.util.Arrays.equals(start, sig)) {
+                return PROBE_MAGIC;
+            }
+        }
+        return PROBE_NO;
     }
 
     @Override
@@ -45,16 +59,64 @@ public final class VmdkFormat implements DiskFormat {
         }
         int sectorSize = options.logicalSectorSize() == 0 ? 512 : options.logicalSectorSize();
         try {
-            return VmdkDisk.open(backend, sectorSize);
+            ByteBuffer magic = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
+            if (backend.size() >= 4) {
+                backend.read(0, magic);
+            }
+            if (magic.getInt(0) == VmdkDisk.MAGIC) {
+                return VmdkDisk.open(backend, sectorSize);
+            }
+            return VmdkFlatDisk.open(backend, options.readOnly() || backend.isReadOnly(), sectorSize,
+                    options.relatedFiles().orElse(null));
         } catch (StorageException e) {
             throw e.withOperation(Operation.OPEN).withLocation(backend.location());
         }
     }
 
+    /**
+     * Creates a {@code monolithicFlat} VMDK (the only subformat Spindle writes): the descriptor here,
+     * the data in {@code NAME-flat.vmdk} beside it. Parameter: {@code subformat=monolithicFlat}.
+     */
     @Override
     public VirtualDisk create(StorageBackend backend, CreateOptions options) throws StorageException {
-        throw new StorageException(Kind.UNSUPPORTED_FEATURE, "Spindle reads VMDK images for import but does not write"
-                + " them; create a qcow2, vhd or raw image instead").withOperation(Operation.CREATE)
-                .withLocation(backend.location());
+        try {
+            for (String key : options.parameters().keySet()) {
+                if (!key.equals(SUBFORMAT)) {
+                    throw new StorageException(Kind.INVALID_CONFIG, "unknown vmdk option '" + key + "' (known: " + SUBFORMAT + ")");
+                }
+            }
+            String subformat = options.parameters().getOrDefault(SUBFORMAT, "monolithicFlat");
+            if (!subformat.equals("monolithicFlat")) {
+                throw new StorageException(Kind.UNSUPPORTED_FEATURE, "Spindle writes VMDKs as monolithicFlat only"
+                        + " (it reads monolithicSparse and streamOptimized); subformat=" + subformat + " asked");
+            }
+            if (options.backing() != null) {
+                throw new StorageException(Kind.UNSUPPORTED_FEATURE, "Spindle does not write VMDK delta disks");
+            }
+            RelatedFiles files = options.relatedFiles().orElseThrow(() -> new StorageException(Kind.UNSUPPORTED_FEATURE,
+                    "a monolithicFlat VMDK is two files; creating it needs an opener that can create related files"));
+            long capacity = options.capacity();
+            if (capacity % 512 != 0) {
+                throw new StorageException(Kind.INVALID_CONFIG, "a capacity of " + capacity + " bytes is not a whole number of sectors");
+            }
+            String location = backend.location();
+            String name = location.substring(location.lastIndexOf('/') + 1);
+            name = java.net.URLDecoder.decode(name, java.nio.charset.StandardCharsets.UTF_8);
+            String base = name.toLowerCase(java.util.Locale.ROOT).endsWith(".vmdk") ? name.substring(0, name.length() - 5) : name;
+            String flatName = base + "-flat.vmdk";
+            try (StorageBackend flat = files.open(flatName, AccessMode.CREATE_NEW)) {
+                if (capacity > 0) {
+                    flat.write(capacity - 1, ByteBuffer.allocate(1));
+                }
+                flat.flush();
+            }
+            byte[] text = VmdkFlatDisk.descriptor(capacity / 512, flatName, new java.util.Random().nextInt())
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            backend.write(0, ByteBuffer.wrap(text));
+            backend.flush();
+            return VmdkFlatDisk.open(backend, false, options.logicalSectorSize(), files);
+        } catch (StorageException e) {
+            throw e.withOperation(Operation.CREATE).withLocation(backend.location());
+        }
     }
 }

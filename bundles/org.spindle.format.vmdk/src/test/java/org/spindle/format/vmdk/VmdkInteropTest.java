@@ -24,6 +24,7 @@ import org.spindle.storage.api.Extent;
 import org.spindle.storage.api.OpenOptions;
 import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.VirtualDisk;
+import org.spindle.storage.core.DiskOpener;
 
 /**
  * VMDK import against QEMU: monolithicSparse images (plain, with zeroed grains, written by
@@ -87,12 +88,69 @@ class VmdkInteropTest {
     }
 
     @Test
-    void otherSubformatsAreRefusedByName() throws Exception {
+    void splitSparseExtentsAreRefusedByName() throws Exception {
         Path image = dir.resolve("split.vmdk");
-        QemuTool.ok(dir, "qemu-img", "create", "-q", "-f", "vmdk", "-o", "subformat=monolithicFlat", image.toString(), "1M");
-        // a descriptor file is text: not this format's magic, and opening it as VMDK says what is wrong
-        assertThatThrownBy(() -> new VmdkFormat().open(FileBackend.open(image, AccessMode.READ_ONLY),
-                OpenOptions.defaults().withReadOnly(true))).isInstanceOf(StorageException.class);
+        QemuTool.ok(dir, "qemu-img", "create", "-q", "-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", image.toString(), "1M");
+        assertThatThrownBy(() -> opener().open(image.toUri(), DiskOpener.AUTO, OpenOptions.defaults().withReadOnly(true)))
+                .isInstanceOfSatisfying(StorageException.class, e -> {
+                    assertThat(e.kind()).isEqualTo(StorageException.Kind.UNSUPPORTED_FEATURE);
+                    assertThat(e.getMessage()).contains("SPARSE extents").contains("twoGbMaxExtentSparse");
+                });
+    }
+
+    @Test
+    void monolithicFlatImagesQemuMadeReadAndTakeWrites() throws Exception {
+        Path image = dir.resolve("flat.vmdk");
+        QemuTool.ok(dir, "qemu-img", "create", "-q", "-f", "vmdk", "-o", "subformat=monolithicFlat", image.toString(), "24M");
+        QemuTool.io(dir, "vmdk", image, List.of("write -P 0x31 0 1M", "write -P 0x32 5000 3000", "write -P 0x33 23M 1M"));
+        byte[] expected = qemuRaw(image);
+        try (VirtualDisk disk = opener().open(image.toUri(), DiskOpener.AUTO, OpenOptions.defaults()).disk()) {
+            assertThat(disk.formatName()).isEqualTo("vmdk");
+            byte[] got = new byte[(int) disk.capacity()];
+            disk.read(0, ByteBuffer.wrap(got));
+            assertThat(got).isEqualTo(expected);
+            Random random = new Random(8);
+            for (int i = 0; i < 40; i++) {
+                byte[] data = new byte[1 + random.nextInt(100_000)];
+                random.nextBytes(data);
+                long at = random.nextLong(expected.length - data.length);
+                disk.write(at, ByteBuffer.wrap(data));
+                System.arraycopy(data, 0, expected, (int) at, data.length);
+            }
+        }
+        Path raw = Files.write(dir.resolve("model.raw"), expected);
+        QemuTool.ok(dir, "qemu-img", "compare", "-f", "vmdk", "-F", "raw", image.toString(), raw.toString());
+    }
+
+    @Test
+    void monolithicFlatImagesSpindleMadeReadInQemu() throws Exception {
+        Path image = dir.resolve("made.vmdk");
+        byte[] expected = new byte[20 << 20];
+        try (VirtualDisk disk = opener().create(image.toUri(), "vmdk", org.spindle.storage.api.CreateOptions.ofCapacity(expected.length)).disk()) {
+            byte[] data = new byte[3 << 20];
+            new Random(9).nextBytes(data);
+            disk.write(7L << 20, ByteBuffer.wrap(data));
+            System.arraycopy(data, 0, expected, 7 << 20, data.length);
+        }
+        assertThat(Files.exists(dir.resolve("made-flat.vmdk"))).isTrue();
+        String info = QemuTool.ok(dir, "qemu-img", "info", image.toString());
+        assertThat(info).contains("file format: vmdk").contains("virtual size: 20 MiB").contains("monolithicFlat");
+        Path raw = Files.write(dir.resolve("model.raw"), expected);
+        QemuTool.ok(dir, "qemu-img", "compare", "-f", "vmdk", "-F", "raw", image.toString(), raw.toString());
+        QemuTool.io(dir, "vmdk", image, List.of("write -P 0x44 1M 64k"));
+        assertThat(spindleReadChain(image)).isEqualTo(qemuRaw(image));
+    }
+
+    private org.spindle.storage.core.DiskOpener opener() {
+        return new DiskOpener(org.spindle.storage.core.ServiceLoaderRegistry.load(getClass().getClassLoader()));
+    }
+
+    private byte[] spindleReadChain(Path image) throws StorageException {
+        try (VirtualDisk disk = opener().open(image.toUri(), DiskOpener.AUTO, OpenOptions.defaults().withReadOnly(true)).disk()) {
+            byte[] bytes = new byte[(int) disk.capacity()];
+            disk.read(0, ByteBuffer.wrap(bytes));
+            return bytes;
+        }
     }
 
     private byte[] qemuRaw(Path image) throws IOException, InterruptedException {

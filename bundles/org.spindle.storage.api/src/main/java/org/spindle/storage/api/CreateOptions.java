@@ -9,13 +9,24 @@ public final class CreateOptions {
     private final int logicalSectorSize;
     private final Map<String, String> parameters;
     private final BackingReference backing;
+    private final RelatedFiles relatedFiles;
 
     private CreateOptions(long capacity, int logicalSectorSize, Map<String, String> parameters,
-            BackingReference backing) {
+            BackingReference backing, RelatedFiles relatedFiles) {
         this.capacity = capacity;
         this.logicalSectorSize = logicalSectorSize;
         this.parameters = Map.copyOf(parameters);
         this.backing = backing;
+        this.relatedFiles = relatedFiles;
+    }
+
+    /** How to create or open the image's other files, if the opener gave a way (Spindle's does). */
+    public java.util.Optional<RelatedFiles> relatedFiles() {
+        return java.util.Optional.ofNullable(relatedFiles);
+    }
+
+    public CreateOptions withRelatedFiles(RelatedFiles value) {
+        return new CreateOptions(capacity, logicalSectorSize, parameters, backing, value);
     }
 
     /** @throws IllegalArgumentException if {@code capacity} is negative */
@@ -23,7 +34,7 @@ public final class CreateOptions {
         if (capacity < 0) {
             throw new IllegalArgumentException("capacity must not be negative: " + capacity);
         }
-        return new CreateOptions(capacity, 512, Map.of(), null);
+        return new CreateOptions(capacity, 512, Map.of(), null, null);
     }
 
     /** The capacity in bytes. */
@@ -44,11 +55,11 @@ public final class CreateOptions {
         if (value != 512 && value != 4096) {
             throw new IllegalArgumentException("logical sector size must be 512 or 4096, not " + value);
         }
-        return new CreateOptions(capacity, value, parameters, backing);
+        return new CreateOptions(capacity, value, parameters, backing, relatedFiles);
     }
 
     public CreateOptions withParameters(Map<String, String> value) {
-        return new CreateOptions(capacity, logicalSectorSize, Objects.requireNonNull(value), backing);
+        return new CreateOptions(capacity, logicalSectorSize, Objects.requireNonNull(value), backing, relatedFiles);
     }
 
     /**
@@ -63,7 +74,7 @@ public final class CreateOptions {
 
     /** @since 1.1 */
     public CreateOptions withBacking(BackingReference value) {
-        return new CreateOptions(capacity, logicalSectorSize, parameters, value);
+        return new CreateOptions(capacity, logicalSectorSize, parameters, value, relatedFiles);
     }
 
     @Override

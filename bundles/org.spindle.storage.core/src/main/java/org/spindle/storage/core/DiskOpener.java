@@ -17,6 +17,7 @@ import org.spindle.storage.api.MediaType;
 import org.spindle.storage.api.OpenOptions;
 import org.spindle.storage.api.Overlay;
 import org.spindle.storage.api.ProbeInput;
+import org.spindle.storage.api.RelatedFiles;
 import org.spindle.storage.api.StorageBackend;
 import org.spindle.storage.api.StorageBackendProvider;
 import org.spindle.storage.api.StorageException;
@@ -230,7 +231,9 @@ public final class DiskOpener {
                 score = best.score();
             }
             DiskFormat chosen = format;
-            disk = guarded(chosen, Operation.OPEN, backend, () -> chosen.open(backend, options));
+            OpenOptions withFiles = options.relatedFiles().isPresent() ? options
+                    : options.withRelatedFiles(relatedFiles(backendUri));
+            disk = guarded(chosen, Operation.OPEN, backend, () -> chosen.open(backend, withFiles));
         } catch (StorageException e) {
             closeQuietly(backend, e);
             throw e;
@@ -263,7 +266,9 @@ public final class DiskOpener {
         DiskFormat format = format(formatName);
         StorageBackend backend = openBackend(provider, backendUri, AccessMode.CREATE_NEW);
         try {
-            VirtualDisk disk = guarded(format, Operation.CREATE, backend, () -> format.create(backend, options));
+            CreateOptions withFiles = options.relatedFiles().isPresent() ? options
+                    : options.withRelatedFiles(relatedFiles(backendUri));
+            VirtualDisk disk = guarded(format, Operation.CREATE, backend, () -> format.create(backend, withFiles));
             return new Opened(disk, provider, format, -1, List.of(new Layer(backendUri, provider, format)));
         } catch (StorageException | RuntimeException e) {
             Optional<Deletable> deletable = backend.capability(Deletable.class);
@@ -278,6 +283,14 @@ public final class DiskOpener {
             }
             throw e;
         }
+    }
+
+    /** Opens files named relative to {@code image} (or absolutely) through the installed providers. */
+    private RelatedFiles relatedFiles(URI image) {
+        return (location, mode) -> {
+            URI uri = resolve(image, location);
+            return openBackend(provider(uri), uri, mode);
+        };
     }
 
     /**
