@@ -342,6 +342,48 @@ final class VmdkDisk implements VirtualDisk, AllocationMap {
         }
     }
 
+    /**
+     * Walks the grain directory and every grain table: a table or grain that lies beyond the end of the
+     * file, or a compressed grain whose marker names another sector, is a corruption.
+     */
+    org.spindle.storage.api.CheckReport check() throws StorageException {
+        java.util.List<String> problems = new java.util.ArrayList<>();
+        long fileSize = backend.size();
+        long corruptions = 0;
+        long allocated = 0;
+        long grains = (capacity + grainBytes - 1) / grainBytes;
+        for (long g = 0; g < grains; g++) {
+            long e;
+            try {
+                e = entry(g);
+            } catch (StorageException ex) {
+                corruptions++;
+                if (problems.size() < 100) {
+                    problems.add(ex.detail());
+                }
+                g = (g / gtes + 1) * gtes - 1; // skip the rest of that table
+                continue;
+            }
+            if (kind(e) != DATA) {
+                continue;
+            }
+            allocated++;
+            boolean bad = compressed ? e * 512 + 12 > fileSize : e * 512 + grainBytes > fileSize;
+            if (!bad && compressed) {
+                ByteBuffer marker = read(backend, e * 512, 12);
+                bad = marker.getLong(0) != g * (grainBytes / 512);
+            }
+            if (bad) {
+                corruptions++;
+                if (problems.size() < 100) {
+                    problems.add("grain " + g + " at sector " + e + (compressed ? " has a bad marker or" : "")
+                            + " lies beyond the end of the file");
+                }
+            }
+        }
+        return new org.spindle.storage.api.CheckReport(corruptions, 0, 0, 0, problems, allocated, grains, fileSize);
+    }
+
     @Override
     public void write(long offset, ByteBuffer src) throws StorageException {
         throw new StorageException(Kind.READ_ONLY, "Spindle reads " + createType + " VMDKs for import; convert them to"

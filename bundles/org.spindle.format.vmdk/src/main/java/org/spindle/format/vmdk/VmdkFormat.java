@@ -74,6 +74,26 @@ public final class VmdkFormat implements DiskFormat {
     }
 
     /**
+     * Checks a sparse extent's grain directory, tables and grain markers (read-only: there is nothing
+     * Spindle repairs in a VMDK). A descriptor with flat extents has no metadata to check.
+     */
+    @Override
+    public org.spindle.storage.api.CheckReport check(StorageBackend backend, boolean repair) throws StorageException {
+        try {
+            ByteBuffer magic = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
+            if (backend.size() >= 4) {
+                backend.read(0, magic);
+            }
+            if (magic.getInt(0) != VmdkDisk.MAGIC) {
+                throw new StorageException(Kind.UNSUPPORTED_FEATURE, "a VMDK descriptor with flat extents has no metadata to check");
+            }
+            return VmdkDisk.open(backend, 512).check(); // not closed: the backend is the caller's
+        } catch (StorageException e) {
+            throw e.withOperation(Operation.CHECK).withLocation(backend.location());
+        }
+    }
+
+    /**
      * Creates a {@code monolithicFlat} VMDK (the only subformat Spindle writes): the descriptor here,
      * the data in {@code NAME-flat.vmdk} beside it. Parameter: {@code subformat=monolithicFlat}.
      */

@@ -73,6 +73,46 @@ class VmdkInteropTest {
         byte[] expected = qemuRaw(image);
         assertThat(spindleRead(image)).isEqualTo(expected);
         assertThat(spindleMap(image)).isEqualTo(QemuTool.map(dir, "vmdk", image));
+        try (org.spindle.storage.api.StorageBackend b = FileBackend.open(image, AccessMode.READ_ONLY)) {
+            org.spindle.storage.api.CheckReport report = new VmdkFormat().check(b, false);
+            assertThat(report.problems()).isEmpty();
+            assertThat(report.allocatedUnits()).isPositive();
+        }
+        // a grain table entry pointing past the end of the file is found
+        try (org.spindle.storage.api.StorageBackend b = FileBackend.open(image, AccessMode.READ_WRITE)) {
+            ByteBuffer header = ByteBuffer.allocate(512).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            b.read(0, header);
+            if (header.getLong(56) == -1) { // the directory is named by the footer
+                b.read(b.size() - 1024, header.clear());
+            }
+            long gd = header.getLong(56) * 512;
+            ByteBuffer gde = ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            b.read(gd, gde);
+            long gt = Integer.toUnsignedLong(gde.getInt(0)) * 512;
+            b.write(gt + 4 * 20, ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0, 0x7fff0000));
+            assertThat(new VmdkFormat().check(b, false).corruptions()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aStreamOptimizedImageWithItsDirectoryNamedByTheFooterReadsTheSame() throws Exception {
+        // VMware's stream writers put the grain directory at the end: the header says GD_AT_END and a
+        // footer (a header copy) before the end-of-stream marker names it. Rewrite qemu's image that way.
+        Path image = dir.resolve("stream.vmdk");
+        QemuTool.ok(dir, "qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized",
+                source().toString(), image.toString());
+        byte[] expected = qemuRaw(image);
+        byte[] file = Files.readAllBytes(image);
+        byte[] header = java.util.Arrays.copyOf(file, 512);
+        ByteBuffer.wrap(file).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(56, -1L);
+        ByteBuffer tail = ByteBuffer.allocate(1536).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        tail.putLong(0, 1).putInt(12, 3); // footer marker: one sector, type 3
+        tail.put(512, header); // the footer: the header with the real directory offset
+        // end-of-stream marker: zeros
+        byte[] rewritten = java.util.Arrays.copyOf(file, ((file.length + 511) & ~511) + 1536);
+        System.arraycopy(tail.array(), 0, rewritten, rewritten.length - 1536, 1536);
+        Files.write(image, rewritten);
+        assertThat(spindleRead(image)).isEqualTo(expected);
     }
 
     @Test
