@@ -1,0 +1,89 @@
+package org.spindle.it;
+
+import static org.junit.Assert.assertArrayEquals;
+import static org.junit.Assert.assertEquals;
+import static org.ops4j.pax.exam.CoreOptions.options;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.Assume;
+import org.junit.Test;
+import org.junit.runner.RunWith;
+import org.ops4j.pax.exam.Configuration;
+import org.ops4j.pax.exam.Option;
+import org.ops4j.pax.exam.junit.PaxExam;
+import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
+import org.ops4j.pax.exam.spi.reactors.PerMethod;
+import org.spindle.storage.api.Drive;
+
+/**
+ * The image format bundles as drives in the runtime: qcow2 (over a raw backing file), VHD and VMDK
+ * images made by {@code qemu-img} are probed, attached and read; the qcow2 drive takes writes that
+ * {@code qemu-img check} then finds consistent. Skipped where QEMU's tools are not installed.
+ */
+@RunWith(PaxExam.class)
+@ExamReactorStrategy(PerMethod.class)
+public class ImageFormatsIT extends SpindleTestSupport {
+
+    @Configuration
+    public Option[] config() {
+        return options(spindleBundles());
+    }
+
+    private static String qemu(Path dir, String... command) throws Exception {
+        Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor(60, TimeUnit.SECONDS);
+        assertEquals(String.join(" ", command) + " said: " + out, 0, p.exitValue());
+        return out;
+    }
+
+    @Test
+    public void qcow2VhdAndVmdkImagesAttachAsDrives() throws Exception {
+        Assume.assumeTrue("qemu-img is not installed", Files.isExecutable(Path.of("/usr/bin/qemu-img")));
+        Path raw = tempImage("base.raw", 4 << 20);
+        Path dir = raw.getParent();
+        byte[] pattern = new byte[4 << 20];
+        Arrays.fill(pattern, (byte) 0x3C);
+        Files.write(raw, pattern);
+        qemu(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", "top.qcow2");
+        qemu(dir, "qemu-img", "convert", "-f", "raw", "-O", "vpc", "base.raw", "disk.vhd");
+        qemu(dir, "qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized", "base.raw", "disk.vmdk");
+
+        Map<String, String> formats = Map.of("q0", "top.qcow2", "v0", "disk.vhd", "k0", "disk.vmdk");
+        Map<String, org.osgi.service.cm.Configuration> configs = new java.util.HashMap<>();
+        for (Map.Entry<String, String> e : formats.entrySet()) {
+            // the imported VMDK is read-only
+            Map<String, Object> props = e.getKey().equals("k0")
+                    ? Map.of("backend", dir.resolve(e.getValue()).toString(), "readOnly", true)
+                    : Map.of("backend", dir.resolve(e.getValue()).toString());
+            configs.put(e.getKey(), configureDrive(e.getKey(), props));
+        }
+        for (Map.Entry<String, String> e : formats.entrySet()) {
+            Drive drive = awaitDrive(e.getKey());
+            ByteBuffer head = ByteBuffer.allocate(4096);
+            drive.read(1 << 20, head);
+            byte[] expected = new byte[4096];
+            Arrays.fill(expected, (byte) 0x3C);
+            assertArrayEquals(e.getValue() + " reads its data", expected, head.array());
+        }
+        assertEquals("qcow2", awaitDrive("q0").formatName());
+        assertEquals("vhd", awaitDrive("v0").formatName());
+        assertEquals("vmdk", awaitDrive("k0").formatName());
+
+        Drive q0 = awaitDrive("q0");
+        q0.write(8192, ByteBuffer.wrap(new byte[] {1, 2, 3, 4}));
+        q0.flush();
+        configs.get("q0").delete();
+        awaitGone("q0");
+        String check = qemu(dir, "qemu-img", "check", "top.qcow2");
+        assertEquals(true, check.contains("No errors were found"));
+        assertArrayEquals("the backing file is untouched", pattern, Files.readAllBytes(raw));
+    }
+}
