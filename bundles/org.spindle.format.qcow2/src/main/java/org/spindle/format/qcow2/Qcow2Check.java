@@ -354,10 +354,9 @@ final class Qcow2Check {
                 long entry = t[k];
                 String where = "L2 entry " + (k / stride) + " of " + what + " entry " + i;
                 if ((entry & Qcow2File.COMPRESSED) != 0) {
-                    int x = 62 - (cb - 8);
-                    long host = entry & ((1L << x) - 1);
-                    long sectors = ((entry & ~(3L << 62)) >>> x) + 1;
-                    long end = (host & ~511L) + sectors * 512;
+                    long[] range = Qcow2File.compressedRange(entry, cb);
+                    long host = range[0];
+                    long end = host + range[1];
                     if (stride == 2 && t[k + 1] != 0) {
                         tableCorruption(active, where + ": a compressed cluster with a non-zero subcluster bitmap");
                         if (active) {
@@ -463,7 +462,7 @@ final class Qcow2Check {
                     throw new StorageException(Kind.CORRUPT_IMAGE, "cluster " + c + " has " + v
                             + " references, more than " + (1 << h.refcountOrder) + "-bit refcounts hold");
                 }
-                put(data, h.refcountOrder, c - bi * perBlock, v);
+                Refcounts.putEntry(data, h.refcountOrder, c - bi * perBlock, v);
             }
             long offset = (start + bi) << cb;
             file.write(offset, ByteBuffer.wrap(data));
@@ -476,24 +475,5 @@ final class Qcow2Check {
         h.incompatible &= ~(Qcow2Header.INCOMPAT_DIRTY | Qcow2Header.INCOMPAT_CORRUPT);
         file.writeHeader();
         file.sync();
-    }
-
-    static void put(byte[] d, int order, long index, long value) {
-        switch (order) {
-            case 0, 1, 2 -> {
-                int bits = 1 << order;
-                long bit = index * bits;
-                int mask = ((1 << bits) - 1) << (bit & 7);
-                int i = (int) (bit >>> 3);
-                d[i] = (byte) ((d[i] & ~mask) | ((int) (value << (bit & 7)) & mask));
-            }
-            default -> {
-                int bytes = 1 << (order - 3);
-                int i = (int) index * bytes;
-                for (int k = 0; k < bytes; k++) {
-                    d[i + k] = (byte) (value >>> (8 * (bytes - 1 - k)));
-                }
-            }
-        }
     }
 }

@@ -97,7 +97,7 @@ final class Qcow2Create {
         backend.write(cs, table);
         byte[] block = new byte[cs];
         for (int c = 0; c < 3; c++) {
-            Qcow2Check.put(block, s.refcountOrder(), c, 1);
+            Refcounts.putEntry(block, s.refcountOrder(), c, 1);
         }
         backend.write(2L * cs, ByteBuffer.wrap(block));
 

@@ -23,6 +23,7 @@ import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.StorageException.Kind;
 import org.spindle.storage.api.StorageException.Operation;
 import org.spindle.storage.api.VirtualDisk;
+import org.spindle.storage.api.Zeros;
 import org.spindle.storage.api.WriteZeroes;
 
 import com.github.benmanes.caffeine.cache.Cache;
@@ -393,7 +394,7 @@ final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZ
                         byte[] data = decompress(p.host);
                         dst.put(data, (int) (pos & (clusterSize - 1)), n);
                     }
-                    default -> putZeros(dst, n);
+                    default -> Zeros.put(dst, n);
                 }
                 pos += n;
             }
@@ -417,13 +418,8 @@ final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZ
         }
     }
 
-    /** Host offset and byte length of a compressed cluster's data. */
     private long[] compressedRange(long entry) {
-        int x = 62 - (clusterBits - 8);
-        long host = entry & ((1L << x) - 1);
-        long sectors = ((entry & ~Qcow2File.COPIED & ~Qcow2File.COMPRESSED) >>> x) + 1;
-        long end = (host & ~511L) + sectors * 512;
-        return new long[] {host, end - host};
+        return Qcow2File.compressedRange(entry, clusterBits);
     }
 
     private byte[] decompress(long entry) throws StorageException {
@@ -443,16 +439,6 @@ final class Qcow2Disk implements VirtualDisk, AllocationMap, Discardable, WriteZ
         byte[] data = Compression.decompress(header.compressionType, in.array(), in.position(), clusterSize);
         lastCompressed = new CompressedCache(entry, data);
         return data;
-    }
-
-    private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(64 * 1024).asReadOnlyBuffer();
-
-    private static void putZeros(ByteBuffer dst, int n) {
-        for (int done = 0; done < n; ) {
-            int chunk = Math.min(n - done, ZEROS.capacity());
-            dst.put(ZEROS.duplicate().limit(chunk));
-            done += chunk;
-        }
     }
 
     @Override

@@ -74,6 +74,19 @@ final class Qcow2File {
         backend.write(0, ByteBuffer.wrap(header.encode()));
     }
 
+    /**
+     * Host offset and byte length of a compressed cluster's data: the descriptor holds the offset in
+     * its low {@code 62 - (cluster_bits - 8)} bits and, above them, how many 512-byte sectors follow
+     * the one the offset lies in.
+     */
+    static long[] compressedRange(long entry, int clusterBits) {
+        int x = 62 - (clusterBits - 8);
+        long host = entry & ((1L << x) - 1);
+        long sectors = ((entry & ~(COPIED | COMPRESSED)) >>> x) + 1;
+        long end = (host & ~511L) + sectors * 512;
+        return new long[] {host, end - host};
+    }
+
     static long[] readEntries(ByteBuffer b, int count) {
         long[] entries = new long[count];
         for (int i = 0; i < count; i++) {

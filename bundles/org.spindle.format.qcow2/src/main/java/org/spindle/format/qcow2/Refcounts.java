@@ -312,64 +312,47 @@ final class Refcounts {
     }
 
     private long entry(Block block, long index) {
-        byte[] d = block.data;
-        switch (order) {
-            case 0, 1, 2 -> {
-                int bits = 1 << order;
-                long bit = index * bits;
-                int v = d[(int) (bit >>> 3)] & 0xff;
-                return (v >>> (bit & 7)) & ((1 << bits) - 1);
-            }
-            case 3 -> {
-                return d[(int) index] & 0xffL;
-            }
-            case 4 -> {
-                int i = (int) index * 2;
-                return ((d[i] & 0xffL) << 8) | (d[i + 1] & 0xffL);
-            }
-            case 5 -> {
-                int i = (int) index * 4;
-                return ((d[i] & 0xffL) << 24) | ((d[i + 1] & 0xffL) << 16) | ((d[i + 2] & 0xffL) << 8) | (d[i + 3] & 0xffL);
-            }
-            default -> {
-                int i = (int) index * 8;
-                long v = 0;
-                for (int k = 0; k < 8; k++) {
-                    v = (v << 8) | (d[i + k] & 0xffL);
-                }
-                return v < 0 ? Long.MAX_VALUE : v; // beyond any count Spindle can use
-            }
-        }
+        return entry(block.data, order, index);
     }
 
     private void putEntry(Block block, long index, long value) {
-        byte[] d = block.data;
-        switch (order) {
-            case 0, 1, 2 -> {
-                int bits = 1 << order;
-                long bit = index * bits;
-                int mask = ((1 << bits) - 1) << (bit & 7);
-                int i = (int) (bit >>> 3);
-                d[i] = (byte) ((d[i] & ~mask) | ((int) (value << (bit & 7)) & mask));
-            }
-            case 3 -> d[(int) index] = (byte) value;
-            case 4 -> {
-                int i = (int) index * 2;
-                d[i] = (byte) (value >>> 8);
-                d[i + 1] = (byte) value;
-            }
-            case 5 -> {
-                int i = (int) index * 4;
-                for (int k = 0; k < 4; k++) {
-                    d[i + k] = (byte) (value >>> (24 - 8 * k));
-                }
-            }
-            default -> {
-                int i = (int) index * 8;
-                for (int k = 0; k < 8; k++) {
-                    d[i + k] = (byte) (value >>> (56 - 8 * k));
-                }
-            }
+        putEntry(block.data, order, index, value);
+    }
+
+    /**
+     * Entry {@code index} of a refcount block of {@code 1 << order}-bit entries: below a byte, bit 0
+     * is the least significant bit; from a byte up, big-endian. A 64-bit count above
+     * {@code Long.MAX_VALUE} reads as that (beyond any count Spindle can use).
+     */
+    static long entry(byte[] d, int order, long index) {
+        if (order < 3) {
+            int bits = 1 << order;
+            long bit = index * bits;
+            int v = d[(int) (bit >>> 3)] & 0xff;
+            return (v >>> (bit & 7)) & ((1 << bits) - 1);
+        }
+        int bytes = 1 << (order - 3);
+        int i = (int) index * bytes;
+        long v = 0;
+        for (int k = 0; k < bytes; k++) {
+            v = (v << 8) | (d[i + k] & 0xffL);
+        }
+        return v < 0 ? Long.MAX_VALUE : v;
+    }
+
+    static void putEntry(byte[] d, int order, long index, long value) {
+        if (order < 3) {
+            int bits = 1 << order;
+            long bit = index * bits;
+            int mask = ((1 << bits) - 1) << (bit & 7);
+            int i = (int) (bit >>> 3);
+            d[i] = (byte) ((d[i] & ~mask) | ((int) (value << (bit & 7)) & mask));
+            return;
+        }
+        int bytes = 1 << (order - 3);
+        int i = (int) index * bytes;
+        for (int k = 0; k < bytes; k++) {
+            d[i + k] = (byte) (value >>> (8 * (bytes - 1 - k)));
         }
     }
 

@@ -8,15 +8,14 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 
 import org.spindle.backend.memory.MemoryBackendProvider;
 import org.spindle.storage.api.AccessMode;
-import org.spindle.storage.api.AllocationMap;
 import org.spindle.storage.api.CheckReport;
 import org.spindle.storage.api.Deletable;
-import org.spindle.storage.api.Extent;
 import org.spindle.storage.api.OpenOptions;
 import org.spindle.storage.api.Snapshots;
 import org.spindle.storage.api.StorageBackend;
 import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.VirtualDisk;
+import org.spindle.storage.core.support.FormatFuzz;
 import org.spindle.storage.api.WriteZeroes;
 
 /**
@@ -67,33 +66,7 @@ class Qcow2ParserFuzzTest {
             return;
         }
         try (disk) {
-            disk.details();
-            long capacity = disk.capacity();
-            long budget = 4L << 20;
-            for (int i = 0; i < 16 && capacity > 0 && budget > 0; i++) {
-                int length = (int) Math.min(capacity, 1 + random.nextInt(i == 0 ? 1 << 20 : 70_000));
-                long offset = i == 0 ? 0 : random.nextLong(capacity - length + 1);
-                budget -= length;
-                try {
-                    disk.read(offset, ByteBuffer.allocate(length));
-                } catch (StorageException e) {
-                    // a damaged table found on the way
-                }
-            }
-            AllocationMap map = disk.capability(AllocationMap.class).orElseThrow();
-            long pos = 0;
-            for (int calls = 0; pos < capacity && calls < 4096; calls++) {
-                Extent e;
-                try {
-                    e = map.extent(pos, capacity - pos);
-                } catch (StorageException ex) {
-                    break;
-                }
-                if (e.offset() != pos || e.length() <= 0 || e.end() > capacity) {
-                    throw new AssertionError("extent " + e + " asked at " + pos + " in a disk of " + capacity);
-                }
-                pos = e.end();
-            }
+            FormatFuzz.readAndWalk(disk, random);
             disk.capability(Snapshots.class).ifPresent(s -> {
                 try {
                     s.snapshots();

@@ -20,6 +20,7 @@ import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.StorageException.Kind;
 import org.spindle.storage.api.StorageException.Operation;
 import org.spindle.storage.api.VirtualDisk;
+import org.spindle.storage.api.Zeros;
 import org.spindle.storage.api.WriteZeroes;
 
 /**
@@ -227,7 +228,7 @@ final class SparseDisk implements VirtualDisk, AllocationMap, Discardable, Write
                 long runEnd = runEnd(pos, end);
                 int n = (int) (runEnd - pos);
                 if (slotOffset == 0) {
-                    putZeros(dst, n);
+                    Zeros.put(dst, n);
                 } else {
                     int limit = dst.limit();
                     dst.limit(dst.position() + n);
@@ -738,14 +739,6 @@ final class SparseDisk implements VirtualDisk, AllocationMap, Discardable, Write
             rest.position(rest.position() + n);
         }
         return true;
-    }
-
-    private static void putZeros(ByteBuffer dst, int n) {
-        for (int done = 0; done < n; ) {
-            int chunk = Math.min(n - done, ZEROS.capacity());
-            dst.put(ZEROS.duplicate().limit(chunk));
-            done += chunk;
-        }
     }
 
     @Override

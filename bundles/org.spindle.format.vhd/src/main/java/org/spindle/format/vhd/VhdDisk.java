@@ -19,6 +19,7 @@ import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.StorageException.Kind;
 import org.spindle.storage.api.StorageException.Operation;
 import org.spindle.storage.api.VirtualDisk;
+import org.spindle.storage.api.Zeros;
 
 /**
  * A VHD: fixed (the data, then the footer), dynamic (blocks allocated on first write through the block
@@ -336,9 +337,7 @@ final class VhdDisk implements VirtualDisk, AllocationMap, Overlay {
                     if (p[0] == DATA) {
                         backend.read(p[1], dst);
                     } else {
-                        while (dst.hasRemaining()) {
-                            dst.put((byte) 0);
-                        }
+                        Zeros.put(dst, dst.remaining());
                     }
                 } finally {
                     dst.limit(limit);
@@ -391,7 +390,7 @@ final class VhdDisk implements VirtualDisk, AllocationMap, Overlay {
         int inBlock = (int) (pos % blockSize);
         int n = src.remaining();
         if (bat[block] == UNUSED) {
-            if (!differencing && isZero(src)) {
+            if (!differencing && Zeros.isZero(src)) {
                 return; // an unallocated block of a dynamic disk reads as zeros already
             }
             allocate(block);
@@ -439,15 +438,6 @@ final class VhdDisk implements VirtualDisk, AllocationMap, Overlay {
         bat[block] = (int) (at / 512);
         batDirtyFrom = Math.min(batDirtyFrom, block);
         batDirtyTo = Math.max(batDirtyTo, block);
-    }
-
-    private static boolean isZero(ByteBuffer src) {
-        for (int i = src.position(); i < src.limit(); i++) {
-            if (src.get(i) != 0) {
-                return false;
-            }
-        }
-        return true;
     }
 
     @Override

@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.stream.Stream;
 
+import org.spindle.storage.core.support.QemuTool;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -181,29 +182,14 @@ class VhdInteropTest {
 
     private byte[] spindleRead(Path image) throws StorageException {
         try (VirtualDisk disk = opener().open(image.toUri(), "vhd", OpenOptions.defaults().withReadOnly(true)).disk()) {
-            byte[] bytes = new byte[(int) disk.capacity()];
-            ByteBuffer b = ByteBuffer.wrap(bytes);
-            while (b.hasRemaining()) {
-                int n = Math.min(b.remaining(), 3 << 20);
-                disk.read(b.position(), b.slice().limit(n));
-                b.position(b.position() + n);
-            }
-            return bytes;
+            return QemuTool.readAll(disk);
         }
     }
 
     private List<QemuTool.MapEntry> spindleMap(Path image) throws StorageException {
-        List<QemuTool.MapEntry> entries = new ArrayList<>();
         try (VirtualDisk disk = open(image, true)) {
-            AllocationMap map = disk.capability(AllocationMap.class).orElseThrow();
-            for (long pos = 0; pos < disk.capacity(); ) {
-                Extent e = map.extent(pos, disk.capacity() - pos);
-                String kind = e.data() ? "data" : e.present() ? "zero" : "unallocated";
-                QemuTool.add(entries, new QemuTool.MapEntry(pos, e.length(), kind));
-                pos += e.length();
-            }
+            return QemuTool.map(disk);
         }
-        return entries;
     }
 
     private void randomWrites(Path image, byte[] model, long seed) throws Exception {

@@ -8,13 +8,12 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 
 import org.spindle.backend.memory.MemoryBackendProvider;
 import org.spindle.storage.api.AccessMode;
-import org.spindle.storage.api.AllocationMap;
 import org.spindle.storage.api.Deletable;
-import org.spindle.storage.api.Extent;
 import org.spindle.storage.api.OpenOptions;
 import org.spindle.storage.api.StorageBackend;
 import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.VirtualDisk;
+import org.spindle.storage.core.support.FormatFuzz;
 
 /**
  * Fuzzes the VHD parsers with whole image files: the footer (and its copy), the dynamic header, the
@@ -44,7 +43,7 @@ class VhdParserFuzzTest {
             VirtualDisk reader = open(name, true);
             if (reader != null) {
                 try (reader) {
-                    exercise(reader, random);
+                    FormatFuzz.readAndWalk(reader, random);
                 }
             }
             try (StorageBackend b = MEMORY.open(URI.create("memory:" + name), AccessMode.READ_ONLY)) {
@@ -86,35 +85,6 @@ class VhdParserFuzzTest {
         } catch (StorageException e) {
             backend.close();
             return null;
-        }
-    }
-
-    private static void exercise(VirtualDisk disk, SplittableRandom random) {
-        long capacity = disk.capacity();
-        disk.details();
-        long budget = 4L << 20;
-        for (int i = 0; i < 12 && capacity > 0 && budget > 0; i++) {
-            int length = (int) Math.min(capacity, 1 + random.nextInt(i == 0 ? 1 << 20 : 70_000));
-            long offset = i == 0 ? 0 : random.nextLong(capacity - length + 1);
-            budget -= length;
-            try {
-                disk.read(offset, ByteBuffer.allocate(length));
-            } catch (StorageException e) {
-                // a damaged bitmap or block found on the way
-            }
-        }
-        try {
-            AllocationMap map = disk.capability(AllocationMap.class).orElseThrow();
-            long pos = 0;
-            for (int calls = 0; pos < capacity && calls < 4096; calls++) {
-                Extent e = map.extent(pos, capacity - pos);
-                if (e.offset() != pos || e.length() <= 0 || e.end() > capacity) {
-                    throw new AssertionError("extent " + e + " asked at " + pos + " in a disk of " + capacity);
-                }
-                pos = e.end();
-            }
-        } catch (StorageException e) {
-            // a damaged table
         }
     }
 }

@@ -19,6 +19,7 @@ import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.StorageException.Kind;
 import org.spindle.storage.api.StorageException.Operation;
 import org.spindle.storage.api.VirtualDisk;
+import org.spindle.storage.api.Zeros;
 
 /**
  * A VMDK hosted sparse extent (VMware's "Virtual Disk Format 1.1"), read-only, for import: a
@@ -283,9 +284,7 @@ final class VmdkDisk implements VirtualDisk, AllocationMap {
                 dst.limit(dst.position() + n);
                 try {
                     if (kind(e) != DATA) {
-                        while (dst.hasRemaining()) {
-                            dst.put((byte) 0);
-                        }
+                        Zeros.put(dst, dst.remaining());
                     } else if (compressed) {
                         dst.put(grain(e, grain), inGrain, n);
                     } else {

@@ -20,6 +20,7 @@ import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.StorageException.Kind;
 import org.spindle.storage.api.StorageException.Operation;
 import org.spindle.storage.api.VirtualDisk;
+import org.spindle.storage.api.Zeros;
 
 /**
  * A VMDK made of a text descriptor and flat extents ({@code monolithicFlat}: one raw file beside the
@@ -236,9 +237,7 @@ final class VmdkFlatDisk implements VirtualDisk, AllocationMap {
             dst.limit(dst.position() + n);
             try {
                 if (p.backend() == null) {
-                    while (dst.hasRemaining()) {
-                        dst.put((byte) 0);
-                    }
+                    Zeros.put(dst, dst.remaining());
                 } else {
                     p.backend().read(p.fileOffset() + pos - p.start(), dst);
                 }

@@ -124,17 +124,29 @@ public final class VmdkFormat implements DiskFormat {
             name = java.net.URLDecoder.decode(name, java.nio.charset.StandardCharsets.UTF_8);
             String base = name.toLowerCase(java.util.Locale.ROOT).endsWith(".vmdk") ? name.substring(0, name.length() - 5) : name;
             String flatName = base + "-flat.vmdk";
-            try (StorageBackend flat = files.open(flatName, AccessMode.CREATE_NEW)) {
+            StorageBackend flat = files.open(flatName, AccessMode.CREATE_NEW);
+            try {
                 if (capacity > 0) {
                     flat.write(capacity - 1, ByteBuffer.allocate(1));
                 }
                 flat.flush();
+                flat.close();
+                byte[] text = VmdkFlatDisk.descriptor(capacity / 512, flatName, new java.util.Random().nextInt())
+                        .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                backend.write(0, ByteBuffer.wrap(text));
+                backend.flush();
+                return VmdkFlatDisk.open(backend, false, options.logicalSectorSize(), files);
+            } catch (StorageException | RuntimeException e) {
+                // the opener deletes the descriptor of a failed create; the data file is this format's to remove
+                try {
+                    flat.close();
+                    files.open(flatName, AccessMode.READ_WRITE).capability(org.spindle.storage.api.Deletable.class)
+                            .orElseThrow().closeAndDelete();
+                } catch (StorageException | RuntimeException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+                throw e;
             }
-            byte[] text = VmdkFlatDisk.descriptor(capacity / 512, flatName, new java.util.Random().nextInt())
-                    .getBytes(java.nio.charset.StandardCharsets.UTF_8);
-            backend.write(0, ByteBuffer.wrap(text));
-            backend.flush();
-            return VmdkFlatDisk.open(backend, false, options.logicalSectorSize(), files);
         } catch (StorageException e) {
             throw e.withOperation(Operation.CREATE).withLocation(backend.location());
         }

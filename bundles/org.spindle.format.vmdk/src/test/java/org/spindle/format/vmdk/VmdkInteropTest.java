@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
 
+import org.spindle.storage.core.support.QemuTool;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -187,9 +188,7 @@ class VmdkInteropTest {
 
     private byte[] spindleReadChain(Path image) throws StorageException {
         try (VirtualDisk disk = opener().open(image.toUri(), DiskOpener.AUTO, OpenOptions.defaults().withReadOnly(true)).disk()) {
-            byte[] bytes = new byte[(int) disk.capacity()];
-            disk.read(0, ByteBuffer.wrap(bytes));
-            return bytes;
+            return QemuTool.readAll(disk);
         }
     }
 
@@ -204,29 +203,14 @@ class VmdkInteropTest {
     private byte[] spindleRead(Path image) throws StorageException {
         try (VirtualDisk disk = new VmdkFormat().open(FileBackend.open(image, AccessMode.READ_ONLY),
                 OpenOptions.defaults().withReadOnly(true))) {
-            byte[] bytes = new byte[(int) disk.capacity()];
-            ByteBuffer b = ByteBuffer.wrap(bytes);
-            while (b.hasRemaining()) {
-                int n = Math.min(b.remaining(), 3 << 20);
-                disk.read(b.position(), b.slice().limit(n));
-                b.position(b.position() + n);
-            }
-            return bytes;
+            return QemuTool.readAll(disk);
         }
     }
 
     private List<QemuTool.MapEntry> spindleMap(Path image) throws StorageException {
-        List<QemuTool.MapEntry> entries = new ArrayList<>();
         try (VirtualDisk disk = new VmdkFormat().open(FileBackend.open(image, AccessMode.READ_ONLY),
                 OpenOptions.defaults().withReadOnly(true))) {
-            AllocationMap map = disk.capability(AllocationMap.class).orElseThrow();
-            for (long pos = 0; pos < disk.capacity(); ) {
-                Extent e = map.extent(pos, disk.capacity() - pos);
-                String kind = e.data() ? "data" : e.present() ? "zero" : "unallocated";
-                QemuTool.add(entries, new QemuTool.MapEntry(pos, e.length(), kind));
-                pos += e.length();
-            }
+            return QemuTool.map(disk);
         }
-        return entries;
     }
 }

@@ -8,13 +8,12 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 
 import org.spindle.backend.memory.MemoryBackendProvider;
 import org.spindle.storage.api.AccessMode;
-import org.spindle.storage.api.AllocationMap;
 import org.spindle.storage.api.Deletable;
-import org.spindle.storage.api.Extent;
 import org.spindle.storage.api.OpenOptions;
 import org.spindle.storage.api.StorageBackend;
 import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.VirtualDisk;
+import org.spindle.storage.core.support.FormatFuzz;
 
 /**
  * Fuzzes the VMDK parsers with whole image files: the sparse extent header (and the footer of a
@@ -50,40 +49,11 @@ class VmdkParserFuzzTest {
                 return;
             }
             try (disk) {
-                exercise(disk, random);
+                FormatFuzz.readAndWalk(disk, random);
             }
         } finally {
             MEMORY.open(URI.create("memory:" + name), AccessMode.READ_WRITE).capability(Deletable.class)
                     .orElseThrow().closeAndDelete();
-        }
-    }
-
-    private static void exercise(VirtualDisk disk, SplittableRandom random) {
-        long capacity = disk.capacity();
-        disk.details();
-        long budget = 8L << 20;
-        for (int i = 0; i < 12 && capacity > 0 && budget > 0; i++) {
-            int length = (int) Math.min(capacity, 1 + random.nextInt(i == 0 ? 1 << 20 : 70_000));
-            long offset = i == 0 ? 0 : random.nextLong(capacity - length + 1);
-            budget -= length;
-            try {
-                disk.read(offset, ByteBuffer.allocate(length));
-            } catch (StorageException e) {
-                // a damaged table or grain found on the way
-            }
-        }
-        try {
-            AllocationMap map = disk.capability(AllocationMap.class).orElseThrow();
-            long pos = 0;
-            for (int calls = 0; pos < capacity && calls < 4096; calls++) {
-                Extent e = map.extent(pos, capacity - pos);
-                if (e.offset() != pos || e.length() <= 0 || e.end() > capacity) {
-                    throw new AssertionError("extent " + e + " asked at " + pos + " in a disk of " + capacity);
-                }
-                pos = e.end();
-            }
-        } catch (StorageException e) {
-            // a damaged table
         }
     }
 }

@@ -15,6 +15,7 @@ import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.StorageException.Kind;
 import org.spindle.storage.api.StorageException.Operation;
 import org.spindle.storage.api.VirtualDisk;
+import org.spindle.storage.api.Zeros;
 import org.spindle.storage.api.WriteZeroes;
 
 /**
@@ -125,7 +126,7 @@ final class CowDisk implements VirtualDisk, AllocationMap, Discardable, WriteZer
                 if (e.data()) {
                     readInto(top, pos, n, dst);
                 } else {
-                    putZeros(dst, n);
+                    Zeros.put(dst, n);
                 }
             } else {
                 readBase(pos, n, dst);
@@ -140,7 +141,7 @@ final class CowDisk implements VirtualDisk, AllocationMap, Discardable, WriteZer
         if (inBase > 0) {
             readInto(base, pos, (int) inBase, dst);
         }
-        putZeros(dst, n - (int) inBase);
+        Zeros.put(dst, n - (int) inBase);
     }
 
     private static void readInto(VirtualDisk disk, long pos, int n, ByteBuffer dst) throws StorageException {
@@ -365,14 +366,6 @@ final class CowDisk implements VirtualDisk, AllocationMap, Discardable, WriteZer
     private void checkWritable(Operation op, long offset, long length) throws StorageException {
         if (top.isReadOnly()) {
             throw new StorageException(Kind.READ_ONLY, "the overlay is read-only").at(op, offset, length);
-        }
-    }
-
-    private static void putZeros(ByteBuffer dst, int n) {
-        for (int done = 0; done < n; ) {
-            int chunk = Math.min(n - done, ZEROS.capacity());
-            dst.put(ZEROS.duplicate().limit(chunk));
-            done += chunk;
         }
     }
 

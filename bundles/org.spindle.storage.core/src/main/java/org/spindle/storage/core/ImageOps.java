@@ -8,6 +8,7 @@ import java.util.Optional;
 
 import org.spindle.storage.api.AllocationMap;
 import org.spindle.storage.api.CompressedWrites;
+import org.spindle.storage.api.Zeros;
 import org.spindle.storage.api.BackingReference;
 import org.spindle.storage.api.Discardable;
 import org.spindle.storage.api.Extent;
@@ -135,13 +136,7 @@ public final class ImageOps {
     private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(CHUNK).asReadOnlyBuffer();
 
     static boolean isZero(ByteBuffer data, int at, int length) {
-        for (int done = 0; done < length; done += CHUNK) {
-            int n = Math.min(CHUNK, length - done);
-            if (data.slice(at + done, n).mismatch(ZEROS.slice(0, n)) != -1) {
-                return false;
-            }
-        }
-        return true;
+        return Zeros.isZero(data.slice(at, length));
     }
 
     /**
