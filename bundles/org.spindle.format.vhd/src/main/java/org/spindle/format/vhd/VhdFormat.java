@@ -1,12 +1,7 @@
 package org.spindle.format.vhd;
 
-import java.net.URI;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -16,6 +11,7 @@ import java.util.Set;
 import java.util.UUID;
 
 import org.osgi.service.component.annotations.Component;
+import org.spindle.storage.api.AccessMode;
 import org.spindle.storage.api.BackingReference;
 import org.spindle.storage.api.ByteSize;
 import org.spindle.storage.api.CheckReport;
@@ -23,6 +19,7 @@ import org.spindle.storage.api.CreateOptions;
 import org.spindle.storage.api.DiskFormat;
 import org.spindle.storage.api.OpenOptions;
 import org.spindle.storage.api.ProbeInput;
+import org.spindle.storage.api.RelatedFiles;
 import org.spindle.storage.api.StorageBackend;
 import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.StorageException.Kind;
@@ -139,7 +136,7 @@ public final class VhdFormat implements DiskFormat {
                 VhdFooter footer = VhdFooter.create(VhdFooter.TYPE_FIXED, capacity, geometry, 0, id, now);
                 backend.write(capacity, ByteBuffer.wrap(footer.raw));
             } else {
-                writeDynamic(backend, capacity, geometry, blockSize, id, now, backing);
+                writeDynamic(backend, capacity, geometry, blockSize, id, now, backing, options.relatedFiles());
             }
             backend.flush();
             return VhdDisk.open(backend, false, options.logicalSectorSize());
@@ -149,7 +146,7 @@ public final class VhdFormat implements DiskFormat {
     }
 
     private static void writeDynamic(StorageBackend backend, long capacity, VhdGeometry geometry, int blockSize, UUID id,
-            long now, BackingReference backing) throws StorageException {
+            long now, BackingReference backing, java.util.Optional<RelatedFiles> relatedFiles) throws StorageException {
         long entries = (capacity + blockSize - 1) / blockSize;
         if (entries * 4 > VhdDynamicHeader.MAX_TABLE_BYTES) {
             throw new StorageException(Kind.INVALID_CONFIG, "the block table would be larger than 128 MiB: choose larger blocks");
@@ -163,7 +160,10 @@ public final class VhdFormat implements DiskFormat {
         int type = VhdFooter.TYPE_DYNAMIC;
         if (backing != null) {
             type = VhdFooter.TYPE_DIFFERENCING;
-            VhdFooter parent = parentFooter(backend.location(), backing.location());
+            RelatedFiles files = relatedFiles.orElseThrow(() -> new StorageException(Kind.UNSUPPORTED_FEATURE,
+                    "a differencing VHD records its parent's identity; creating one needs an opener that can open"
+                    + " the parent (Spindle's DiskOpener)"));
+            VhdFooter parent = parentFooter(files, backing.location());
             if (parent.virtualSize() != capacity) {
                 throw new StorageException(Kind.INVALID_CONFIG, "a differencing disk has its parent's size ("
                         + parent.virtualSize() + " bytes), not " + capacity);
@@ -208,34 +208,21 @@ public final class VhdFormat implements DiskFormat {
         backend.write(tableOffset + tableBytes, ByteBuffer.wrap(footer.raw));
     }
 
-    /** The parent's footer, read from the file the backing location names next to the new image. */
-    private static VhdFooter parentFooter(String imageLocation, String backingLocation) throws StorageException {
-        Path parent;
-        try {
-            Path here = Path.of(URI.create(imageLocation));
-            parent = here.resolveSibling(Path.of(backingLocation.replace('\\', '/')));
-        } catch (RuntimeException e) {
-            throw new StorageException(Kind.INVALID_CONFIG, "a differencing VHD needs its parent as a local file next to"
-                    + " it or by absolute path; '" + backingLocation + "' from " + imageLocation + " is not one");
-        }
-        try (FileChannel ch = FileChannel.open(parent, StandardOpenOption.READ)) {
-            long size = ch.size();
-            ByteBuffer b = ByteBuffer.allocate(VhdFooter.SIZE).order(ByteOrder.BIG_ENDIAN);
+    /** The parent's footer, read through the opener's related files (the location is relative to the new image). */
+    private static VhdFooter parentFooter(RelatedFiles files, String backingLocation) throws StorageException {
+        try (StorageBackend parent = files.open(backingLocation, AccessMode.READ_ONLY)) {
+            long size = parent.size();
             if (size < VhdFooter.SIZE) {
-                throw new StorageException(Kind.INVALID_CONFIG, "the parent " + parent + " is not a VHD");
+                throw new StorageException(Kind.INVALID_CONFIG, "the parent '" + backingLocation + "' is not a VHD");
             }
-            while (b.hasRemaining()) {
-                if (ch.read(b, size - VhdFooter.SIZE + b.position()) < 0) {
-                    break;
-                }
-            }
+            byte[] raw = new byte[VhdFooter.SIZE];
+            parent.read(size - VhdFooter.SIZE, ByteBuffer.wrap(raw));
             try {
-                return VhdFooter.parse(b.array());
+                return VhdFooter.parse(raw);
             } catch (StorageException e) {
-                throw new StorageException(Kind.INVALID_CONFIG, "the parent " + parent + " is not a VHD: " + e.detail());
+                throw new StorageException(Kind.INVALID_CONFIG, "the parent '" + backingLocation + "' is not a VHD: "
+                        + e.detail());
             }
-        } catch (java.io.IOException e) {
-            throw new StorageException(Kind.NOT_FOUND, "cannot read the parent " + parent + ": " + e.getMessage(), e);
         }
     }
 

@@ -128,8 +128,9 @@ class VhdInteropTest {
         }
         byte[] baseBytes = Files.readAllBytes(base);
         Path top = dir.resolve("top.vhd");
-        try (VirtualDisk disk = new VhdFormat().create(FileBackend.open(top, AccessMode.CREATE_NEW),
-                CreateOptions.ofCapacity(size).withBacking(new BackingReference("base.vhd", "vhd")))) {
+        // through the opener, which lets the format read its parent's identity
+        try (VirtualDisk disk = opener().create(top.toUri(), "vhd",
+                CreateOptions.ofCapacity(size).withBacking(new BackingReference("base.vhd", "vhd"))).disk()) {
             assertThat(disk.capability(org.spindle.storage.api.Overlay.class)).isPresent();
             assertThat(disk.details()).containsEntry("subformat", "differencing");
         }
