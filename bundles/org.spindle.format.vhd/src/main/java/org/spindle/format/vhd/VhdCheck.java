@@ -28,16 +28,26 @@ final class VhdCheck {
         List<String> problems = new ArrayList<>();
         long fileSize = backend.size();
         // opening checks the footer, header and table bounds the way reads need them
-        VhdFooter footer;
-        byte[] tail = new byte[VhdFooter.SIZE];
         if (fileSize < VhdFooter.SIZE) {
             throw new StorageException(Kind.CORRUPT_IMAGE, "the file is too short for a VHD footer");
         }
-        backend.read(fileSize - VhdFooter.SIZE, ByteBuffer.wrap(tail));
-        footer = VhdFooter.parse(tail);
+        VhdFooter footer = VhdDisk.readFooter(backend, fileSize);
+        byte[] tail = VhdDisk.read(backend, fileSize - VhdFooter.SIZE, VhdFooter.SIZE);
         long capacity = footer.virtualSize();
         long corruptions = 0;
         long repaired = 0;
+        if (!Arrays.equals(tail, footer.raw)) {
+            // only a dynamic disk gets here: its copy at the start stands in
+            corruptions++;
+            problems.add("the footer at the end of the file is damaged; the copy at the start stands in for it");
+            if (repair) {
+                long end = (fileSize + 511) & ~511L;
+                backend.write(end, ByteBuffer.wrap(footer.raw));
+                backend.flush();
+                fileSize = end + VhdFooter.SIZE;
+                repaired++;
+            }
+        }
         if (footer.diskType() == VhdFooter.TYPE_FIXED) {
             if (capacity > fileSize - VhdFooter.SIZE) {
                 corruptions++;

@@ -27,8 +27,9 @@ import org.spindle.storage.api.Zeros;
  * bitmap bits leave sectors to the parent, which {@code DiskOpener} stacks under it through
  * {@link Overlay}).
  *
- * <p><b>Allocation and ordering.</b> A new block goes where the footer was: its bitmap and data
- * (zero-filled), then the footer at the new end of the file. The table entry changes in memory; a
+ * <p><b>Allocation and ordering.</b> A new block goes where the footer was: first the footer at the
+ * new end of the file (so the file always ends in a footer), then the block's data (zero-filled) and
+ * bitmap. The table entry changes in memory; a
  * flush syncs the blocks and only then writes the changed table sectors, and syncs again. A crash
  * leaves a valid image whose table knows the blocks of the last flush (blocks after it are orphaned,
  * which {@code check} reports as leaks). In a dynamic disk a new block's bitmap is all ones (the zero
@@ -78,20 +79,7 @@ final class VhdDisk implements VirtualDisk, AllocationMap, Overlay {
         if (fileSize < VhdFooter.SIZE) {
             throw new StorageException(Kind.CORRUPT_IMAGE, "the file is " + fileSize + " bytes, too short for a VHD footer");
         }
-        VhdFooter footer;
-        try {
-            footer = VhdFooter.parse(read(backend, fileSize - VhdFooter.SIZE, VhdFooter.SIZE));
-        } catch (StorageException tail) {
-            // a dynamic disk keeps a copy at the start: it stands in for a damaged footer at the end
-            try {
-                footer = VhdFooter.parse(read(backend, 0, VhdFooter.SIZE));
-                if (footer.diskType() == VhdFooter.TYPE_FIXED) {
-                    throw tail;
-                }
-            } catch (StorageException head) {
-                throw tail;
-            }
-        }
+        VhdFooter footer = readFooter(backend, fileSize);
         long capacity = footer.virtualSize();
         if (capacity % sectorSize != 0) {
             throw new StorageException(Kind.INVALID_CONFIG, "the disk size " + capacity + " is not a whole number of "
@@ -173,7 +161,27 @@ final class VhdDisk implements VirtualDisk, AllocationMap, Overlay {
         throw new StorageException(Kind.CORRUPT_IMAGE, "the differencing disk names no parent it can be found by");
     }
 
-    private static byte[] read(StorageBackend backend, long offset, int length) throws StorageException {
+    /**
+     * The footer at the end of the file or, when that one is damaged, the copy a dynamic or
+     * differencing disk keeps at the start.
+     */
+    static VhdFooter readFooter(StorageBackend backend, long fileSize) throws StorageException {
+        try {
+            return VhdFooter.parse(read(backend, fileSize - VhdFooter.SIZE, VhdFooter.SIZE));
+        } catch (StorageException tail) {
+            try {
+                VhdFooter copy = VhdFooter.parse(read(backend, 0, VhdFooter.SIZE));
+                if (copy.diskType() != VhdFooter.TYPE_FIXED) {
+                    return copy;
+                }
+            } catch (StorageException head) {
+                tail.addSuppressed(head);
+            }
+            throw tail;
+        }
+    }
+
+    static byte[] read(StorageBackend backend, long offset, int length) throws StorageException {
         ByteBuffer b = ByteBuffer.allocate(length);
         backend.read(offset, b);
         return b.array();
@@ -415,9 +423,12 @@ final class VhdDisk implements VirtualDisk, AllocationMap, Overlay {
         }
     }
 
-    /** A new block where the footer is, the footer moved after it; the table entry changes in memory. */
+    /**
+     * A new block where the footer is, the footer moved after it; the table entry changes in memory.
+     * The footer goes to the new end first, so the file ends in a footer at every moment.
+     */
     private void allocate(int block) throws StorageException {
-        long at = footerOffset;
+        long at = (footerOffset + 511) & ~511L;
         byte[] bitmap = new byte[bitmapBytes];
         if (!differencing) {
             int sectors = blockSize / 512;
@@ -427,12 +438,12 @@ final class VhdDisk implements VirtualDisk, AllocationMap, Overlay {
         }
         ByteBuffer zeros = ByteBuffer.allocate(Math.min(blockSize, 1 << 20));
         long dataStart = at + bitmapBytes;
+        long newFooter = dataStart + blockSize;
+        backend.write(newFooter, ByteBuffer.wrap(footer.raw));
         for (long done = 0; done < blockSize; done += zeros.capacity()) {
             backend.write(dataStart + done, zeros.clear().limit((int) Math.min(zeros.capacity(), blockSize - done)));
         }
         backend.write(at, ByteBuffer.wrap(bitmap));
-        long newFooter = dataStart + blockSize;
-        backend.write(newFooter, ByteBuffer.wrap(footer.raw));
         footerOffset = newFooter;
         bitmaps.put(block, bitmap);
         bat[block] = (int) (at / 512);
