@@ -110,13 +110,22 @@ final class VhdxFile {
         boolean replayed = false;
         if (header.hasLog()) {
             VhdxLog.Replay replay = readLog(file, header, size);
-            if (readOnly) {
+            if (replay == null) {
+                // a writer names its log in the header before the entry is complete (QEMU does): nothing to replay
+                notes.add("the header names log " + header.logGuid() + " but the log holds no complete entry of it;"
+                        + " there is nothing to replay");
+                if (!readOnly) {
+                    VhdxHeader clean = header.next(UUID.randomUUID(), header.dataWriteGuid(), Guids.ZERO);
+                    writeHeader(file, 1 - slot, clean);
+                    header = clean;
+                    slot = 1 - slot;
+                }
+            } else if (readOnly) {
                 view = new ReplayedView(file, replay);
             } else {
-                header = replayInPlace(file, header, slot, replay);
-                slot = 1 - slot;
+                header = replayInPlace(file, header, slot, replay); // its last header update lands in this slot
             }
-            replayed = true;
+            replayed = replay != null;
         }
         VhdxRegionTable regions = readRegions(view, notes, damagedTables);
         VhdxRegionTable.Region meta = regions.find(VhdxLayout.REGION_METADATA, "metadata");
@@ -148,6 +157,7 @@ final class VhdxFile {
         return vf;
     }
 
+    /** The log's active sequence, or null when it holds no complete entry of the header's log GUID. */
     private static VhdxLog.Replay readLog(StorageBackend file, VhdxHeader header, long size) throws StorageException {
         if (header.logLength() > 256 * VhdxLayout.MB) {
             throw new StorageException(Kind.UNSUPPORTED_FEATURE, "a log of " + header.logLength()
@@ -158,11 +168,9 @@ final class VhdxFile {
         }
         byte[] log = read(file, header.logOffset(), (int) header.logLength());
         VhdxLog.Replay replay = VhdxLog.scan(log, header.logGuid());
-        if (replay == null) {
-            throw new StorageException(Kind.CORRUPT_IMAGE, "the header names log " + header.logGuid()
-                    + " but the log holds no complete sequence of its entries");
+        if (replay != null) {
+            VhdxLog.validate(replay, size, header.logOffset(), header.logLength());
         }
-        VhdxLog.validate(replay, size, header.logOffset(), header.logLength());
         return replay;
     }
 
