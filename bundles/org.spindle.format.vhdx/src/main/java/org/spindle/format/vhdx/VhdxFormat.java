@@ -229,9 +229,22 @@ public final class VhdxFormat implements DiskFormat {
             }
             Path dir = Path.of(c).toAbsolutePath().normalize().getParent();
             p = dir.relativize(Path.of(q).normalize()).toString();
-        } else if (p.matches("[a-z][a-z0-9+.-]*:.*")) {
-            throw new StorageException(Kind.INVALID_CONFIG, "the parent '" + parent
-                    + "' must be a file path relative to the differencing disk");
+        } else if (p.matches("[A-Za-z][A-Za-z0-9+.-]+:.*")) {
+            // another backend's URI: relative when both live in the same opaque namespace (memory:name)
+            java.net.URI pu = java.net.URI.create(p);
+            java.net.URI cu;
+            try {
+                cu = java.net.URI.create(child);
+            } catch (IllegalArgumentException e) {
+                cu = null;
+            }
+            if (cu == null || !pu.isOpaque() || !cu.isOpaque() || !pu.getScheme().equals(cu.getScheme())
+                    || pu.getSchemeSpecificPart().contains("/")) {
+                throw new StorageException(Kind.INVALID_CONFIG, "the parent '" + parent
+                        + "' must be given relative to the differencing disk");
+            }
+            String name = pu.getSchemeSpecificPart();
+            p = name.contains("?") ? name.substring(0, name.indexOf('?')) : name;
         }
         return p.replace('/', '\\');
     }
