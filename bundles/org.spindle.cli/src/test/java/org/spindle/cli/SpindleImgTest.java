@@ -54,8 +54,8 @@ class SpindleImgTest {
     @Test
     void anUnknownFormatNamesTheInstalledOnes() throws Exception {
         Path image = Files.write(dir.resolve("a.img"), new byte[512]);
-        assertThat(run("info", "-f", "vhdx", image.toString())).isEqualTo(1);
-        assertThat(err.toString()).contains("'vhdx' is not installed").contains("installed: iso, qcow2, raw, sparse, vhd, vmdk");
+        assertThat(run("info", "-f", "vdi", image.toString())).isEqualTo(1);
+        assertThat(err.toString()).contains("'vdi' is not installed").contains("installed: iso, qcow2, raw, sparse, vhd, vhdx, vmdk");
     }
 
     @Test

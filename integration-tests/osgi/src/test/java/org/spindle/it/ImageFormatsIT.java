@@ -45,7 +45,7 @@ public class ImageFormatsIT extends SpindleTestSupport {
     }
 
     @Test
-    public void qcow2VhdAndVmdkImagesAttachAsDrives() throws Exception {
+    public void qcow2VhdVhdxAndVmdkImagesAttachAsDrives() throws Exception {
         Assume.assumeTrue("qemu-img is not installed", Files.isExecutable(Path.of("/usr/bin/qemu-img")));
         Path raw = tempImage("base.raw", 4 << 20);
         Path dir = raw.getParent();
@@ -54,9 +54,10 @@ public class ImageFormatsIT extends SpindleTestSupport {
         Files.write(raw, pattern);
         qemu(dir, "qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", "top.qcow2");
         qemu(dir, "qemu-img", "convert", "-f", "raw", "-O", "vpc", "base.raw", "disk.vhd");
+        qemu(dir, "qemu-img", "convert", "-f", "raw", "-O", "vhdx", "base.raw", "disk.vhdx");
         qemu(dir, "qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized", "base.raw", "disk.vmdk");
 
-        Map<String, String> formats = Map.of("q0", "top.qcow2", "v0", "disk.vhd", "k0", "disk.vmdk");
+        Map<String, String> formats = Map.of("q0", "top.qcow2", "v0", "disk.vhd", "x0", "disk.vhdx", "k0", "disk.vmdk");
         Map<String, org.osgi.service.cm.Configuration> configs = new java.util.HashMap<>();
         for (Map.Entry<String, String> e : formats.entrySet()) {
             // the imported VMDK is read-only
@@ -75,7 +76,18 @@ public class ImageFormatsIT extends SpindleTestSupport {
         }
         assertEquals("qcow2", awaitDrive("q0").formatName());
         assertEquals("vhd", awaitDrive("v0").formatName());
+        assertEquals("vhdx", awaitDrive("x0").formatName());
         assertEquals("vmdk", awaitDrive("k0").formatName());
+
+        // a VHDX drive's writes go through its log; QEMU accepts the file once the drive is gone
+        Drive x0 = awaitDrive("x0");
+        x0.write(3 << 20, ByteBuffer.wrap(new byte[] {5, 6, 7, 8}));
+        x0.flush();
+        configs.get("x0").delete();
+        awaitGone("x0");
+        qemu(dir, "qemu-img", "check", "-f", "vhdx", "disk.vhdx");
+        String written = qemu(dir, "qemu-io", "-f", "vhdx", "-r", "-c", "read -P 5 " + (3 << 20) + " 1", "disk.vhdx");
+        assertEquals(written, false, written.contains("Pattern verification failed"));
 
         Drive q0 = awaitDrive("q0");
         q0.write(8192, ByteBuffer.wrap(new byte[] {1, 2, 3, 4}));
