@@ -3,7 +3,6 @@ package org.spindle.format.vhdx;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -54,7 +53,7 @@ final class VhdxDisk implements VirtualDisk, AllocationMap, Overlay {
     private final long[] bat;
     private final TreeSet<Integer> dirtyBatPages = new TreeSet<>();
     /** Per payload block of a differencing disk: its slice of the sector bitmap (bit 0 of byte 0 first). */
-    private final Map<Long, byte[]> bitmaps = new HashMap<>();
+    private final Map<Long, byte[]> bitmaps = new java.util.concurrent.ConcurrentHashMap<>();
     private final TreeSet<Long> dirtyBitmaps = new TreeSet<>();
     private final int sliceBytes;
     private final String parent;
@@ -401,6 +400,21 @@ final class VhdxDisk implements VirtualDisk, AllocationMap, Overlay {
         }
         file.beginModification();
         boolean whole = inBlock == 0 && n == blockSize;
+        long reserved = VhdxLayout.fileOffset(bat[index]);
+        if (file.metadata.leaveBlockAllocated() && !differencing && reserved >= VhdxLayout.HEADER_SECTION
+                && reserved + blockSize <= file.backend.size()) {
+            // a fixed file keeps its blocks' places in any state (QEMU makes them zero blocks there):
+            // the block becomes the write and zeros around it
+            if (inBlock > 0) {
+                VhdxFile.writeZeros(file.backend, reserved, inBlock);
+            }
+            file.backend.write(reserved + inBlock, src);
+            if (inBlock + n < blockSize) {
+                VhdxFile.writeZeros(file.backend, reserved + inBlock + n, blockSize - inBlock - n);
+            }
+            setEntry(index, VhdxLayout.entry(VhdxLayout.PAYLOAD_FULLY_PRESENT, reserved));
+            return;
+        }
         long at = allocate(blockSize);
         file.backend.write(at + inBlock, src);
         if (readsAsParent && !whole) {

@@ -208,6 +208,9 @@ final class VhdxFile {
                     table = t;
                 }
             } catch (StorageException e) {
+                if (e.kind() == Kind.UNSUPPORTED_FEATURE) {
+                    throw e; // a sound table that asks for more than this implementation knows
+                }
                 why[i] = e.detail();
                 damaged.add(i);
                 notes.add("region table " + (i + 1) + " is damaged: " + e.detail());
@@ -283,6 +286,10 @@ final class VhdxFile {
         int perEntry = 0;
         while (VhdxLog.sectors(perEntry + 1) <= half) {
             perEntry++;
+        }
+        if (perEntry == 0) {
+            throw new StorageException(Kind.UNSUPPORTED_FEATURE, "the file's log (" + header.logLength()
+                    + " bytes) cannot hold an entry, so its metadata cannot be changed safely");
         }
         for (int from = 0; from < pages.size(); from += perEntry) {
             List<VhdxLog.Patch> part = pages.subList(from, Math.min(pages.size(), from + perEntry));

@@ -92,10 +92,14 @@ class VhdxInteropTest {
         assertThat(spindleRead(image)).isEqualTo(expected);
         assertMapsAgree(image);
         assertThat(check(image).problems()).isEmpty();
+        long fileSize = Files.size(image);
         randomWrites(image, expected, options.hashCode() + size);
         QemuTool.ok(dir, "qemu-img", "check", "-f", "vhdx", image.toString());
         QemuTool.ok(dir, "qemu-img", "compare", "-f", "vhdx", "-F", "raw", image.toString(), writeRaw(expected).toString());
         assertThat(check(image).problems()).isEmpty();
+        if (options.contains("fixed")) {
+            assertThat(Files.size(image)).as("a fixed file writes its blocks in place").isEqualTo(fileSize);
+        }
     }
 
     @ParameterizedTest(name = "{0} {1} {2}")
