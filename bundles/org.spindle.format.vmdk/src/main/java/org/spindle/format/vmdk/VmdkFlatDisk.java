@@ -28,7 +28,7 @@ import org.spindle.storage.api.Zeros;
  * read and write. The extents are opened through the {@link RelatedFiles} the opener gives, relative to
  * the descriptor. {@code ZERO} extents read as zeros and refuse writes, as {@code RDONLY} extents do.
  */
-final class VmdkFlatDisk implements VirtualDisk, AllocationMap {
+final class VmdkFlatDisk implements VirtualDisk, AllocationMap, org.spindle.storage.api.Deletable {
     static final String SIGNATURE = "# Disk DescriptorFile";
     static final int MAX_DESCRIPTOR = 64 * 1024;
     private static final Pattern EXTENT = Pattern.compile(
@@ -314,6 +314,42 @@ final class VmdkFlatDisk implements VirtualDisk, AllocationMap {
             }
         }
         descriptor.close();
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    /**
+     * Deletes the image: its extent files and the descriptor (how an unfinished output is taken back;
+     * the opener's delete asks the image for this before it deletes the descriptor alone).
+     */
+    @Override
+    public void closeAndDelete() throws StorageException {
+        if (readOnly) {
+            throw new StorageException(Kind.READ_ONLY, "the VMDK is open read-only").withOperation(Operation.CLOSE);
+        }
+        closed = true;
+        StorageException failure = null;
+        for (Part p : parts) {
+            if (p.backend() != null) {
+                try {
+                    var deletable = p.backend().capability(org.spindle.storage.api.Deletable.class);
+                    if (deletable.isPresent()) {
+                        deletable.get().closeAndDelete();
+                    } else {
+                        p.backend().close();
+                    }
+                } catch (StorageException e) {
+                    failure = failure == null ? e : failure;
+                }
+            }
+        }
+        var own = descriptor.capability(org.spindle.storage.api.Deletable.class);
+        if (own.isPresent()) {
+            own.get().closeAndDelete();
+        } else {
+            descriptor.close();
+        }
         if (failure != null) {
             throw failure;
         }

@@ -349,11 +349,24 @@ public final class DiskOpener {
     }
 
     /**
-     * Deletes the image at {@code uri}, for taking back an output that could not be finished.
+     * Deletes the image at {@code uri}, for taking back an output that could not be finished. An image
+     * that spans several files (a VMDK descriptor and its extents) deletes them all when it opens and
+     * is {@link Deletable} itself; otherwise, and for a file too unfinished to open, the file alone.
      *
      * @throws StorageException {@code UNSUPPORTED_FEATURE} when its backend cannot delete
      */
     public void delete(URI uri) throws StorageException {
+        try {
+            VirtualDisk image = openImage(uri, AUTO, OpenOptions.defaults()).disk();
+            Optional<Deletable> whole = image.capability(Deletable.class);
+            if (whole.isPresent()) {
+                whole.get().closeAndDelete();
+                return;
+            }
+            image.close();
+        } catch (StorageException unfinished) {
+            // not an image any format opens: the file alone
+        }
         StorageBackend backend = openBackend(provider(uri), uri, AccessMode.READ_WRITE);
         Optional<Deletable> deletable = backend.capability(Deletable.class);
         if (deletable.isEmpty()) {
