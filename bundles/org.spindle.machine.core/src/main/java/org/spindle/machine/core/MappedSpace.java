@@ -1,0 +1,182 @@
+package org.spindle.machine.core;
+
+import java.util.Map;
+import java.util.TreeMap;
+
+import org.spindle.machine.api.IoHandler;
+import org.spindle.machine.api.IoSpace;
+
+/**
+ * An {@link IoSpace}: non-overlapping regions in an address range (64 KiB for port I/O, 2^52 bytes for
+ * MMIO), found by their base in a sorted map. An access goes, whole, to the region holding its first
+ * byte; an access no region holds reads all ones and is dropped on write.
+ */
+public final class MappedSpace implements IoSpace {
+    private final String name;
+    private final long limit;
+    private final TreeMap<Long, RegionImpl> regions = new TreeMap<>();
+    /** The last region hit: consecutive accesses to one device skip the map lookup. */
+    private RegionImpl last;
+
+    /**
+     * @param name what the space is called in messages ({@code port I/O}, {@code MMIO})
+     * @param limit the first address beyond the space
+     */
+    public MappedSpace(String name, long limit) {
+        this.name = name;
+        this.limit = limit;
+    }
+
+    final class RegionImpl implements Region {
+        private long base;
+        private final long length;
+        private final IoHandler handler;
+        private final String owner;
+        private boolean mapped = true;
+
+        RegionImpl(long base, long length, IoHandler handler, String owner) {
+            this.base = base;
+            this.length = length;
+            this.handler = handler;
+            this.owner = owner;
+        }
+
+        @Override
+        public long base() {
+            return base;
+        }
+
+        @Override
+        public long length() {
+            return length;
+        }
+
+        @Override
+        public String owner() {
+            return owner;
+        }
+
+        @Override
+        public void move(long newBase) {
+            synchronized (MappedSpace.this) {
+                if (!mapped) {
+                    throw new IllegalStateException(owner + "'s " + name + " region is unmapped");
+                }
+                regions.remove(base);
+                last = null;
+                try {
+                    check(newBase, length, owner);
+                } catch (IllegalArgumentException e) {
+                    regions.put(base, this);
+                    throw e;
+                }
+                base = newBase;
+                regions.put(base, this);
+            }
+        }
+
+        @Override
+        public void close() {
+            synchronized (MappedSpace.this) {
+                if (mapped) {
+                    regions.remove(base);
+                    mapped = false;
+                    last = null;
+                }
+            }
+        }
+
+        long handlerRead(long offset, int size) {
+            return handler.read(offset, size);
+        }
+
+        void handlerWrite(long offset, int size, long value) {
+            handler.write(offset, size, value);
+        }
+
+        boolean holds(long address) {
+            return address >= base && address - base < length;
+        }
+
+        @Override
+        public String toString() {
+            return owner + " [0x" + Long.toHexString(base) + ", +0x" + Long.toHexString(length) + ")";
+        }
+    }
+
+    @Override
+    public synchronized Region map(long base, long length, IoHandler handler, String owner) {
+        java.util.Objects.requireNonNull(handler, "handler");
+        check(base, length, owner);
+        RegionImpl r = new RegionImpl(base, length, handler, owner);
+        regions.put(base, r);
+        return r;
+    }
+
+    private void check(long base, long length, String owner) {
+        if (length <= 0 || base < 0 || base > limit - length) {
+            throw new IllegalArgumentException(owner + " asked for " + name + " [0x" + Long.toHexString(base) + ", +0x"
+                    + Long.toHexString(length) + "), outside the space (0 to 0x" + Long.toHexString(limit) + ")");
+        }
+        Map.Entry<Long, RegionImpl> below = regions.floorEntry(base + length - 1);
+        if (below != null && below.getValue().base + below.getValue().length > base) {
+            throw new IllegalArgumentException(owner + " asked for " + name + " [0x" + Long.toHexString(base) + ", +0x"
+                    + Long.toHexString(length) + "), which overlaps " + below.getValue());
+        }
+    }
+
+    /** The region holding {@code address}, or null. */
+    RegionImpl find(long address) {
+        RegionImpl r = last;
+        if (r != null && r.holds(address)) {
+            return r;
+        }
+        Map.Entry<Long, RegionImpl> e = regions.floorEntry(address);
+        if (e == null || !e.getValue().holds(address)) {
+            return null;
+        }
+        last = e.getValue();
+        return last;
+    }
+
+    /** Whether any region overlaps {@code [address, address + length)}. */
+    synchronized boolean overlaps(long address, long length) {
+        Map.Entry<Long, RegionImpl> e = regions.floorEntry(address + length - 1);
+        return e != null && e.getValue().base + e.getValue().length > address;
+    }
+
+    /** The lowest region base in {@code [from, to)}, or -1. */
+    synchronized long firstBaseIn(long from, long to) {
+        Long base = regions.ceilingKey(from);
+        return base != null && base < to ? base : -1;
+    }
+
+    static void checkSize(int size) {
+        if (size != 1 && size != 2 && size != 4 && size != 8) {
+            throw new IllegalArgumentException("an access of " + size + " bytes (1, 2, 4 or 8)");
+        }
+    }
+
+    static long mask(int size) {
+        return size == 8 ? -1L : (1L << (size * 8)) - 1;
+    }
+
+    @Override
+    public long read(long address, int size) {
+        checkSize(size);
+        RegionImpl r = find(address);
+        if (r == null) {
+            return mask(size);
+        }
+        return r.handler.read(address - r.base, size) & mask(size);
+    }
+
+    @Override
+    public void write(long address, int size, long value) {
+        checkSize(size);
+        RegionImpl r = find(address);
+        if (r != null) {
+            r.handler.write(address - r.base, size, value & mask(size));
+        }
+    }
+}
