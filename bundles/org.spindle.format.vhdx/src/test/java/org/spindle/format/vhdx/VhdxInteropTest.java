@@ -54,6 +54,7 @@ class VhdxInteropTest {
                 Arguments.of("subformat=dynamic", 64L << 20),
                 Arguments.of("subformat=dynamic", 300L << 20),
                 Arguments.of("subformat=fixed", 40L << 20),
+                Arguments.of("subformat=fixed,block_state_zero=off", 40L << 20),
                 Arguments.of("block_size=1M", 64L << 20),
                 Arguments.of("block_size=32M", 300L << 20),
                 Arguments.of("block_size=256M", 600L << 20),
@@ -97,7 +98,9 @@ class VhdxInteropTest {
         QemuTool.ok(dir, "qemu-img", "check", "-f", "vhdx", image.toString());
         QemuTool.ok(dir, "qemu-img", "compare", "-f", "vhdx", "-F", "raw", image.toString(), writeRaw(expected).toString());
         assertThat(check(image).problems()).isEmpty();
-        if (options.contains("fixed")) {
+        if (options.contains("fixed") && options.contains("block_state_zero=off")) {
+            // QEMU's default fixed file marks its blocks zero without places (and grows when written, in
+            // QEMU too); with block_state_zero=off every block has its place, and writes stay in it
             assertThat(Files.size(image)).as("a fixed file writes its blocks in place").isEqualTo(fileSize);
         }
     }
