@@ -25,7 +25,7 @@ import org.openjdk.jmh.runner.options.CommandLineOptions;
  */
 public final class BenchmarkMain {
     /** The path each benchmark is measured against: the first of these it has. */
-    private static final List<String> BASELINES = List.of("filechannel", "raw", "cp", "qemu-img");
+    private static final List<String> BASELINES = List.of("filechannel", "raw", "cp", "qemu-img", "direct");
 
     private BenchmarkMain() {
     }
