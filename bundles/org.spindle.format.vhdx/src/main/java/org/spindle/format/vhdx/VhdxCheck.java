@@ -89,6 +89,7 @@ final class VhdxCheck {
         }
         TreeSet<Integer> changedPages = new TreeSet<>();
         long allocated = 0;
+        long firstBlock = units;
         for (int i = 0; i < entries; i++) {
             bat[i] = raw.getLong(i * 8);
             boolean bitmapEntry = i % (c + 1) == c;
@@ -129,6 +130,7 @@ final class VhdxCheck {
             if (present) {
                 mark(used, at, length);
                 allocated += bitmapEntry ? 0 : 1;
+                firstBlock = Math.min(firstBlock, at / VhdxLayout.MB);
             }
         }
         if (differencing) {
@@ -160,17 +162,7 @@ final class VhdxCheck {
             }
             f.logAndApply(pages, size / VhdxLayout.MB * VhdxLayout.MB, VhdxLayout.roundUp(size, VhdxLayout.MB));
         }
-        // leaks: whole MiB nothing uses, from the first block on (creators may pad before their first block)
-        long firstBlock = units;
-        for (int i = 0; i < entries; i++) {
-            int state = VhdxLayout.state(bat[i]);
-            boolean bitmapEntry = i % (c + 1) == c;
-            boolean present = bitmapEntry ? state == VhdxLayout.SB_PRESENT
-                    : state == VhdxLayout.PAYLOAD_FULLY_PRESENT || state == VhdxLayout.PAYLOAD_PARTIALLY_PRESENT;
-            if (present) {
-                firstBlock = Math.min(firstBlock, VhdxLayout.fileOffset(bat[i]) / VhdxLayout.MB);
-            }
-        }
+        // leaks: whole MiB nothing uses, from the first sound block on (creators may pad before their first block)
         long leaked = 0;
         long lastUsed = used.length();
         for (int u = used.nextClearBit((int) Math.min(firstBlock, Integer.MAX_VALUE)); u < units; u = used.nextClearBit(u + 1)) {

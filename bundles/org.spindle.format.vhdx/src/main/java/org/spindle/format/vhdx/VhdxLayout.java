@@ -64,7 +64,7 @@ final class VhdxLayout {
             case PAYLOAD_UNMAPPED -> "UNMAPPED";
             case PAYLOAD_FULLY_PRESENT -> "FULLY_PRESENT";
             case PAYLOAD_PARTIALLY_PRESENT -> "PARTIALLY_PRESENT";
-            default -> "reserved state " + state;
+            default -> "reserved (" + state + ")";
         };
     }
 
