@@ -11,7 +11,6 @@ import org.spindle.storage.api.CheckReport;
 import org.spindle.storage.api.Resizable;
 import org.spindle.storage.api.StorageBackend;
 import org.spindle.storage.api.StorageException;
-import org.spindle.storage.api.StorageException.Kind;
 
 /**
  * Checks a VHDX: both headers and both region tables, the log (a sequence not yet replayed is

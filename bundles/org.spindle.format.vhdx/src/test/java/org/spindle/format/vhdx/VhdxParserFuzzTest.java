@@ -13,7 +13,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.spindle.backend.memory.MemoryBackendProvider;
 import org.spindle.storage.api.AccessMode;
-import org.spindle.storage.api.Deletable;
 import org.spindle.storage.api.OpenOptions;
 import org.spindle.storage.api.StorageBackend;
 import org.spindle.storage.api.StorageException;

@@ -8,7 +8,6 @@ import java.util.Map;
 import org.spindle.machine.api.DeviceLifecycle;
 import org.spindle.machine.api.DeviceStateDTO;
 import org.spindle.machine.api.InterruptLine;
-import org.spindle.machine.api.IoHandler;
 import org.spindle.machine.api.VirtualClock;
 
 /**
@@ -24,7 +23,7 @@ import org.spindle.machine.api.VirtualClock;
  * 65535), memory above 16 MiB in 64 KiB units (0x34-0x35) and above 4 GiB in 64 KiB units
  * (0x5B-0x5D), the CPU count less one (0x5F) and the century (0x32).
  */
-public final class CmosRtc implements DeviceLifecycle, IoHandler {
+public final class CmosRtc implements DeviceLifecycle, ByteRegisters {
     public static final int PORT = 0x70;
     public static final String STATE_TYPE = "org.spindle.machine.core.CmosRtc";
     public static final int STATE_VERSION = 1;
@@ -241,15 +240,7 @@ public final class CmosRtc implements DeviceLifecycle, IoHandler {
     // ports
 
     @Override
-    public long read(long port, int size) {
-        long value = 0;
-        for (int i = 0; i < size; i++) {
-            value |= (long) readByte((int) port + i) << (8 * i);
-        }
-        return value;
-    }
-
-    private int readByte(int port) {
+    public int readByte(int port) {
         if (port != 1) {
             return 0xFF; // the index register is write-only
         }
@@ -270,13 +261,7 @@ public final class CmosRtc implements DeviceLifecycle, IoHandler {
     }
 
     @Override
-    public void write(long port, int size, long value) {
-        for (int i = 0; i < size; i++) {
-            writeByte((int) port + i, (int) (value >>> (8 * i)) & 0xFF);
-        }
-    }
-
-    private void writeByte(int port, int value) {
+    public void writeByte(int port, int value) {
         if (port == 0) {
             index = value & 0x7F;
             nmiMasked = (value & 0x80) != 0;
@@ -346,9 +331,6 @@ public final class CmosRtc implements DeviceLifecycle, IoHandler {
 
     @Override
     public DeviceStateDTO save() {
-        DeviceStateDTO dto = new DeviceStateDTO();
-        dto.type = STATE_TYPE;
-        dto.version = STATE_VERSION;
         Map<String, Object> values = new LinkedHashMap<>();
         values.put("cmos", cmos.clone());
         values.put("index", index);
@@ -356,22 +338,18 @@ public final class CmosRtc implements DeviceLifecycle, IoHandler {
         values.put("seconds", now().toEpochSecond(ZoneOffset.UTC));
         values.put("nanosIntoSecond", frozen != null ? 0L : Math.floorMod(clock.nanos() - baseNanos, SECOND));
         values.put("frozen", frozen != null);
-        dto.values = values;
-        return dto;
+        return DeviceStates.of(STATE_TYPE, STATE_VERSION, values);
     }
 
     @Override
     public void restore(DeviceStateDTO state) {
-        if (state == null || !STATE_TYPE.equals(state.type) || state.version != STATE_VERSION) {
-            throw new IllegalArgumentException("the CMOS/RTC restores " + STATE_TYPE + " version " + STATE_VERSION
-                    + ", not " + (state == null ? "nothing" : state.type + " version " + state.version));
-        }
-        if (!(state.values.get("cmos") instanceof byte[] saved) || saved.length != 128
-                || !(state.values.get("index") instanceof Integer savedIndex)
-                || !(state.values.get("nmiMasked") instanceof Boolean savedNmi)
-                || !(state.values.get("seconds") instanceof Long seconds)
-                || !(state.values.get("nanosIntoSecond") instanceof Long into)
-                || !(state.values.get("frozen") instanceof Boolean wasFrozen)) {
+        Map<String, Object> v = DeviceStates.values(state, "the CMOS/RTC", STATE_TYPE, STATE_VERSION);
+        if (!(v.get("cmos") instanceof byte[] saved) || saved.length != 128
+                || !(v.get("index") instanceof Integer savedIndex)
+                || !(v.get("nmiMasked") instanceof Boolean savedNmi)
+                || !(v.get("seconds") instanceof Long seconds)
+                || !(v.get("nanosIntoSecond") instanceof Long into)
+                || !(v.get("frozen") instanceof Boolean wasFrozen)) {
             throw new IllegalArgumentException("the CMOS/RTC state lacks its RAM, index, NMI mask or time");
         }
         System.arraycopy(saved, 0, cmos, 0, 128);

@@ -9,7 +9,6 @@ import java.util.TreeMap;
 
 import org.spindle.machine.api.DeviceLifecycle;
 import org.spindle.machine.api.DeviceStateDTO;
-import org.spindle.machine.api.IoHandler;
 
 /**
  * QEMU's firmware configuration device (fw_cfg), the port interface a PC firmware reads: a 16-bit
@@ -21,7 +20,7 @@ import org.spindle.machine.api.IoHandler;
  * selector, two reserved bytes and a 56-byte name), with selectors from 0x0020 in name order. Data
  * register writes are ignored, as QEMU has ignored them since 2.4.
  */
-public final class FwCfg implements DeviceLifecycle, IoHandler {
+public final class FwCfg implements DeviceLifecycle, ByteRegisters {
     public static final int PORT = 0x510;
     public static final int SIGNATURE = 0x0000;
     public static final int ID = 0x0001;
@@ -101,13 +100,8 @@ public final class FwCfg implements DeviceLifecycle, IoHandler {
     // ports: offset 0 the selector (16-bit), offset 1 the data register
 
     @Override
-    public long read(long port, int size) {
-        long value = 0;
-        for (int i = 0; i < size; i++) {
-            long b = port + i == 1 ? nextByte() : 0;
-            value |= b << (8 * i);
-        }
-        return value;
+    public int readByte(int port) {
+        return port == 1 ? nextByte() : 0;
     }
 
     private int nextByte() {
@@ -118,6 +112,7 @@ public final class FwCfg implements DeviceLifecycle, IoHandler {
         return item[offset++] & 0xFF;
     }
 
+    /** The selector is 16 bits: a word write at 0x510 sets it whole. */
     @Override
     public void write(long port, int size, long value) {
         if (port == 0) {
@@ -125,6 +120,11 @@ public final class FwCfg implements DeviceLifecycle, IoHandler {
             offset = 0;
         }
         // the data register is read-only here
+    }
+
+    @Override
+    public void writeByte(int port, int value) {
+        write(port, 1, value);
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -137,23 +137,16 @@ public final class FwCfg implements DeviceLifecycle, IoHandler {
 
     @Override
     public DeviceStateDTO save() {
-        DeviceStateDTO dto = new DeviceStateDTO();
-        dto.type = STATE_TYPE;
-        dto.version = STATE_VERSION;
         Map<String, Object> values = new LinkedHashMap<>();
         values.put("selector", selector);
         values.put("offset", offset);
-        dto.values = values;
-        return dto;
+        return DeviceStates.of(STATE_TYPE, STATE_VERSION, values);
     }
 
     @Override
     public void restore(DeviceStateDTO state) {
-        if (state == null || !STATE_TYPE.equals(state.type) || state.version != STATE_VERSION) {
-            throw new IllegalArgumentException("fw_cfg restores " + STATE_TYPE + " version " + STATE_VERSION
-                    + ", not " + (state == null ? "nothing" : state.type + " version " + state.version));
-        }
-        if (!(state.values.get("selector") instanceof Integer s) || !(state.values.get("offset") instanceof Integer o) || o < 0) {
+        Map<String, Object> values = DeviceStates.values(state, "fw_cfg", STATE_TYPE, STATE_VERSION);
+        if (!(values.get("selector") instanceof Integer s) || !(values.get("offset") instanceof Integer o) || o < 0) {
             throw new IllegalArgumentException("the fw_cfg state lacks its selector or offset");
         }
         selector = s & 0xFFFF;

@@ -205,15 +205,6 @@ public final class GuestRam implements AutoCloseable {
         }
     }
 
-    /** Zeroes all of RAM (a machine reset does not, but a fresh machine state restored over it may). */
-    public synchronized void clear() {
-        for (MemorySegment c : chunks) {
-            if (c != null) {
-                c.fill((byte) 0);
-            }
-        }
-    }
-
     @Override
     public void close() {
         arena.close();

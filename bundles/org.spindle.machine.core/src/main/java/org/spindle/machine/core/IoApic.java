@@ -231,27 +231,20 @@ public final class IoApic implements DeviceLifecycle, IoHandler {
 
     @Override
     public DeviceStateDTO save() {
-        DeviceStateDTO dto = new DeviceStateDTO();
-        dto.type = STATE_TYPE;
-        dto.version = STATE_VERSION;
         Map<String, Object> values = new LinkedHashMap<>();
         values.put("id", id);
         values.put("select", select);
         values.put("lines", lines);
         values.put("redirection", redirection.clone());
-        dto.values = values;
-        return dto;
+        return DeviceStates.of(STATE_TYPE, STATE_VERSION, values);
     }
 
     @Override
     public void restore(DeviceStateDTO state) {
-        if (state == null || !STATE_TYPE.equals(state.type) || state.version != STATE_VERSION) {
-            throw new IllegalArgumentException("an I/O APIC restores " + STATE_TYPE + " version " + STATE_VERSION
-                    + ", not " + (state == null ? "nothing" : state.type + " version " + state.version));
-        }
-        if (!(state.values.get("redirection") instanceof long[] table) || table.length != PINS
-                || !(state.values.get("id") instanceof Integer savedId) || !(state.values.get("select") instanceof Integer savedSelect)
-                || !(state.values.get("lines") instanceof Integer savedLines)) {
+        Map<String, Object> v = DeviceStates.values(state, "an I/O APIC", STATE_TYPE, STATE_VERSION);
+        if (!(v.get("redirection") instanceof long[] table) || table.length != PINS
+                || !(v.get("id") instanceof Integer savedId) || !(v.get("select") instanceof Integer savedSelect)
+                || !(v.get("lines") instanceof Integer savedLines)) {
             throw new IllegalArgumentException("the I/O APIC state lacks its id, select, lines or " + PINS + " redirection entries");
         }
         System.arraycopy(table, 0, redirection, 0, PINS);

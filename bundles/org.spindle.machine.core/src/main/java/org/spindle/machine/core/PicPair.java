@@ -102,51 +102,34 @@ public final class PicPair implements DeviceLifecycle {
     public List<IoSpace.Region> mapInto(IoSpace ports) {
         return List.of(ports.map(0x20, 2, handler(master), "8259A master"),
                 ports.map(0xA0, 2, handler(slave), "8259A slave"),
-                ports.map(0x4D0, 2, new IoHandler() {
+                ports.map(0x4D0, 2, new ByteRegisters() {
                     @Override
-                    public long read(long offset, int size) {
-                        long v = 0;
-                        for (int i = 0; i < size; i++) {
-                            long port = offset + i;
-                            v |= (long) (port == 0 ? master.elcr : port == 1 ? slave.elcr : 0xFF) << (8 * i);
-                        }
-                        return v;
+                    public int readByte(int port) {
+                        return port == 0 ? master.elcr : port == 1 ? slave.elcr : 0xFF;
                     }
 
                     @Override
-                    public void write(long offset, int size, long value) {
-                        for (int i = 0; i < size; i++) {
-                            long port = offset + i;
-                            int b = (int) (value >>> (8 * i)) & 0xFF;
-                            if (port == 0) {
-                                master.setElcr(b);
-                            } else if (port == 1) {
-                                slave.setElcr(b);
-                            }
+                    public void writeByte(int port, int value) {
+                        if (port == 0) {
+                            master.setElcr(value);
+                        } else if (port == 1) {
+                            slave.setElcr(value);
                         }
                     }
                 }, "PIIX ELCR"));
     }
 
     private static IoHandler handler(Pic8259 chip) {
-        return new IoHandler() {
+        return new ByteRegisters() {
             @Override
-            public long read(long offset, int size) {
-                long v = 0;
-                for (int i = 0; i < size; i++) {
-                    long port = offset + i;
-                    v |= (long) (port < 2 ? chip.read((int) port) : 0xFF) << (8 * i);
-                }
-                return v;
+            public int readByte(int port) {
+                return port < 2 ? chip.read(port) : 0xFF;
             }
 
             @Override
-            public void write(long offset, int size, long value) {
-                for (int i = 0; i < size; i++) {
-                    long port = offset + i;
-                    if (port < 2) {
-                        chip.write((int) port, (int) (value >>> (8 * i)));
-                    }
+            public void writeByte(int port, int value) {
+                if (port < 2) {
+                    chip.write(port, value);
                 }
             }
         };
@@ -165,24 +148,17 @@ public final class PicPair implements DeviceLifecycle {
 
     @Override
     public DeviceStateDTO save() {
-        DeviceStateDTO dto = new DeviceStateDTO();
-        dto.type = STATE_TYPE;
-        dto.version = STATE_VERSION;
         Map<String, Object> values = new LinkedHashMap<>();
         values.put("master", master.save());
         values.put("slave", slave.save());
-        dto.values = values;
-        return dto;
+        return DeviceStates.of(STATE_TYPE, STATE_VERSION, values);
     }
 
     @Override
     @SuppressWarnings("unchecked")
     public void restore(DeviceStateDTO state) {
-        if (state == null || !STATE_TYPE.equals(state.type) || state.version != STATE_VERSION) {
-            throw new IllegalArgumentException("a PIC pair restores " + STATE_TYPE + " version " + STATE_VERSION
-                    + ", not " + (state == null ? "nothing" : state.type + " version " + state.version));
-        }
-        if (!(state.values.get("master") instanceof Map<?, ?> m) || !(state.values.get("slave") instanceof Map<?, ?> s)) {
+        Map<String, Object> values = DeviceStates.values(state, "a PIC pair", STATE_TYPE, STATE_VERSION);
+        if (!(values.get("master") instanceof Map<?, ?> m) || !(values.get("slave") instanceof Map<?, ?> s)) {
             throw new IllegalArgumentException("the PIC pair state lacks its master or slave");
         }
         slave.restore((Map<String, Object>) s);
