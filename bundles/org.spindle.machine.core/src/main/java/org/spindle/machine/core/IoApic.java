@@ -11,6 +11,7 @@ import org.spindle.machine.api.GuestMemory;
 import org.spindle.machine.api.GuestMemoryException;
 import org.spindle.machine.api.InterruptLine;
 import org.spindle.machine.api.IoHandler;
+import org.spindle.machine.api.Machine;
 
 /**
  * An I/O APIC (82093AA programming model, version 0x20) with 24 inputs: IOREGSEL at offset 0x00 and
@@ -48,6 +49,7 @@ public final class IoApic implements DeviceLifecycle, IoHandler {
     private int select;
     private final List<String> problems = new ArrayList<>();
     private final InterruptLine[] inputs = new InterruptLine[PINS];
+    private final List<Machine.InterruptListener> watchers = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     public IoApic(GuestMemory memory) {
         this.memory = memory;
@@ -81,6 +83,15 @@ public final class IoApic implements DeviceLifecycle, IoHandler {
         return inputs[pin];
     }
 
+    /** Hears every change of an input's level (a test watching the wires, as QEMU's qtest intercepts them). */
+    void watch(Machine.InterruptListener listener) {
+        watchers.add(listener);
+    }
+
+    void unwatch(Machine.InterruptListener listener) {
+        watchers.remove(listener);
+    }
+
     /** Deliveries that failed (the APIC window not mapped): kept for diagnosis, never thrown into a device. */
     public List<String> problems() {
         return List.copyOf(problems);
@@ -99,6 +110,11 @@ public final class IoApic implements DeviceLifecycle, IoHandler {
             lines &= ~(1 << pin);
         }
         boolean now = asserted(pin);
+        if (now != before) {
+            for (Machine.InterruptListener w : watchers) {
+                w.changed(pin, now);
+            }
+        }
         long e = redirection[pin];
         if ((e & LEVEL) != 0) {
             if (now) {

@@ -1,0 +1,29 @@
+package org.spindle.machine.api;
+
+import org.osgi.annotation.versioning.ProviderType;
+
+/**
+ * What a machine offers every device plugged into it: guest memory for DMA and interrupts sent as
+ * memory writes, the port I/O and MMIO spaces to map fixed registers into (a PC's legacy ports), the
+ * virtual clock, and the ISA interrupt lines.
+ */
+@ProviderType
+public interface DeviceContext {
+    GuestMemory memory();
+
+    /** The 64 KiB port I/O space. */
+    IoSpace io();
+
+    /** The physical MMIO space. */
+    IoSpace mmio();
+
+    VirtualClock clock();
+
+    /**
+     * A line into ISA interrupt {@code irq} (0 to 15), of this device's own: lines of several devices
+     * on one IRQ are wired together, so the IRQ is raised while any of them is.
+     *
+     * @throws IllegalArgumentException for an IRQ outside 0 to 15
+     */
+    InterruptLine isaIrq(int irq);
+}

@@ -1,0 +1,81 @@
+package org.spindle.machine.api;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import org.osgi.annotation.versioning.ProviderType;
+
+/**
+ * An assembled machine, as the things that drive it see it: a CPU, firmware, or a test front end
+ * playing guest driver (the qtest protocol). It is the machine's {@link DeviceContext} (memory, port
+ * I/O, MMIO, clock, ISA lines), plus what only the driver of a machine does: move virtual time, watch
+ * interrupt controller inputs, reset, save and restore, and run work on the machine thread.
+ *
+ * <p>Registered as a service with {@link #NAME} and {@link #TYPE} as properties. Device models never
+ * need this interface; they get a {@link PciSlot} or {@link DeviceContext}.
+ */
+@ProviderType
+public interface Machine extends DeviceContext {
+    /** Service property: the machine's name. */
+    String NAME = "spindle.machine";
+
+    /** Service property: the machine type ({@code pc}, {@code q35}). */
+    String TYPE = "spindle.machine.type";
+
+    String name();
+
+    String type();
+
+    /**
+     * Moves the virtual clock forward to {@code nanos} (never back), firing the timers due on the way in
+     * deadline order.
+     *
+     * @return the clock afterwards
+     */
+    long advanceClock(long nanos);
+
+    /** The earliest deadline of a scheduled timer, or -1 when none is scheduled. */
+    long nextTimerDeadline();
+
+    /**
+     * Watches the inputs of an interrupt controller ({@code ioapic}, or {@code pic}): the listener hears
+     * every change of an input's level, on the thread that made it, before the access that caused it
+     * returns.
+     *
+     * @return what stops the watching
+     * @throws IllegalArgumentException for a controller the machine does not have
+     */
+    AutoCloseable watchInterrupts(String controller, InterruptListener listener);
+
+    /** Hears interrupt input changes. */
+    @FunctionalInterface
+    interface InterruptListener {
+        void changed(int input, boolean level);
+    }
+
+    /** The PCI functions plugged in now, by address. */
+    Map<PciAddress, PciFunction> pciFunctions();
+
+    /** What went wrong on the guest's side so far (a BAR placed over another, an interrupt sent to no memory): noted, never thrown. */
+    List<String> problems();
+
+    /** The machine's reset: every platform device and every plugged device back to its power-on state. */
+    void reset();
+
+    /** The state of the platform devices and of every plugged device that can save one, by name. */
+    Map<String, DeviceStateDTO> save();
+
+    /**
+     * Takes back what {@link #save} returned.
+     *
+     * @throws IllegalArgumentException naming the device whose state does not fit
+     */
+    void restore(Map<String, DeviceStateDTO> state);
+
+    /**
+     * Runs {@code work} on the machine thread (at once when called on it) and returns its result:
+     * everything that touches registers or guest memory from another thread goes through here.
+     */
+    <T> T call(Callable<T> work) throws Exception;
+}
