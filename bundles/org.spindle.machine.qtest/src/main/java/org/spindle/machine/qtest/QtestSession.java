@@ -39,8 +39,18 @@ public final class QtestSession implements AutoCloseable {
         this.out = out;
     }
 
+    private boolean broken;
+
+    /** Writes a line; once the connection fails, lines are dropped (an interrupt must never fail a device). */
     private synchronized void send(String line) {
-        out.accept(line);
+        if (broken) {
+            return;
+        }
+        try {
+            out.accept(line);
+        } catch (RuntimeException e) {
+            broken = true;
+        }
     }
 
     /** Handles one request line (without its newline). */
