@@ -89,7 +89,7 @@ public final class QtestSession implements AutoCloseable {
                 args(w, 2);
                 long port = number(w[1], "port");
                 if (port < 0 || port > 0xFFFF) {
-                    throw new Bad("ERR port 0x" + Long.toHexString(port) + " is past 0xffff");
+                    throw new Bad("ERR port " + w[1] + " is outside 0 to 0xffff");
                 }
                 machine.io().write(port, width(cmd.charAt(3)), number(w[2], "value"));
                 return "OK";
@@ -98,7 +98,7 @@ public final class QtestSession implements AutoCloseable {
                 args(w, 1);
                 long port = number(w[1], "port");
                 if (port < 0 || port > 0xFFFF) {
-                    throw new Bad("ERR port 0x" + Long.toHexString(port) + " is past 0xffff");
+                    throw new Bad("ERR port " + w[1] + " is outside 0 to 0xffff");
                 }
                 return String.format("OK 0x%04x", machine.io().read(port, width(cmd.charAt(2))));
             }
