@@ -4,14 +4,21 @@ import java.io.PrintStream;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
 
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.BundleException;
+import org.osgi.framework.InvalidSyntaxException;
+import org.osgi.framework.ServiceReference;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.component.annotations.Reference;
+import org.spindle.machine.api.Machine;
+import org.spindle.machine.api.PciAddress;
+import org.spindle.machine.api.PciFunction;
 import org.spindle.storage.api.DriveDTO;
 import org.spindle.storage.api.DriveManager;
 import org.spindle.storage.api.DriveState;
@@ -80,9 +87,35 @@ public final class StartupReport {
         out.println("Spindle runtime assembled: " + active + " of " + bundles.length + " bundles active");
         Arrays.stream(bundles).filter(b -> b.getState() != Bundle.ACTIVE && !isFragment(b))
                 .forEach(b -> out.println("  not active: " + b.getSymbolicName() + " (" + state(b) + ")"));
+        machines(out, context);
         out.println();
         out.println(DriveFormat.table(drives));
         out.flush();
+    }
+
+    /** A line per machine: its type, RAM and the PCI functions plugged in. */
+    private static void machines(PrintStream out, BundleContext context) {
+        try {
+            for (ServiceReference<Machine> ref : context.getServiceReferences(Machine.class, null)) {
+                Machine m = context.getService(ref);
+                if (m == null) {
+                    continue;
+                }
+                try {
+                    Map<PciAddress, PciFunction> functions = m.call(m::pciFunctions);
+                    out.println("Machine " + m.name() + ": " + m.type() + ", " + (m.memory().ramSize() >> 20) + " MiB RAM; PCI "
+                            + functions.entrySet().stream().map(e -> e.getKey() + " " + String.format("%04x:%04x",
+                                    e.getValue().config().vendorId(), e.getValue().config().deviceId()))
+                                    .collect(Collectors.joining(", ")));
+                } catch (Exception e) {
+                    out.println("Machine " + m.name() + ": " + e.getMessage());
+                } finally {
+                    context.ungetService(ref);
+                }
+            }
+        } catch (InvalidSyntaxException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private static boolean isFragment(Bundle b) {

@@ -131,7 +131,7 @@ public final class PcMachine implements Machine, AutoCloseable {
         }
     }
 
-    private void problem(String text) {
+    void problem(String text) {
         if (problems.size() < 200) {
             problems.add(text);
         }
