@@ -29,9 +29,9 @@ public interface Machine extends DeviceContext {
 
     /**
      * Moves the virtual clock forward to {@code nanos} (never back), firing the timers due on the way in
-     * deadline order.
+     * deadline order. A machine may bound the timers one call fires; then the clock stops short.
      *
-     * @return the clock afterwards
+     * @return the clock afterwards (less than {@code nanos} when the bound stopped it)
      */
     long advanceClock(long nanos);
 

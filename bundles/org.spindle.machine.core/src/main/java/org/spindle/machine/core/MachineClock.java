@@ -40,11 +40,26 @@ public final class MachineClock implements VirtualClock {
      * @return the number of timers that fired
      */
     public int advanceTo(long target) {
+        return advanceTo(target, Integer.MAX_VALUE);
+    }
+
+    /**
+     * Moves the clock towards {@code target}, firing at most {@code maxTimers} timers: a periodic timer
+     * of a guest's device must not hold the machine for ever in one huge step. When the budget runs
+     * out with timers still due, the clock stops at the deadline of the last one fired ({@link #nanos()}
+     * tells where).
+     *
+     * @return the number of timers that fired
+     */
+    public int advanceTo(long target, int maxTimers) {
         if (target < now) {
             throw new IllegalArgumentException("the clock stands at " + now + " ns; it does not go back to " + target);
         }
         int fired = 0;
         while (!queue.isEmpty() && queue.peek().deadline <= target) {
+            if (fired == maxTimers) {
+                return fired;
+            }
             TimerImpl t = queue.poll();
             t.scheduled = false;
             now = Math.max(now, t.deadline);

@@ -323,9 +323,17 @@ public final class PcMachine implements Machine, AutoCloseable {
     // ---------------------------------------------------------------------------------------------
     // Machine
 
+    /** The most timers one {@link #advanceClock} fires: about a second of work, whatever the step. */
+    public static final int MAX_TIMERS_PER_ADVANCE = 10_000_000;
+
+    /**
+     * {@inheritDoc} At most {@link #MAX_TIMERS_PER_ADVANCE} timers fire in one call (a guest's periodic
+     * interrupt at 8 kHz over a step of days would otherwise hold the machine); when they run out the
+     * clock stops short of {@code nanos}, and the return value says where.
+     */
     @Override
     public long advanceClock(long nanos) {
-        clock.advanceTo(nanos);
+        clock.advanceTo(nanos, MAX_TIMERS_PER_ADVANCE);
         return clock.nanos();
     }
 

@@ -63,4 +63,21 @@ class MachineClockTest {
         assertThatThrownBy(() -> clock.advanceTo(5)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("does not go back");
     }
+
+    @Test
+    void aBoundedAdvanceStopsAtTheLastTimerItFired() {
+        MachineClock clock = new MachineClock();
+        long[] ticks = new long[1];
+        VirtualClock.Timer[] periodic = new VirtualClock.Timer[1];
+        periodic[0] = clock.timer("periodic", () -> {
+            ticks[0]++;
+            periodic[0].schedule(clock.nanos() + 1000);
+        });
+        periodic[0].schedule(1000);
+        assertThat(clock.advanceTo(1_000_000_000_000L, 5)).isEqualTo(5);
+        assertThat(clock.nanos()).isEqualTo(5000);
+        assertThat(ticks[0]).isEqualTo(5);
+        assertThat(clock.advanceTo(10_500, 100)).isEqualTo(5);
+        assertThat(clock.nanos()).isEqualTo(10_500);
+    }
 }

@@ -28,6 +28,7 @@ public final class QtestSession implements AutoCloseable {
 
     private final Machine machine;
     private final Consumer<String> out;
+    private final long maxTransfer;
     private String intercepted;
     private AutoCloseable watch;
 
@@ -35,8 +36,14 @@ public final class QtestSession implements AutoCloseable {
      * @param out receives every line to send, without its newline; called under this session's lock
      */
     public QtestSession(Machine machine, Consumer<String> out) {
+        this(machine, out, MAX_TRANSFER);
+    }
+
+    /** As above, with a smaller limit on byte-stream transfers (at most {@link #MAX_TRANSFER}). */
+    public QtestSession(Machine machine, Consumer<String> out, long maxTransfer) {
         this.machine = machine;
         this.out = out;
+        this.maxTransfer = Math.min(maxTransfer, MAX_TRANSFER);
     }
 
     private boolean broken;
@@ -61,7 +68,7 @@ public final class QtestSession implements AutoCloseable {
         } catch (Bad e) {
             reply = e.getMessage();
         } catch (Exception e) {
-            reply = "FAIL " + e.getClass().getSimpleName() + ": " + e.getMessage();
+            reply = "FAIL internal error: " + e;
         }
         send(reply);
     }
@@ -178,7 +185,7 @@ public final class QtestSession implements AutoCloseable {
                         throw new Bad("FAIL no timer deadline is pending");
                     }
                 }
-                return "OK " + machine.advanceClock(Math.max(now, target));
+                return advance(Math.max(now, target));
             }
             case "clock_set" -> {
                 args(w, 1);
@@ -186,7 +193,7 @@ public final class QtestSession implements AutoCloseable {
                 if (target < machine.clock().nanos()) {
                     throw new Bad("FAIL the clock is at " + machine.clock().nanos() + " and cannot go back to " + target);
                 }
-                return "OK " + machine.advanceClock(target);
+                return advance(target);
             }
             case "irq_intercept_in" -> {
                 args(w, 1);
@@ -213,6 +220,15 @@ public final class QtestSession implements AutoCloseable {
         }
     }
 
+    /** Moves the clock; FAIL when the machine's bound on timers per step stopped it short. */
+    private String advance(long target) throws Bad {
+        long reached = machine.advanceClock(target);
+        if (reached != target) {
+            throw new Bad("FAIL the clock stopped at " + reached + " (too many timers fired on the way to " + target + ")");
+        }
+        return "OK " + reached;
+    }
+
     /** The controller a QOM path names: its last component ({@code /machine/ioapic} or {@code ioapic}). */
     private static String controller(String path) throws Bad {
         String last = path.substring(path.lastIndexOf('/') + 1);
@@ -237,10 +253,10 @@ public final class QtestSession implements AutoCloseable {
         };
     }
 
-    private static int transferSize(String word, boolean zeroAllowed) throws Bad {
+    private int transferSize(String word, boolean zeroAllowed) throws Bad {
         long size = number(word, "size");
-        if (size < 0 || size > MAX_TRANSFER || (size == 0 && !zeroAllowed)) {
-            throw new Bad("ERR invalid size " + word + " (" + (zeroAllowed ? 0 : 1) + " to " + MAX_TRANSFER + " bytes)");
+        if (size < 0 || size > maxTransfer || (size == 0 && !zeroAllowed)) {
+            throw new Bad("ERR invalid size " + word + " (" + (zeroAllowed ? 0 : 1) + " to " + maxTransfer + " bytes)");
         }
         return (int) size;
     }
