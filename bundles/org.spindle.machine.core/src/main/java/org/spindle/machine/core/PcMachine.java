@@ -333,8 +333,18 @@ public final class PcMachine implements Machine, AutoCloseable {
      */
     @Override
     public long advanceClock(long nanos) {
-        clock.advanceTo(nanos, MAX_TIMERS_PER_ADVANCE);
+        clock.advanceTo(nanos, timerBudget);
         return clock.nanos();
+    }
+
+    private int timerBudget = MAX_TIMERS_PER_ADVANCE;
+
+    /** Lowers the bound on timers per {@link #advanceClock} (a fuzzer wants many short steps, not long ones). */
+    public void limitTimersPerAdvance(int max) {
+        if (max < 1) {
+            throw new IllegalArgumentException("a timer budget of " + max);
+        }
+        timerBudget = Math.min(max, MAX_TIMERS_PER_ADVANCE);
     }
 
     @Override

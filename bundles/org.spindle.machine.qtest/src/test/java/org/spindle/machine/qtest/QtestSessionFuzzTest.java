@@ -21,6 +21,10 @@ import org.spindle.machine.core.PcMachine;
 class QtestSessionFuzzTest {
     private static final PcMachine MACHINE = new PcMachine(MachineConfig.of("pc", 64L << 20));
 
+    static {
+        MACHINE.limitTimersPerAdvance(10_000);
+    }
+
     @FuzzTest(maxDuration = "30s")
     void fuzzLines(byte[] input) {
         if (input == null || input.length > 8192) {
