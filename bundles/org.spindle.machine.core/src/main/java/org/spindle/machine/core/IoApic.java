@@ -266,6 +266,15 @@ public final class IoApic implements DeviceLifecycle, IoHandler {
         System.arraycopy(table, 0, redirection, 0, PINS);
         id = savedId & 0x0F;
         select = savedSelect & 0xFF;
+        int changed = lines ^ savedLines;
         lines = savedLines;
+        // the wires moved with the restore: whoever watches them hears it, as if the devices had driven them
+        for (int pin = 0; pin < PINS; pin++) {
+            if ((changed & 1 << pin) != 0) {
+                for (Machine.InterruptListener w : watchers) {
+                    w.changed(pin, asserted(pin));
+                }
+            }
+        }
     }
 }
