@@ -62,7 +62,7 @@ public final class QtestServer implements AutoCloseable {
 
     /**
      * Listens at {@code address} and serves every test program that connects, each on its own thread.
-     * A Unix socket file left by an earlier run is replaced.
+     * A Unix socket file left by an earlier run is replaced; any other file at the path is refused.
      */
     public static QtestServer listen(Machine machine, String address) throws IOException {
         SocketAddress a = address(address);
@@ -70,7 +70,7 @@ public final class QtestServer implements AutoCloseable {
         Path file = null;
         if (a instanceof UnixDomainSocketAddress u) {
             file = u.getPath();
-            Files.deleteIfExists(file);
+            removeStaleSocket(file);
             server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         } else {
             server = ServerSocketChannel.open();
@@ -81,6 +81,23 @@ public final class QtestServer implements AutoCloseable {
         t.setDaemon(true);
         t.start();
         return s;
+    }
+
+    /** Deletes a socket file an earlier run left; anything else at the path is refused, never deleted. */
+    private static void removeStaleSocket(Path file) throws IOException {
+        if (!Files.exists(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        int mode;
+        try {
+            mode = (Integer) Files.getAttribute(file, "unix:mode", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        } catch (UnsupportedOperationException | IllegalArgumentException e) {
+            throw new IOException("qtest socket " + file + " exists, and this system cannot tell whether it is a socket");
+        }
+        if ((mode & 0170000) != 0140000) {
+            throw new IOException("qtest socket " + file + " exists and is not a socket; not replacing it");
+        }
+        Files.delete(file);
     }
 
     /**

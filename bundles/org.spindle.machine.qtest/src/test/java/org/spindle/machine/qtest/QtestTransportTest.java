@@ -74,6 +74,23 @@ class QtestTransportTest {
                 assertThat(qt.getIrq(5)).isFalse();
             }
             assertThatThrownBy(() -> QtestServer.listen(machine, "udp:1")).hasMessageContaining("unix:PATH or tcp:HOST:PORT");
+            // a file that is not a socket is never taken for a stale one
+            Path dir = Files.createTempDirectory("qt");
+            Path precious = Files.writeString(dir.resolve("data"), "keep me");
+            assertThatThrownBy(() -> QtestServer.listen(machine, "unix:" + precious)).hasMessageContaining("is not a socket");
+            assertThat(Files.readString(precious)).isEqualTo("keep me");
+            // a stale socket is replaced
+            Path sock = dir.resolve("q.sock");
+            QtestServer.listen(machine, "unix:" + sock).close();
+            try (ServerSocketChannel stale = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+                stale.bind(UnixDomainSocketAddress.of(sock));
+            }
+            assertThat(Files.exists(sock)).isTrue();
+            try (QtestServer again = QtestServer.listen(machine, "unix:" + sock); QtestClient qt = QtestClient.connect(again.address())) {
+                assertThat(qt.inb(0x511)).isEqualTo(0x51);
+            }
+            Files.delete(precious);
+            Files.delete(dir);
         }
     }
 }
