@@ -15,12 +15,12 @@ final class IrqRouting {
 
     private final PicPair pic;
     private final IoApic ioApic;
-    private final int pirqCount;
+    private final int pirqs;
     private final int apicPirqBase;
     /** Asserted ISA device lines per IRQ. */
     private final int[] isaCount = new int[ISA_IRQS];
     /** Asserted INTx pins per PIRQ. */
-    private final int[] pirqCount_;
+    private final int[] pirqAsserted;
     /** The ISA IRQ each PIRQ is routed to, or -1. */
     private final int[] pirqRoute;
     private final boolean[] isaLevel = new boolean[ISA_IRQS];
@@ -32,15 +32,11 @@ final class IrqRouting {
     IrqRouting(PicPair pic, IoApic ioApic, int pirqs, int apicPirqBase) {
         this.pic = pic;
         this.ioApic = ioApic;
-        this.pirqCount = pirqs;
+        this.pirqs = pirqs;
         this.apicPirqBase = apicPirqBase;
-        this.pirqCount_ = new int[pirqs];
+        this.pirqAsserted = new int[pirqs];
         this.pirqRoute = new int[pirqs];
         java.util.Arrays.fill(pirqRoute, -1);
-    }
-
-    int pirqs() {
-        return pirqCount;
     }
 
     /** A new device line into ISA IRQ {@code irq}, wired-OR with the others there. */
@@ -62,12 +58,12 @@ final class IrqRouting {
         return new Source() {
             @Override
             void changed(boolean level) {
-                pirqCount_[pirq] += level ? 1 : -1;
+                pirqAsserted[pirq] += level ? 1 : -1;
                 if (pirqRoute[pirq] >= 0) {
                     updateIsa(pirqRoute[pirq]);
                 }
                 if (apicPirqBase >= 0) {
-                    ioApic.input(apicPirqBase + pirq).set(pirqCount_[pirq] > 0);
+                    ioApic.input(apicPirqBase + pirq).set(pirqAsserted[pirq] > 0);
                 }
             }
         };
@@ -88,14 +84,10 @@ final class IrqRouting {
         }
     }
 
-    boolean pirqLevel(int pirq) {
-        return pirqCount_[pirq] > 0;
-    }
-
     private void updateIsa(int irq) {
         boolean level = isaCount[irq] > 0;
-        for (int p = 0; p < pirqCount && !level; p++) {
-            level = pirqRoute[p] == irq && pirqCount_[p] > 0;
+        for (int p = 0; p < pirqs && !level; p++) {
+            level = pirqRoute[p] == irq && pirqAsserted[p] > 0;
         }
         if (level == isaLevel[irq]) {
             return;

@@ -55,7 +55,6 @@ public final class PcMachine implements Machine, AutoCloseable {
     private final ExecutorService thread;
     private volatile Thread machineThread;
     private Consumer<PciAddress> ejected = a -> { };
-    private Runnable resetRequested = this::reset;
 
     public PcMachine(MachineConfig config) {
         this.config = config;
@@ -71,7 +70,7 @@ public final class PcMachine implements Machine, AutoCloseable {
         this.ioApic = new IoApic(memory);
         this.routing = new IrqRouting(pic, ioApic, pc ? 4 : 8, pc ? -1 : 16);
         this.bus = new PciBus(this, routing, config::pirqOf);
-        this.cf8 = new ConfigMechanism1(bus, () -> resetRequested.run());
+        this.cf8 = new ConfigMechanism1(bus, this::reset);
         this.ecam = new Ecam(bus);
         this.rtc = new CmosRtc(clock, routing.isaLine(8), ram.lowSize(), ram.highSize(), config.cpus(), config.rtcStartSeconds());
         this.fwCfg = new FwCfg(config.ramSize(), config.cpus());
@@ -159,10 +158,6 @@ public final class PcMachine implements Machine, AutoCloseable {
         return memory;
     }
 
-    public PhysicalMemory physicalMemory() {
-        return memory;
-    }
-
     @Override
     public IoSpace io() {
         return io;
@@ -189,10 +184,6 @@ public final class PcMachine implements Machine, AutoCloseable {
 
     public IoApic ioApic() {
         return ioApic;
-    }
-
-    public FwCfg fwCfg() {
-        return fwCfg;
     }
 
     /** How many interrupt messages with {@code vector} reached the local APIC window. */
@@ -258,11 +249,6 @@ public final class PcMachine implements Machine, AutoCloseable {
     /** Who hears of each function the guest ejected (after it left the bus). */
     public void onEject(Consumer<PciAddress> listener) {
         this.ejected = listener;
-    }
-
-    /** What a guest's reset request (0xCF9) does; by default {@link #reset()}. */
-    public void onResetRequest(Runnable action) {
-        this.resetRequested = action;
     }
 
     private boolean removable(int device) {

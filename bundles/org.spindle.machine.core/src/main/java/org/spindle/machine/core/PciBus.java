@@ -285,8 +285,4 @@ public final class PciBus {
             }
         }
     }
-
-    IrqRouting routing() {
-        return routing;
-    }
 }

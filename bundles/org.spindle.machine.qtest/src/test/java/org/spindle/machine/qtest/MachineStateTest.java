@@ -102,6 +102,13 @@ class MachineStateTest {
             assertThat(reads(qt, pc, io, bar2)).containsExactlyElementsOf(before);
             assertThat(f.machine.problems()).isEmpty();
 
+            // the guest's own reset: bit 2 of the reset control register at 0xCF9
+            int bridge = pc ? 1 << 3 : 31 << 3;
+            assertThat(pci.configRead(bridge, 0x60, 4)).isEqualTo(0x0B0A_0B0A);
+            qt.outb(0xCF9, 0x06);
+            assertThat(pci.configRead(bridge, 0x60, 4)).isEqualTo(0x8080_8080);
+            assertThat(pci.configRead(PROBE, 0x04, 2)).isZero();
+
             // a state of another kind is refused by name
             Map<String, DeviceStateDTO> wrong = new HashMap<>(saved);
             wrong.put("pic", saved.get("rtc"));
