@@ -15,11 +15,12 @@
  * {@link org.spindle.storage.api.WriteZeroes}, {@link org.spindle.storage.api.Resizable},
  * {@link org.spindle.storage.api.AllocationMap}, {@link org.spindle.storage.api.Overlay}) are small
  * interfaces found at run time through {@code capability(Class)}, never by widening the core
- * interfaces. Every failure is a {@link org.spindle.storage.api.StorageException} with a stable
+ * interfaces. A drive whose medium changes while the guest runs (a CD-ROM) is offered by its device
+ * as a {@link org.spindle.storage.api.RemovableMedia} service. Every failure is a {@link org.spindle.storage.api.StorageException} with a stable
  * {@link org.spindle.storage.api.StorageException.Kind}.
  */
 @Export
-@Version("1.2.0")
+@Version("1.3.0")
 package org.spindle.storage.api;
 
 import org.osgi.annotation.bundle.Export;

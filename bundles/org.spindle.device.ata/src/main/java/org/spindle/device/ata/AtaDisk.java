@@ -1,0 +1,423 @@
+package org.spindle.device.ata;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+import org.spindle.device.ata.AtaCommand.ModeFamily;
+import org.spindle.device.ata.Transfer.TransferException;
+import org.spindle.storage.api.Discardable;
+import org.spindle.storage.api.StorageException;
+import org.spindle.storage.api.VirtualDisk;
+
+/**
+ * An ATA hard disk: runs {@link AtaCommand}s against a {@link VirtualDisk}. Its settings are those a
+ * guest changes with SET FEATURES and friends: the write cache (when off, every write is flushed to
+ * the medium before the command completes), the transfer mode, the multiple count, the CHS
+ * translation, the power mode and the security freeze.
+ *
+ * <p>Storage failures become ATA errors in one place ({@link #failure}): an address past the end is
+ * IDNF, a read that fails is UNC, a write that fails is ABRT; nothing is thrown to the controller.
+ * Called on the machine thread only.
+ */
+public final class AtaDisk {
+    /** IDENTIFY word 105: the most 512-byte blocks of TRIM ranges one DATA SET MANAGEMENT takes. */
+    public static final int MAX_TRIM_BLOCKS = 8;
+    /** The highest PIO, multiword DMA and Ultra DMA modes the device offers. */
+    public static final int MAX_PIO = 4;
+    public static final int MAX_MWDMA = 2;
+    public static final int MAX_UDMA = 5;
+
+    /** The power modes CHECK POWER MODE reports. */
+    public enum Power {
+        ACTIVE, IDLE, STANDBY
+    }
+
+    private final VirtualDisk disk;
+    private final AtaIdentity identity;
+    private final int sectorSize;
+    private final long sectors;
+    private final Optional<Discardable> discard;
+    private final DiskTransfer.Bounce bounce = new DiskTransfer.Bounce();
+
+    private boolean writeCache;
+    private int multiple;
+    private Chs geometry;
+    private ModeFamily modeFamily;
+    private int mode;
+    private Power power;
+    private boolean frozen;
+
+    /**
+     * @throws IllegalArgumentException when the disk's sector size is not 512 or 4096
+     */
+    public AtaDisk(VirtualDisk disk, AtaIdentity identity) {
+        this.disk = disk;
+        this.identity = identity;
+        this.sectorSize = disk.logicalSectorSize();
+        if (sectorSize != 512 && sectorSize != 4096) {
+            throw new IllegalArgumentException("an ATA disk has 512- or 4096-byte sectors, not " + sectorSize);
+        }
+        this.sectors = disk.sectorCount();
+        this.discard = disk.isReadOnly() ? Optional.empty() : disk.capability(Discardable.class);
+        reset();
+    }
+
+    public VirtualDisk disk() {
+        return disk;
+    }
+
+    /** Power-on state: write cache on, multiple count 16, UDMA 5, the default CHS translation, active. */
+    public void reset() {
+        writeCache = true;
+        multiple = AtaParser.MAX_MULTIPLE;
+        geometry = Chs.defaultFor(sectors);
+        modeFamily = ModeFamily.UDMA;
+        mode = MAX_UDMA;
+        power = Power.ACTIVE;
+        frozen = false;
+    }
+
+    public boolean writeCacheEnabled() {
+        return writeCache;
+    }
+
+    public Power power() {
+        return power;
+    }
+
+    public Chs geometry() {
+        return geometry;
+    }
+
+    /** Parses and starts the command in {@code tf}. */
+    public Transfer execute(Taskfile tf) {
+        return execute(AtaParser.parse(tf, geometry), tf);
+    }
+
+    /** Starts {@code command}, which came from {@code tf} (whose registers some results report). */
+    public Transfer execute(AtaCommand command, Taskfile tf) {
+        return switch (command) {
+            case AtaCommand.ReadWrite rw -> readWrite(rw, tf);
+            case AtaCommand.ReadVerify v -> verify(v, tf);
+            case AtaCommand.FlushCache f -> Transfer.none(flush(tf));
+            case AtaCommand.Identify i -> BufferTransfer.toHost(identify(), false, 512, AtaResult.OK);
+            case AtaCommand.SetWriteCache wc -> Transfer.none(setWriteCache(wc.enabled(), tf));
+            case AtaCommand.SetTransferMode tm -> Transfer.none(setTransferMode(tm));
+            case AtaCommand.SetFeatureAccepted a -> Transfer.none(AtaResult.OK);
+            case AtaCommand.SetMultipleMode m -> {
+                multiple = m.sectors();
+                yield Transfer.none(AtaResult.OK);
+            }
+            case AtaCommand.Trim t -> trim(t);
+            case AtaCommand.SecurityFreezeLock s -> {
+                frozen = true;
+                yield Transfer.none(AtaResult.OK);
+            }
+            case AtaCommand.PowerMode p -> Transfer.none(powerMode(p, tf));
+            case AtaCommand.CheckPowerMode c -> Transfer.none(AtaResult.ok(new Taskfile(0, 0,
+                    switch (power) {
+                        case ACTIVE, IDLE -> 0xFF;
+                        case STANDBY -> 0x00;
+                    }, tf.lba(), tf.device())));
+            case AtaCommand.InitializeDeviceParameters p -> {
+                geometry = Chs.withHeadsAndSectors(sectors, p.heads(), p.sectorsPerTrack());
+                yield Transfer.none(AtaResult.OK);
+            }
+            case AtaCommand.ReadNativeMax r -> Transfer.none(readNativeMax(r.ext(), tf));
+            case AtaCommand.ExecuteDiagnostic d -> Transfer.none(new AtaResult(Ata.DRDY | Ata.DSC, 0x01,
+                    Ata.signature(false)));
+            case AtaCommand.IdentifyPacket i -> Transfer.none(AtaResult.aborted());
+            case AtaCommand.DeviceReset r -> Transfer.none(AtaResult.aborted());
+            case AtaCommand.Packet p -> Transfer.none(AtaResult.aborted());
+            case AtaCommand.Rejected r -> Transfer.none(AtaResult.error(r.error()));
+        };
+    }
+
+    private Transfer readWrite(AtaCommand.ReadWrite rw, Taskfile tf) {
+        if (rw.protocol() == AtaCommand.Protocol.PIO_MULTIPLE && multiple == 0) {
+            return Transfer.none(AtaResult.aborted());
+        }
+        if (rw.write() && disk.isReadOnly()) {
+            return Transfer.none(AtaResult.aborted());
+        }
+        if (rw.lba() + rw.sectors() > sectors) {
+            return Transfer.none(AtaResult.error(Ata.IDNF));
+        }
+        power = Power.ACTIVE;
+        int block = rw.protocol() == AtaCommand.Protocol.PIO_MULTIPLE ? multiple * sectorSize : sectorSize;
+        boolean flush = rw.write() && (!writeCache || rw.verify());
+        return sectorTransfer(rw.write(), rw.protocol() == AtaCommand.Protocol.DMA, rw.lba() * sectorSize,
+                (long) rw.sectors() * sectorSize, block, flush, rw.ext(), tf.device());
+    }
+
+    private Transfer sectorTransfer(boolean write, boolean dma, long start, long length, int block, boolean flush,
+            boolean ext, int device) {
+        DiskTransfer.Failure failure = (e, w, offset) -> failure(e, w, offset, ext, device);
+        DiskTransfer.Completion completion = flush ? () -> {
+            disk.flush();
+            return AtaResult.OK;
+        } : () -> AtaResult.OK;
+        return new DiskTransfer(disk, write, dma, start, length, block, failure, completion, bounce,
+                Map.of("flush", flush, "ext", ext, "device", device));
+    }
+
+    /**
+     * Takes back a transfer {@link Transfer#save()} gave, on this disk after a restore: the data phase
+     * goes on where it stopped.
+     *
+     * @throws IllegalArgumentException when the state is not one this engine saves
+     */
+    public Transfer resume(Map<String, Object> saved) {
+        String kind = String.valueOf(saved.get("kind"));
+        switch (kind) {
+            case "sectors" -> {
+                Transfer t = sectorTransfer("OUT".equals(saved.get("direction")), (Boolean) saved.get("dma"),
+                        num(saved, "start"), num(saved, "length"), (int) num(saved, "drqBlock"),
+                        (Boolean) saved.get("flush"), (Boolean) saved.get("ext"), (int) num(saved, "device"));
+                return t.resumedAt(num(saved, "done"));
+            }
+            case "buffer" -> {
+                if (saved.containsKey("action")) {
+                    if (!"trim".equals(saved.get("action"))) {
+                        throw new IllegalArgumentException("an ATA disk has no action " + saved.get("action"));
+                    }
+                    return BufferTransfer.resumeFromHost(saved, this::applyTrim);
+                }
+                return BufferTransfer.resumeToHost(saved);
+            }
+            default -> throw new IllegalArgumentException("an ATA disk cannot resume a '" + kind + "' transfer");
+        }
+    }
+
+    static long num(Map<String, Object> state, String key) {
+        Object v = state.get(key);
+        if (!(v instanceof Number n)) {
+            throw new IllegalArgumentException("saved state has no number '" + key + "'");
+        }
+        return n.longValue();
+    }
+
+    private Transfer verify(AtaCommand.ReadVerify v, Taskfile tf) {
+        if (v.lba() + v.sectors() > sectors) {
+            return Transfer.none(AtaResult.error(Ata.IDNF));
+        }
+        power = Power.ACTIVE;
+        ByteBuffer scratch = bounce.buffer();
+        long offset = v.lba() * sectorSize;
+        long end = offset + (long) v.sectors() * sectorSize;
+        while (offset < end) {
+            scratch.clear().limit((int) Math.min(scratch.capacity(), end - offset));
+            try {
+                disk.read(offset, scratch);
+            } catch (StorageException e) {
+                return Transfer.none(failure(e, false, offset, v.ext(), tf.device()));
+            }
+            offset += scratch.limit();
+        }
+        return Transfer.none(AtaResult.OK);
+    }
+
+    private AtaResult flush(Taskfile tf) {
+        try {
+            disk.flush();
+            return AtaResult.OK;
+        } catch (StorageException e) {
+            return failure(e, true, 0, false, tf.device());
+        }
+    }
+
+    private AtaResult setWriteCache(boolean enabled, Taskfile tf) {
+        if (!enabled && writeCache) {
+            // What the cache holds reaches the medium before the drive writes through.
+            AtaResult flushed = flush(tf);
+            if (flushed.failed()) {
+                return flushed;
+            }
+        }
+        writeCache = enabled;
+        return AtaResult.OK;
+    }
+
+    private AtaResult setTransferMode(AtaCommand.SetTransferMode tm) {
+        int max = switch (tm.family()) {
+            case PIO_DEFAULT -> 0;
+            case PIO -> MAX_PIO;
+            case MWDMA -> MAX_MWDMA;
+            case UDMA -> MAX_UDMA;
+        };
+        if (tm.mode() > max) {
+            return AtaResult.aborted();
+        }
+        if (tm.family() == ModeFamily.MWDMA || tm.family() == ModeFamily.UDMA) {
+            modeFamily = tm.family();
+            mode = tm.mode();
+        }
+        return AtaResult.OK;
+    }
+
+    private AtaResult powerMode(AtaCommand.PowerMode p, Taskfile tf) {
+        switch (p.command()) {
+            case IDLE, IDLE_IMMEDIATE -> power = Power.IDLE;
+            case STANDBY, STANDBY_IMMEDIATE -> {
+                // A drive writes its cache back before it spins down.
+                AtaResult flushed = flush(tf);
+                if (flushed.failed()) {
+                    return flushed;
+                }
+                power = Power.STANDBY;
+            }
+        }
+        return AtaResult.OK;
+    }
+
+    private AtaResult readNativeMax(boolean ext, Taskfile tf) {
+        long max = sectors - 1;
+        if (ext) {
+            return AtaResult.ok(new Taskfile(0, 0, tf.count(), max, tf.device()));
+        }
+        long max28 = Math.min(max, 0x0FFF_FFFFL);
+        return AtaResult.ok(new Taskfile(0, 0, tf.count(), max28 & 0xFF_FFFFL,
+                (tf.device() & 0xF0) | (int) (max28 >>> 24)));
+    }
+
+    private Transfer trim(AtaCommand.Trim t) {
+        if (discard.isEmpty() || t.blocks() > MAX_TRIM_BLOCKS) {
+            return Transfer.none(AtaResult.aborted());
+        }
+        return BufferTransfer.fromHost(t.blocks() * 512, true, 512, "trim", Map.of(), this::applyTrim);
+    }
+
+    /** The ranges of a TRIM: 8-byte entries of a 48-bit LBA and a 16-bit count (0: unused entry). */
+    private AtaResult applyTrim(byte[] ranges) throws TransferException {
+        ByteBuffer entries = ByteBuffer.wrap(ranges).order(ByteOrder.LITTLE_ENDIAN);
+        // Check every range before discarding any.
+        while (entries.hasRemaining()) {
+            long entry = entries.getLong();
+            long lba = entry & 0xFFFF_FFFF_FFFFL;
+            long count = entry >>> 48;
+            if (count != 0 && lba + count > sectors) {
+                return AtaResult.aborted();
+            }
+        }
+        entries.rewind();
+        Discardable d = discard.orElseThrow();
+        while (entries.hasRemaining()) {
+            long entry = entries.getLong();
+            long lba = entry & 0xFFFF_FFFF_FFFFL;
+            long count = entry >>> 48;
+            if (count == 0) {
+                continue;
+            }
+            try {
+                d.discard(lba * sectorSize, count * sectorSize);
+            } catch (StorageException e) {
+                return failure(e, true, lba * sectorSize, true, 0);
+            }
+        }
+        return AtaResult.OK;
+    }
+
+    /**
+     * The one place storage failures become ATA errors: IDNF for an address outside the disk, UNC for a
+     * read the medium could not return, ABRT for a write it could not take; the LBA registers name the
+     * first sector of the failed request.
+     */
+    private AtaResult failure(StorageException e, boolean write, long byteOffset, boolean ext, int device) {
+        int error = switch (e.kind()) {
+            case OUT_OF_BOUNDS -> Ata.IDNF;
+            case READ_ONLY, UNSUPPORTED_FEATURE -> Ata.ABRT;
+            default -> write ? Ata.ABRT : Ata.UNC;
+        };
+        long lba = byteOffset / sectorSize;
+        Taskfile at = ext ? new Taskfile(0, 0, 0, lba, device)
+                : new Taskfile(0, 0, 0, lba & 0xFF_FFFFL, (device & 0xF0) | (int) ((lba >>> 24) & 0x0F));
+        return AtaResult.error(error, at);
+    }
+
+    /** The 512 bytes of IDENTIFY DEVICE data, reflecting the current settings. */
+    public byte[] identify() {
+        IdentifyData id = new IdentifyData();
+        Chs def = Chs.defaultFor(sectors);
+        id.word(0, 0x0040); // fixed, not removable
+        id.word(1, def.cylinders());
+        id.word(3, def.heads());
+        id.word(6, def.sectors());
+        id.string(10, 10, identity.serial());
+        id.string(23, 4, identity.firmware());
+        id.string(27, 20, identity.model());
+        id.word(47, 0x8000 | AtaParser.MAX_MULTIPLE);
+        id.word(49, 0x0B00); // IORDY, LBA, DMA
+        id.word(50, 0x4000);
+        id.word(53, 0x0007); // words 54-58, 64-70 and 88 are valid
+        id.word(54, geometry.cylinders());
+        id.word(55, geometry.heads());
+        id.word(56, geometry.sectors());
+        id.dword(57, Math.min(geometry.capacity(), sectors));
+        id.word(59, (multiple != 0 ? 0x0100 : 0) | multiple);
+        id.dword(60, Math.min(sectors, 0x0FFF_FFFFL));
+        id.word(63, 0x0007 | (modeFamily == ModeFamily.MWDMA ? 0x0100 << mode : 0));
+        id.word(64, 0x0003); // PIO 3 and 4
+        id.word(65, 120);
+        id.word(66, 120);
+        id.word(67, 120);
+        id.word(68, 120);
+        id.word(80, 0x01F0); // ATA/ATAPI-4 to ATA8-ACS
+        // Supported: host protected area (READ NATIVE MAX), write cache, power management, security.
+        id.word(82, 0x0400 | 0x0020 | 0x0008 | 0x0002);
+        id.word(83, 0x4000 | 0x2000 | 0x1000 | 0x0400); // FLUSH CACHE EXT, FLUSH CACHE, 48-bit
+        id.word(84, 0x4000);
+        id.word(85, 0x0400 | (writeCache ? 0x0020 : 0) | 0x0008);
+        id.word(86, 0x2000 | 0x1000 | 0x0400);
+        id.word(87, 0x4000);
+        id.word(88, 0x003F | (modeFamily == ModeFamily.UDMA ? 0x0100 << mode : 0));
+        id.word(93, 0x6001); // 80-conductor cable detected
+        id.qword(100, sectors);
+        if (discard.isPresent()) {
+            id.word(105, MAX_TRIM_BLOCKS);
+            id.word(169, 0x0001);
+        }
+        if (sectorSize == 512) {
+            id.word(106, 0x4000);
+        } else {
+            id.word(106, 0x4000 | 0x1000); // logical sectors longer than 256 words
+            id.dword(117, sectorSize / 2);
+        }
+        id.word(128, 0x0001 | (frozen ? 0x0008 : 0)); // security supported, not enabled
+        id.word(217, 0x0001); // not rotating
+        return id.build();
+    }
+
+    /** The settings a guest changed, for {@link #restore}. */
+    public Map<String, Object> save() {
+        Map<String, Object> state = new LinkedHashMap<>();
+        state.put("writeCache", writeCache);
+        state.put("multiple", multiple);
+        state.put("cylinders", geometry.cylinders());
+        state.put("heads", geometry.heads());
+        state.put("sectorsPerTrack", geometry.sectors());
+        state.put("modeFamily", modeFamily.name());
+        state.put("mode", mode);
+        state.put("power", power.name());
+        state.put("frozen", frozen);
+        return state;
+    }
+
+    /** @throws IllegalArgumentException when a value is missing or out of range */
+    public void restore(Map<String, Object> state) {
+        try {
+            writeCache = (Boolean) state.get("writeCache");
+            multiple = (int) num(state, "multiple");
+            geometry = new Chs((int) num(state, "cylinders"), (int) num(state, "heads"),
+                    (int) num(state, "sectorsPerTrack"));
+            modeFamily = ModeFamily.valueOf((String) state.get("modeFamily"));
+            mode = (int) num(state, "mode");
+            power = Power.valueOf((String) state.get("power"));
+            frozen = (Boolean) state.get("frozen");
+        } catch (ClassCastException | NullPointerException e) {
+            throw new IllegalArgumentException("an ATA disk's saved state is incomplete: " + state, e);
+        }
+    }
+}
