@@ -1,0 +1,565 @@
+package org.spindle.device.ide;
+
+import java.nio.ByteBuffer;
+import java.util.List;
+
+import org.spindle.device.ata.Ata;
+import org.spindle.device.ata.AtaCommand;
+import org.spindle.device.ata.AtaParser;
+import org.spindle.device.ata.AtaResult;
+import org.spindle.device.ata.Taskfile;
+import org.spindle.device.ata.Transfer;
+import org.spindle.machine.api.DmaMapping;
+import org.spindle.machine.api.GuestMemory;
+import org.spindle.machine.api.InterruptLine;
+
+/**
+ * One IDE channel: a master and a slave behind one set of task file registers, the device control
+ * register (nIEN, SRST, HOB), the interrupt line, and the channel's half of the bus-master IDE
+ * registers (command, status, PRD table address).
+ *
+ * <p>Every register access comes from the guest on the machine thread and never throws. A DMA command
+ * runs when both it and the bus master's start bit are there, in one go: the PRD table is read and
+ * checked (direction, length, RAM) before any byte moves, so a write the guest set up wrongly never
+ * reaches the disk.
+ */
+final class IdeChannel {
+    // Task file register offsets.
+    static final int DATA = 0;
+    static final int ERROR_FEATURE = 1;
+    static final int COUNT = 2;
+    static final int LBA_LOW = 3;
+    static final int LBA_MID = 4;
+    static final int LBA_HIGH = 5;
+    static final int DEVICE = 6;
+    static final int STATUS_COMMAND = 7;
+
+    // Device control register.
+    static final int NIEN = 0x02;
+    static final int SRST = 0x04;
+    static final int HOB = 0x80;
+
+    // Bus-master registers.
+    static final int BM_START = 0x01;
+    /** Bus master writes memory: device to host. */
+    static final int BM_TO_MEMORY = 0x08;
+    static final int BM_ACTIVE = 0x01;
+    static final int BM_ERROR = 0x02;
+    static final int BM_INTERRUPT = 0x04;
+    static final int BM_DMA_CAPABLE = 0x60;
+
+    /** PRD tables are read at most this far: 64 KiB of entries, as the hardware stops at its boundary. */
+    static final int MAX_PRD_ENTRIES = 8192;
+
+    final String name;
+    final IdeDevice[] devices = new IdeDevice[2];
+    private InterruptLine irq;
+    private GuestMemory memory;
+
+    private int selected;
+    private int control;
+    private int bmCommand;
+    private int bmStatus;
+    private long prdTable;
+
+    IdeChannel(String name, IdeDevice master, IdeDevice slave) {
+        this.name = name;
+        devices[0] = master;
+        devices[1] = slave;
+        reset();
+    }
+
+    void attach(GuestMemory memory, InterruptLine irq) {
+        this.memory = memory;
+        this.irq = irq;
+        updateIrq();
+    }
+
+    void detach() {
+        if (irq != null) {
+            irq.lower();
+        }
+        irq = null;
+        memory = null;
+    }
+
+    /** Power-on: both devices reset with their signatures, device 0 selected, the bus master stopped. */
+    void reset() {
+        control = 0;
+        bmCommand = 0;
+        bmStatus = 0;
+        prdTable = 0;
+        softReset();
+    }
+
+    private IdeDevice current() {
+        return devices[selected];
+    }
+
+    private boolean empty() {
+        return !devices[0].present() && !devices[1].present();
+    }
+
+    // ---- task file registers ----
+
+    long read(int reg, int size) {
+        if (reg == DATA) {
+            return readData(size);
+        }
+        if (empty()) {
+            return 0xFF;
+        }
+        IdeDevice d = current();
+        boolean hob = (control & HOB) != 0;
+        return switch (reg) {
+            case ERROR_FEATURE -> d.present() ? d.error : 0;
+            case COUNT -> hob ? d.hobCount : d.count;
+            case LBA_LOW -> hob ? d.hobLbaLow : d.lbaLow;
+            case LBA_MID -> hob ? d.hobLbaMid : d.lbaMid;
+            case LBA_HIGH -> hob ? d.hobLbaHigh : d.lbaHigh;
+            case DEVICE -> d.device;
+            default -> {
+                // Reading status acknowledges the interrupt.
+                if (!d.present()) {
+                    yield 0;
+                }
+                d.interrupt = false;
+                updateIrq();
+                yield d.status;
+            }
+        };
+    }
+
+    /** The alternate status register: status without acknowledging the interrupt. */
+    int altStatus() {
+        if (empty()) {
+            return 0xFF;
+        }
+        IdeDevice d = current();
+        return d.present() ? d.status : 0;
+    }
+
+    void write(int reg, int size, long value) {
+        if (reg == DATA) {
+            writeData(size, value);
+            return;
+        }
+        int v = (int) value & 0xFF;
+        control &= ~HOB; // a write to the command block clears HOB
+        for (IdeDevice d : devices) {
+            switch (reg) {
+                case ERROR_FEATURE -> {
+                    d.hobFeature = d.feature;
+                    d.feature = v;
+                }
+                case COUNT -> {
+                    d.hobCount = d.count;
+                    d.count = v;
+                }
+                case LBA_LOW -> {
+                    d.hobLbaLow = d.lbaLow;
+                    d.lbaLow = v;
+                }
+                case LBA_MID -> {
+                    d.hobLbaMid = d.lbaMid;
+                    d.lbaMid = v;
+                }
+                case LBA_HIGH -> {
+                    d.hobLbaHigh = d.lbaHigh;
+                    d.lbaHigh = v;
+                }
+                case DEVICE -> d.device = v;
+                default -> {
+                }
+            }
+        }
+        if (reg == DEVICE) {
+            selected = (v >> 4) & 1;
+            updateIrq();
+        } else if (reg == STATUS_COMMAND) {
+            command(v);
+        }
+    }
+
+    /** The device control register. */
+    void writeControl(int value) {
+        int old = control;
+        control = value & (HOB | SRST | NIEN);
+        if ((value & SRST) != 0 && (old & SRST) == 0) {
+            for (IdeDevice d : devices) {
+                d.idle();
+                d.status = Ata.BSY;
+            }
+        } else if ((value & SRST) == 0 && (old & SRST) != 0) {
+            softReset();
+        }
+        updateIrq();
+    }
+
+    /** The end of SRST (and power-on): signatures, device 0 selected, no data phase, no interrupt. */
+    private void softReset() {
+        selected = 0;
+        for (IdeDevice d : devices) {
+            d.idle();
+            d.interrupt = false;
+            d.device = 0;
+            d.feature = d.hobFeature = 0;
+            d.hobCount = d.hobLbaLow = d.hobLbaMid = d.hobLbaHigh = 0;
+            signature(d);
+            d.error = 0x01;
+            d.status = d.present() && !d.packet() ? Ata.DRDY | Ata.DSC : 0;
+        }
+        updateIrq();
+    }
+
+    private static void signature(IdeDevice d) {
+        Taskfile sig = Ata.signature(d.packet());
+        d.count = sig.count();
+        d.lbaLow = sig.lbaByte(0);
+        d.lbaMid = sig.lbaByte(1);
+        d.lbaHigh = sig.lbaByte(2);
+    }
+
+    // ---- commands ----
+
+    private void command(int opcode) {
+        IdeDevice d = current();
+        if (!d.present()) {
+            return; // an absent device ignores commands
+        }
+        if ((d.status & (Ata.BSY | Ata.DRQ)) != 0 && opcode != Ata.DEVICE_RESET) {
+            return;
+        }
+        d.interrupt = false;
+        Taskfile tf = new Taskfile(opcode, d.hobFeature << 8 | d.feature, d.hobCount << 8 | d.count,
+                (long) d.hobLbaHigh << 40 | (long) d.hobLbaMid << 32 | (long) d.hobLbaLow << 24
+                        | d.lbaHigh << 16 | d.lbaMid << 8 | d.lbaLow,
+                d.device);
+        if (opcode == Ata.EXECUTE_DEVICE_DIAGNOSTIC) {
+            diagnostic();
+            return;
+        }
+        AtaCommand cmd = AtaParser.parse(tf, d.geometry());
+        if (d.packet() && cmd instanceof AtaCommand.Packet p) {
+            d.idle();
+            d.packetDma = p.dma();
+            d.byteCountLimit = p.byteCountLimit();
+            d.prepareBuffer(IdeDevice.CDB_SIZE);
+            d.phase = IdeDevice.Phase.PACKET;
+            d.count = (d.count & ~0x07) | Ata.COD;
+            d.status = Ata.DRDY | Ata.DRQ;
+            updateIrq();
+            return;
+        }
+        Transfer t = d.packet() ? d.cdrom.executeAta(cmd, tf) : d.disk.execute(cmd, tf);
+        start(d, t, opcode != Ata.DEVICE_RESET);
+    }
+
+    /** EXECUTE DEVICE DIAGNOSTIC runs on both devices; device 0 reports for the pair and interrupts. */
+    private void diagnostic() {
+        for (IdeDevice d : devices) {
+            d.idle();
+            signature(d);
+            d.error = 0x01;
+            d.status = d.present() && !d.packet() ? Ata.DRDY | Ata.DSC : 0;
+            d.interrupt = false;
+        }
+        selected = 0;
+        for (IdeDevice d : devices) {
+            d.device = 0;
+        }
+        devices[0].interrupt = devices[0].present();
+        bmStatus |= devices[0].present() ? BM_INTERRUPT : 0;
+        updateIrq();
+    }
+
+    /** Begins the data phase of {@code t}, or completes the command when it has none. */
+    private void start(IdeDevice d, Transfer t, boolean interrupt) {
+        d.idle();
+        if (t.direction() == Transfer.Direction.NONE || t.ended()) {
+            complete(d, t, interrupt);
+            return;
+        }
+        d.transfer = t;
+        if (t.dma()) {
+            d.phase = IdeDevice.Phase.DMA;
+            d.status = Ata.DRDY | Ata.DSC | Ata.DRQ;
+            if (d.packet()) {
+                d.count = (d.count & ~0x07) | (t.direction() == Transfer.Direction.IN ? Ata.IO : 0);
+            }
+            if ((bmCommand & BM_START) != 0) {
+                runDma();
+            }
+            return;
+        }
+        nextPioBlock(d);
+    }
+
+    /** Sets up the next DRQ block of a PIO data phase, or completes the command when none is left. */
+    private void nextPioBlock(IdeDevice d) {
+        Transfer t = d.transfer;
+        if (t.ended()) {
+            complete(d, t, d.packet() || t.direction() == Transfer.Direction.OUT);
+            return;
+        }
+        int block = blockSize(d, t);
+        d.prepareBuffer(block);
+        if (t.direction() == Transfer.Direction.IN) {
+            if (!t.toHost(ByteBuffer.wrap(d.buffer, 0, block))) {
+                complete(d, t, true);
+                return;
+            }
+            d.phase = IdeDevice.Phase.PIO_IN;
+        } else {
+            d.phase = IdeDevice.Phase.PIO_OUT;
+        }
+        d.status = Ata.DRDY | Ata.DSC | Ata.DRQ;
+        if (d.packet()) {
+            d.lbaMid = block & 0xFF;
+            d.lbaHigh = block >> 8;
+            d.count = (d.count & ~0x07) | (t.direction() == Transfer.Direction.IN ? Ata.IO : 0);
+            raise(d);
+        } else if (t.direction() == Transfer.Direction.IN || t.done() > 0) {
+            // PIO in: an interrupt for each block; PIO out: for each block after the first.
+            raise(d);
+        }
+    }
+
+    private static int blockSize(IdeDevice d, Transfer t) {
+        if (!d.packet()) {
+            return (int) Math.min(t.drqBlock(), t.remaining());
+        }
+        int limit = d.byteCountLimit;
+        if (limit == 0 || limit == 0xFFFF) {
+            limit = 0xFFFE;
+        }
+        limit &= ~1;
+        if (limit == 0) {
+            limit = 2;
+        }
+        int chunk = (int) Math.min(limit, t.remaining());
+        // Whole blocks per DRQ when the limit allows, as drives send them.
+        if (chunk < t.remaining() && chunk >= t.drqBlock() && t.drqBlock() > 0) {
+            chunk -= chunk % t.drqBlock();
+        }
+        return chunk;
+    }
+
+    /** Ends a command: its registers, the status, and the interrupt. */
+    private void complete(IdeDevice d, Transfer t, boolean interrupt) {
+        AtaResult r = t.finish();
+        d.idle();
+        d.status = r.status();
+        d.error = r.error();
+        Taskfile out = r.outputs();
+        if (out != null) {
+            d.count = out.count() & 0xFF;
+            d.hobCount = out.count() >> 8;
+            d.lbaLow = out.lbaByte(0);
+            d.lbaMid = out.lbaByte(1);
+            d.lbaHigh = out.lbaByte(2);
+            d.hobLbaLow = out.lbaByte(3);
+            d.hobLbaMid = out.lbaByte(4);
+            d.hobLbaHigh = out.lbaByte(5);
+            d.device = (d.device & 0x10) | (out.device() & ~0x10);
+        }
+        if (d.packet() && out == null) {
+            d.count = (d.count & ~0x07) | Ata.IO | Ata.COD;
+        }
+        if (interrupt) {
+            raise(d);
+        }
+    }
+
+    // ---- the data register ----
+
+    private long readData(int size) {
+        IdeDevice d = current();
+        if (d.phase != IdeDevice.Phase.PIO_IN) {
+            return 0;
+        }
+        long v = 0;
+        int n = Math.min(size, d.end - d.pos);
+        for (int i = 0; i < n; i++) {
+            v |= (d.buffer[d.pos + i] & 0xFFL) << (8 * i);
+        }
+        d.pos += n;
+        if (d.pos >= d.end) {
+            nextPioBlock(d);
+        }
+        return v;
+    }
+
+    private void writeData(int size, long value) {
+        IdeDevice d = current();
+        if (d.phase != IdeDevice.Phase.PIO_OUT && d.phase != IdeDevice.Phase.PACKET) {
+            return;
+        }
+        int n = Math.min(size, d.end - d.pos);
+        for (int i = 0; i < n; i++) {
+            d.buffer[d.pos + i] = (byte) (value >>> (8 * i));
+        }
+        d.pos += n;
+        if (d.pos < d.end) {
+            return;
+        }
+        if (d.phase == IdeDevice.Phase.PACKET) {
+            byte[] cdb = java.util.Arrays.copyOf(d.buffer, IdeDevice.CDB_SIZE);
+            d.status = Ata.DRDY | Ata.BSY;
+            start(d, d.cdrom.execute(cdb, d.packetDma), true);
+            return;
+        }
+        Transfer t = d.transfer;
+        if (!t.fromHost(ByteBuffer.wrap(d.buffer, 0, d.end))) {
+            complete(d, t, true);
+            return;
+        }
+        nextPioBlock(d);
+    }
+
+    // ---- bus master ----
+
+    long readBm(int offset, int size) {
+        long v = 0;
+        for (int i = 0; i < size; i++) {
+            v |= (long) bmByte(offset + i) << (8 * i);
+        }
+        return v;
+    }
+
+    private int bmByte(int offset) {
+        return switch (offset) {
+            case 0 -> bmCommand;
+            case 2 -> bmStatus;
+            case 4, 5, 6, 7 -> (int) (prdTable >>> (8 * (offset - 4))) & 0xFF;
+            default -> 0;
+        };
+    }
+
+    void writeBm(int offset, int size, long value) {
+        for (int i = 0; i < size; i++) {
+            writeBmByte(offset + i, (int) (value >>> (8 * i)) & 0xFF);
+        }
+    }
+
+    private void writeBmByte(int offset, int v) {
+        switch (offset) {
+            case 0 -> {
+                int old = bmCommand;
+                bmCommand = v & (BM_START | BM_TO_MEMORY);
+                if ((v & BM_START) == 0) {
+                    bmStatus &= ~BM_ACTIVE;
+                } else if ((old & BM_START) == 0) {
+                    bmStatus |= BM_ACTIVE;
+                    runDma();
+                }
+            }
+            case 2 -> bmStatus = (bmStatus & ~BM_DMA_CAPABLE | v & BM_DMA_CAPABLE) & ~(v & (BM_ERROR | BM_INTERRUPT));
+            case 4, 5, 6, 7 -> {
+                int shift = 8 * (offset - 4);
+                long mask = 0xFFL << shift;
+                prdTable = (prdTable & ~mask | ((long) v << shift) & mask) & 0xFFFF_FFFCL;
+            }
+            default -> {
+            }
+        }
+    }
+
+    /** Runs the selected device's pending DMA command through the PRD table, if there is one. */
+    private void runDma() {
+        IdeDevice d = current();
+        if (d.phase != IdeDevice.Phase.DMA || (bmStatus & BM_ACTIVE) == 0 || memory == null) {
+            return;
+        }
+        Transfer t = d.transfer;
+        boolean toMemory = t.direction() == Transfer.Direction.IN;
+        if (((bmCommand & BM_TO_MEMORY) != 0) != toMemory) {
+            dmaFailed(d, t, true);
+            return;
+        }
+        PrdTable prd = PrdTable.read(memory, prdTable, MAX_PRD_ENTRIES);
+        if (prd.memoryError()) {
+            dmaFailed(d, t, true);
+            return;
+        }
+        if (prd.list() == null || prd.list().totalLength() < t.remaining()) {
+            dmaFailed(d, t, false);
+            return;
+        }
+        DmaMapping mapping = memory.map(prd.list().limit(t.remaining()));
+        if (!mapping.complete()) {
+            dmaFailed(d, t, true);
+            return;
+        }
+        List<ByteBuffer> buffers = mapping.buffers();
+        if (toMemory) {
+            t.toHost(buffers);
+        } else {
+            t.fromHost(buffers);
+        }
+        if (prd.list().totalLength() == t.length()) {
+            bmStatus &= ~BM_ACTIVE; // the table ended with the transfer
+        }
+        complete(d, t, true);
+    }
+
+    /**
+     * A DMA the bus master could not run: the command aborts, nothing more moves, and the bus master
+     * stops with its interrupt bit (and its error bit when memory or the direction was wrong).
+     */
+    private void dmaFailed(IdeDevice d, Transfer t, boolean busError) {
+        t.abort(Ata.ABRT);
+        bmStatus &= ~BM_ACTIVE;
+        if (busError) {
+            bmStatus |= BM_ERROR;
+        }
+        complete(d, t, true);
+    }
+
+    // ---- interrupts ----
+
+    private void raise(IdeDevice d) {
+        d.interrupt = true;
+        bmStatus |= BM_INTERRUPT;
+        updateIrq();
+    }
+
+    /** INTRQ follows the selected device's pending interrupt unless nIEN masks it. */
+    private void updateIrq() {
+        if (irq == null) {
+            return;
+        }
+        irq.set(current().interrupt && (control & NIEN) == 0);
+    }
+
+    // ---- state ----
+
+    int selected() {
+        return selected;
+    }
+
+    int control() {
+        return control;
+    }
+
+    int bmCommand() {
+        return bmCommand;
+    }
+
+    int bmStatus() {
+        return bmStatus;
+    }
+
+    long prdTable() {
+        return prdTable;
+    }
+
+    void restoreRegisters(int selected, int control, int bmCommand, int bmStatus, long prdTable) {
+        this.selected = selected & 1;
+        this.control = control & (HOB | SRST | NIEN);
+        this.bmCommand = bmCommand & (BM_START | BM_TO_MEMORY);
+        this.bmStatus = bmStatus & (BM_ACTIVE | BM_ERROR | BM_INTERRUPT | BM_DMA_CAPABLE);
+        this.prdTable = prdTable & 0xFFFF_FFFCL;
+        updateIrq();
+    }
+}
