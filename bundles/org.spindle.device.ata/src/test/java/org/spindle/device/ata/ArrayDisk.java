@@ -10,17 +10,17 @@ import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.VirtualDisk;
 
 /** A disk in a byte array for engine tests: counts flushes, records discards, fails where told to. */
-class ArrayDisk implements VirtualDisk, Discardable {
-    final byte[] data;
+public class ArrayDisk implements VirtualDisk, Discardable {
+    public final byte[] data;
     final int sectorSize;
     final boolean readOnly;
-    int flushes;
+    public int flushes;
     int reads;
     final List<long[]> discards = new ArrayList<>();
     /** A read or write touching this byte offset fails with IO. */
-    long failAt = -1;
+    public long failAt = -1;
 
-    ArrayDisk(int bytes, int sectorSize, boolean readOnly) {
+    public ArrayDisk(int bytes, int sectorSize, boolean readOnly) {
         this.data = new byte[bytes];
         this.sectorSize = sectorSize;
         this.readOnly = readOnly;
@@ -29,11 +29,11 @@ class ArrayDisk implements VirtualDisk, Discardable {
         }
     }
 
-    static ArrayDisk disk(int sectors) {
+    public static ArrayDisk disk(int sectors) {
         return new ArrayDisk(sectors * 512, 512, false);
     }
 
-    static ArrayDisk cd(int blocks) {
+    public static ArrayDisk cd(int blocks) {
         return new ArrayDisk(blocks * 2048, 2048, true);
     }
 
@@ -101,7 +101,7 @@ class ArrayDisk implements VirtualDisk, Discardable {
     public void close() {
     }
 
-    byte[] slice(long offset, int length) {
+    public byte[] slice(long offset, int length) {
         byte[] b = new byte[length];
         System.arraycopy(data, (int) offset, b, 0, length);
         return b;
