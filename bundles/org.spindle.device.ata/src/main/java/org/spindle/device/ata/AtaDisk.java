@@ -6,7 +6,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 
-import org.spindle.device.ata.AtaCommand.ModeFamily;
 import org.spindle.device.ata.Transfer.TransferException;
 import org.spindle.storage.api.Discardable;
 import org.spindle.storage.api.StorageException;
@@ -25,11 +24,6 @@ import org.spindle.storage.api.VirtualDisk;
 public final class AtaDisk {
     /** IDENTIFY word 105: the most 512-byte blocks of TRIM ranges one DATA SET MANAGEMENT takes. */
     public static final int MAX_TRIM_BLOCKS = 8;
-    /** The highest PIO, multiword DMA and Ultra DMA modes the device offers. */
-    public static final int MAX_PIO = 4;
-    public static final int MAX_MWDMA = 2;
-    public static final int MAX_UDMA = 5;
-
     /** The power modes CHECK POWER MODE reports. */
     public enum Power {
         ACTIVE, IDLE, STANDBY
@@ -45,8 +39,7 @@ public final class AtaDisk {
     private boolean writeCache;
     private int multiple;
     private Chs geometry;
-    private ModeFamily modeFamily;
-    private int mode;
+    private TransferMode transferMode;
     private Power power;
     private boolean frozen;
 
@@ -65,27 +58,18 @@ public final class AtaDisk {
         reset();
     }
 
-    public VirtualDisk disk() {
-        return disk;
-    }
-
     /** Power-on state: write cache on, multiple count 16, UDMA 5, the default CHS translation, active. */
     public void reset() {
         writeCache = true;
         multiple = AtaParser.MAX_MULTIPLE;
         geometry = Chs.defaultFor(sectors);
-        modeFamily = ModeFamily.UDMA;
-        mode = MAX_UDMA;
+        transferMode = TransferMode.DEFAULT;
         power = Power.ACTIVE;
         frozen = false;
     }
 
     public boolean writeCacheEnabled() {
         return writeCache;
-    }
-
-    public Power power() {
-        return power;
     }
 
     public Chs geometry() {
@@ -105,7 +89,10 @@ public final class AtaDisk {
             case AtaCommand.FlushCache f -> Transfer.none(flush(tf));
             case AtaCommand.Identify i -> BufferTransfer.toHost(identify(), false, 512, AtaResult.OK);
             case AtaCommand.SetWriteCache wc -> Transfer.none(setWriteCache(wc.enabled(), tf));
-            case AtaCommand.SetTransferMode tm -> Transfer.none(setTransferMode(tm));
+            case AtaCommand.SetTransferMode tm -> {
+                transferMode = transferMode.apply(tm);
+                yield Transfer.none(AtaResult.OK);
+            }
             case AtaCommand.SetFeatureAccepted a -> Transfer.none(AtaResult.OK);
             case AtaCommand.SetMultipleMode m -> {
                 multiple = m.sectors();
@@ -241,23 +228,6 @@ public final class AtaDisk {
         return AtaResult.OK;
     }
 
-    private AtaResult setTransferMode(AtaCommand.SetTransferMode tm) {
-        int max = switch (tm.family()) {
-            case PIO_DEFAULT -> 0;
-            case PIO -> MAX_PIO;
-            case MWDMA -> MAX_MWDMA;
-            case UDMA -> MAX_UDMA;
-        };
-        if (tm.mode() > max) {
-            return AtaResult.aborted();
-        }
-        if (tm.family() == ModeFamily.MWDMA || tm.family() == ModeFamily.UDMA) {
-            modeFamily = tm.family();
-            mode = tm.mode();
-        }
-        return AtaResult.OK;
-    }
-
     private AtaResult powerMode(AtaCommand.PowerMode p, Taskfile tf) {
         switch (p.command()) {
             case IDLE, IDLE_IMMEDIATE -> power = Power.IDLE;
@@ -358,12 +328,7 @@ public final class AtaDisk {
         id.dword(57, Math.min(geometry.capacity(), sectors));
         id.word(59, (multiple != 0 ? 0x0100 : 0) | multiple);
         id.dword(60, Math.min(sectors, 0x0FFF_FFFFL));
-        id.word(63, 0x0007 | (modeFamily == ModeFamily.MWDMA ? 0x0100 << mode : 0));
-        id.word(64, 0x0003); // PIO 3 and 4
-        id.word(65, 120);
-        id.word(66, 120);
-        id.word(67, 120);
-        id.word(68, 120);
+        transferMode.describe(id);
         id.word(80, 0x01F0); // ATA/ATAPI-4 to ATA8-ACS
         // Supported: host protected area (READ NATIVE MAX), write cache, power management, security.
         id.word(82, 0x0400 | 0x0020 | 0x0008 | 0x0002);
@@ -372,7 +337,6 @@ public final class AtaDisk {
         id.word(85, 0x0400 | (writeCache ? 0x0020 : 0) | 0x0008);
         id.word(86, 0x2000 | 0x1000 | 0x0400);
         id.word(87, 0x4000);
-        id.word(88, 0x003F | (modeFamily == ModeFamily.UDMA ? 0x0100 << mode : 0));
         id.word(93, 0x6001); // 80-conductor cable detected
         id.qword(100, sectors);
         if (discard.isPresent()) {
@@ -398,8 +362,7 @@ public final class AtaDisk {
         state.put("cylinders", geometry.cylinders());
         state.put("heads", geometry.heads());
         state.put("sectorsPerTrack", geometry.sectors());
-        state.put("modeFamily", modeFamily.name());
-        state.put("mode", mode);
+        state.put("transferMode", transferMode.save());
         state.put("power", power.name());
         state.put("frozen", frozen);
         return state;
@@ -412,8 +375,7 @@ public final class AtaDisk {
             multiple = (int) num(state, "multiple");
             geometry = new Chs((int) num(state, "cylinders"), (int) num(state, "heads"),
                     (int) num(state, "sectorsPerTrack"));
-            modeFamily = ModeFamily.valueOf((String) state.get("modeFamily"));
-            mode = (int) num(state, "mode");
+            transferMode = TransferMode.parse((String) state.get("transferMode"));
             power = Power.valueOf((String) state.get("power"));
             frozen = (Boolean) state.get("frozen");
         } catch (ClassCastException | NullPointerException e) {

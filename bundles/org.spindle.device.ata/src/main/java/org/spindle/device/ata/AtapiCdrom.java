@@ -7,7 +7,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 
-import org.spindle.device.ata.AtaCommand.ModeFamily;
 import org.spindle.storage.api.MediaStatusDTO;
 import org.spindle.storage.api.RemovableMedia;
 import org.spindle.storage.api.StorageException;
@@ -52,8 +51,7 @@ public final class AtapiCdrom implements RemovableMedia {
     private int readSpeed;
     private int retryCount;
     private int inactivity;
-    private ModeFamily modeFamily;
-    private int mode;
+    private TransferMode transferMode;
 
     /**
      * @param slot the drive's name in status and events
@@ -78,8 +76,7 @@ public final class AtapiCdrom implements RemovableMedia {
         readSpeed = MmcData.MAX_READ_SPEED;
         retryCount = 5;
         inactivity = 0;
-        modeFamily = ModeFamily.UDMA;
-        mode = AtaDisk.MAX_UDMA;
+        transferMode = TransferMode.DEFAULT;
     }
 
     @Override
@@ -121,19 +118,7 @@ public final class AtapiCdrom implements RemovableMedia {
             case AtaCommand.PowerMode p -> Transfer.none(AtaResult.OK);
             case AtaCommand.SetFeatureAccepted a -> Transfer.none(AtaResult.OK);
             case AtaCommand.SetTransferMode tm -> {
-                int max = switch (tm.family()) {
-                    case PIO_DEFAULT -> 0;
-                    case PIO -> AtaDisk.MAX_PIO;
-                    case MWDMA -> AtaDisk.MAX_MWDMA;
-                    case UDMA -> AtaDisk.MAX_UDMA;
-                };
-                if (tm.mode() > max) {
-                    yield Transfer.none(AtaResult.aborted());
-                }
-                if (tm.family() == ModeFamily.MWDMA || tm.family() == ModeFamily.UDMA) {
-                    modeFamily = tm.family();
-                    mode = tm.mode();
-                }
+                transferMode = transferMode.apply(tm);
                 yield Transfer.none(AtaResult.OK);
             }
             default -> Transfer.none(AtaResult.aborted());
@@ -149,19 +134,13 @@ public final class AtapiCdrom implements RemovableMedia {
         id.string(27, 20, identity.model());
         id.word(49, 0x0B00); // IORDY, LBA, DMA
         id.word(53, 0x0006); // words 64-70 and 88 are valid
-        id.word(63, 0x0007 | (modeFamily == ModeFamily.MWDMA ? 0x0100 << mode : 0));
-        id.word(64, 0x0003);
-        id.word(65, 120);
-        id.word(66, 120);
-        id.word(67, 120);
-        id.word(68, 120);
+        transferMode.describe(id);
         id.word(80, 0x01F0);
         id.word(82, 0x0218); // DEVICE RESET, PACKET, power management
         id.word(83, 0x4000);
         id.word(84, 0x4000);
         id.word(85, 0x0218);
         id.word(87, 0x4000);
-        id.word(88, 0x003F | (modeFamily == ModeFamily.UDMA ? 0x0100 << mode : 0));
         id.word(93, 0x6001);
         return id.build();
     }
@@ -693,8 +672,7 @@ public final class AtapiCdrom implements RemovableMedia {
         s.put("readSpeed", readSpeed);
         s.put("retryCount", retryCount);
         s.put("inactivity", inactivity);
-        s.put("modeFamily", modeFamily.name());
-        s.put("mode", mode);
+        s.put("transferMode", transferMode.save());
         return s;
     }
 
@@ -716,8 +694,7 @@ public final class AtapiCdrom implements RemovableMedia {
             readSpeed = (int) AtaDisk.num(s, "readSpeed");
             retryCount = (int) AtaDisk.num(s, "retryCount");
             inactivity = (int) AtaDisk.num(s, "inactivity");
-            modeFamily = ModeFamily.valueOf((String) s.get("modeFamily"));
-            mode = (int) AtaDisk.num(s, "mode");
+            transferMode = TransferMode.parse((String) s.get("transferMode"));
             String saved = (String) s.get("medium");
             String now = mediumName == null ? "" : mediumName;
             if (!saved.equals(now) && ready()) {

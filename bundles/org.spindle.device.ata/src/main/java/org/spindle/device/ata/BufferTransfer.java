@@ -46,11 +46,6 @@ final class BufferTransfer extends Transfer {
         return new BufferTransfer(Direction.OUT, new byte[length], dma, drqBlock, null, name, args, action);
     }
 
-    /** The bytes received so far (the whole buffer, for a resume). */
-    byte[] data() {
-        return data;
-    }
-
     @Override
     protected void produce(ByteBuffer dst, long offset) {
         dst.put(data, (int) offset, dst.remaining());

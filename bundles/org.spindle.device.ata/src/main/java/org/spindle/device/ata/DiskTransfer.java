@@ -50,11 +50,6 @@ final class DiskTransfer extends Transfer {
         this.saved = Map.copyOf(saved);
     }
 
-    /** The byte offset on the disk where the transfer starts. */
-    long start() {
-        return start;
-    }
-
     @Override
     protected void produce(ByteBuffer dst, long offset) throws TransferException {
         try {

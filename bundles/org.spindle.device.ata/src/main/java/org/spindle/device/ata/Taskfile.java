@@ -51,8 +51,4 @@ public record Taskfile(int command, int features, int count, long lba, int devic
     public int lbaByte(int index) {
         return (int) (lba >>> (8 * index)) & 0xFF;
     }
-
-    public Taskfile withCommand(int newCommand) {
-        return new Taskfile(newCommand, features, count, lba, device);
-    }
 }

@@ -103,43 +103,16 @@ public abstract class Transfer {
      * {@code dst}, advancing its position.
      *
      * @return {@code false} when an error ended the phase ({@link #result()} says which); the bytes
-     *         before the failing block may have moved
+     *         before the failing block may have moved, but {@link #done()} counts only calls that
+     *         succeeded
      */
     public final boolean toHost(ByteBuffer dst) {
-        check(Direction.IN);
-        if (result != null) {
-            return false;
-        }
-        int n = (int) Math.min(dst.remaining(), remaining());
-        if (n == 0) {
-            return true;
-        }
-        ByteBuffer slice = dst.slice(dst.position(), n);
-        try {
-            produce(slice, done);
-        } catch (TransferException e) {
-            result = e.result();
-            return false;
-        }
-        dst.position(dst.position() + n);
-        done += n;
-        return true;
+        return toHost(List.of(dst));
     }
 
-    /** {@link #toHost(ByteBuffer)} for each buffer in turn (a DMA scatter-gather list). */
+    /** {@link #toHost(ByteBuffer)} into each buffer in turn (a DMA scatter-gather list). */
     public final boolean toHost(List<ByteBuffer> dsts) {
-        check(Direction.IN);
-        if (result != null) {
-            return false;
-        }
-        try {
-            long n = produceAll(dsts, done);
-            done += n;
-        } catch (TransferException e) {
-            result = e.result();
-            return false;
-        }
-        return true;
+        return move(Direction.IN, dsts);
     }
 
     /**
@@ -149,40 +122,28 @@ public abstract class Transfer {
      * @return {@code false} when an error ended the phase
      */
     public final boolean fromHost(ByteBuffer src) {
-        check(Direction.OUT);
-        if (result != null) {
-            return false;
-        }
-        int n = (int) Math.min(src.remaining(), remaining());
-        if (n == 0) {
-            return true;
-        }
-        ByteBuffer slice = src.slice(src.position(), n);
-        try {
-            consume(slice, done);
-        } catch (TransferException e) {
-            result = e.result();
-            return false;
-        }
-        src.position(src.position() + n);
-        done += n;
-        return true;
+        return fromHost(List.of(src));
     }
 
-    /** {@link #fromHost(ByteBuffer)} for each buffer in turn. */
+    /** {@link #fromHost(ByteBuffer)} from each buffer in turn. */
     public final boolean fromHost(List<ByteBuffer> srcs) {
-        check(Direction.OUT);
+        return move(Direction.OUT, srcs);
+    }
+
+    private boolean move(Direction expected, List<ByteBuffer> buffers) {
+        if (direction != expected) {
+            throw new IllegalStateException("a " + direction + " transfer moved " + expected);
+        }
         if (result != null) {
             return false;
         }
         try {
-            long n = consumeAll(srcs, done);
-            done += n;
+            done += expected == Direction.IN ? produceAll(buffers, done) : consumeAll(buffers, done);
+            return true;
         } catch (TransferException e) {
             result = e.result();
             return false;
         }
-        return true;
     }
 
     /**
@@ -250,7 +211,10 @@ public abstract class Transfer {
         throw new IllegalStateException("not a data-out phase");
     }
 
-    /** Several buffers at once; the default moves them one by one. Returns the bytes moved. */
+    /**
+     * Fills the buffers in turn with the bytes from {@code offset} on, up to the end of the phase;
+     * returns the bytes moved. The default asks {@link #produce} once per buffer.
+     */
     protected long produceAll(List<ByteBuffer> dsts, long offset) throws TransferException {
         long moved = 0;
         for (ByteBuffer dst : dsts) {
@@ -258,20 +222,14 @@ public abstract class Transfer {
             if (n <= 0) {
                 break;
             }
-            ByteBuffer slice = dst.slice(dst.position(), n);
-            try {
-                produce(slice, offset + moved);
-            } catch (TransferException e) {
-                done += moved;
-                throw e;
-            }
+            produce(dst.slice(dst.position(), n), offset + moved);
             dst.position(dst.position() + n);
             moved += n;
         }
         return moved;
     }
 
-    /** Several buffers at once; the default moves them one by one. Returns the bytes moved. */
+    /** Takes the buffers in turn as the bytes from {@code offset} on; the default calls {@link #consume} per buffer. */
     protected long consumeAll(List<ByteBuffer> srcs, long offset) throws TransferException {
         long moved = 0;
         for (ByteBuffer src : srcs) {
@@ -279,13 +237,7 @@ public abstract class Transfer {
             if (n <= 0) {
                 break;
             }
-            ByteBuffer slice = src.slice(src.position(), n);
-            try {
-                consume(slice, offset + moved);
-            } catch (TransferException e) {
-                done += moved;
-                throw e;
-            }
+            consume(src.slice(src.position(), n), offset + moved);
             src.position(src.position() + n);
             moved += n;
         }
@@ -304,12 +256,6 @@ public abstract class Transfer {
 
     /** The values that describe this transfer, besides the common ones {@link #save()} adds. */
     protected abstract Map<String, Object> saveState();
-
-    private void check(Direction expected) {
-        if (direction != expected) {
-            throw new IllegalStateException("a " + direction + " transfer moved " + expected);
-        }
-    }
 
     /** A failure that ends a data phase with {@code result}. */
     public static final class TransferException extends Exception {

@@ -257,16 +257,14 @@ final class IdeChannel {
 
     /** EXECUTE DEVICE DIAGNOSTIC runs on both devices; device 0 reports for the pair and interrupts. */
     private void diagnostic() {
+        selected = 0;
         for (IdeDevice d : devices) {
             d.idle();
             signature(d);
+            d.device = 0;
             d.error = 0x01;
             d.status = d.present() && !d.packet() ? Ata.DRDY | Ata.DSC : 0;
             d.interrupt = false;
-        }
-        selected = 0;
-        for (IdeDevice d : devices) {
-            d.device = 0;
         }
         devices[0].interrupt = devices[0].present();
         bmStatus |= devices[0].present() ? BM_INTERRUPT : 0;

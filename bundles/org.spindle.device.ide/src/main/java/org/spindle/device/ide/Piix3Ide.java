@@ -92,11 +92,15 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
         return new IoHandler() {
             @Override
             public long read(long offset, int size) {
+                long ones = -1L >>> (64 - 8 * size);
                 if (!config.ioEnabled()) {
-                    return -1L >>> (64 - 8 * size);
+                    return ones;
                 }
-                return channel.read((int) offset, offset == IdeChannel.DATA ? size : 1)
-                        | (offset == IdeChannel.DATA ? 0 : -1L << 8 & (-1L >>> (64 - 8 * size)));
+                if (offset == IdeChannel.DATA) {
+                    return channel.read(IdeChannel.DATA, size);
+                }
+                // The other registers are a byte wide; the rest of a wider read floats high.
+                return channel.read((int) offset, 1) | (ones & ~0xFFL);
             }
 
             @Override
