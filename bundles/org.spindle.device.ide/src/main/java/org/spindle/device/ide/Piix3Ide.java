@@ -1,14 +1,15 @@
 package org.spindle.device.ide;
 
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 import org.spindle.device.ata.AtaDisk;
 import org.spindle.device.ata.AtapiCdrom;
 import org.spindle.machine.api.DeviceLifecycle;
 import org.spindle.machine.api.DeviceStateDTO;
+import org.spindle.machine.api.InterruptLine;
 import org.spindle.machine.api.IoHandler;
 import org.spindle.machine.api.IoSpace;
 import org.spindle.machine.api.PciBar;
@@ -17,11 +18,18 @@ import org.spindle.machine.api.PciFunction;
 import org.spindle.machine.api.PciSlot;
 
 /**
- * The PIIX3 IDE function (8086:7010, class 01/01/80): two channels in compatibility mode at the legacy
- * ports (primary 1F0h-1F7h and 3F6h on ISA IRQ 14, secondary 170h-177h and 376h on IRQ 15), and the
- * bus-master IDE registers in BAR4. The ports answer while the command register's I/O Space Enable
- * is set, as on the PIIX3. The IDE timing registers (40h-44h) hold what firmware writes and change
- * nothing, as transfer timing means nothing here.
+ * The PIIX3 IDE function (8086:7010, class 01/01): two channels and the bus-master IDE registers in
+ * BAR4.
+ *
+ * <p>A channel in compatibility mode answers at the legacy ports (primary 1F0h-1F7h and 3F6h on ISA
+ * IRQ 14, secondary 170h-177h and 376h on IRQ 15), as on the PIIX3. A channel in native mode (the PCI
+ * IDE Controller Specification's other mode, which the PIIX3 itself lacks and QEMU-era guests and
+ * firmware know) answers at its BARs instead (BAR0/BAR1 primary, BAR2/BAR3 secondary: an 8-byte
+ * command block and a 4-byte control block whose byte 2 is the alternate status and device control)
+ * and interrupts through INTA#. Which mode the guest sees and whether it may change it is the
+ * {@link Mode}. Ports and BARs answer while the command register's I/O Space Enable is set. The IDE
+ * timing registers (40h-44h) hold what firmware writes and change nothing, as transfer timing means
+ * nothing here.
  */
 public final class Piix3Ide implements PciFunction, DeviceLifecycle {
     public static final int VENDOR_ID = 0x8086;
@@ -30,28 +38,91 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
     public static final int SECONDARY_IRQ = 15;
     static final int STATE_VERSION = 1;
 
+    /** The programming interface byte: the channels' operating modes and whether the guest may change them. */
+    public enum Mode {
+        /** 80h: both channels in compatibility mode, fixed (the PIIX3 as Intel made it). */
+        COMPATIBILITY(0x80, 0),
+        /** 8Ah: both channels start in compatibility mode; the guest may switch each to native (bits 0 and 2). */
+        SWITCHABLE(0x8A, 0x05),
+        /** 8Fh: both channels start in native mode; the guest may switch each back (bits 0 and 2). */
+        NATIVE(0x8F, 0x05);
+
+        final int progIf;
+        final int writable;
+
+        Mode(int progIf, int writable) {
+            this.progIf = progIf;
+            this.writable = writable;
+        }
+
+        /** The configuration name: {@code compatibility}, {@code switchable} or {@code native}. */
+        public String configName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        /** @throws IllegalArgumentException naming the accepted values */
+        public static Mode parse(String text) {
+            for (Mode m : values()) {
+                if (m.configName().equals(text)) {
+                    return m;
+                }
+            }
+            throw new IllegalArgumentException("IDE mode '" + text + "' (compatibility, switchable or native)");
+        }
+    }
+
+    private static final int[] LEGACY_COMMAND = {0x1F0, 0x170};
+    private static final int[] LEGACY_CONTROL = {0x3F6, 0x376};
+    private static final int[] LEGACY_IRQ = {PRIMARY_IRQ, SECONDARY_IRQ};
+    /** Native-mode control block: the alternate status and device control register's offset in it. */
+    private static final int CONTROL_REGISTER = 2;
+
+    private final Mode mode;
+    private final SlotThread thread;
     private final PciConfigSpace config;
     final IdeChannel primary;
     final IdeChannel secondary;
-    private final List<IoSpace.Region> regions = new ArrayList<>();
+    private final IdeChannel[] channels;
+    private final ChannelLine[] lines = new ChannelLine[2];
+    private final IoSpace.Region[][] legacy = new IoSpace.Region[2][];
     private PciSlot slot;
 
     /**
+     * A controller in compatibility mode, its devices' operator calls run where they are made.
+     *
      * @param devices the four positions, primary master, primary slave, secondary master, secondary
      *        slave; each an {@link AtaDisk}, an {@link AtapiCdrom}, or {@code null} for none
      */
     public Piix3Ide(Object... devices) {
+        this(Mode.COMPATIBILITY, new SlotThread(), devices);
+    }
+
+    /**
+     * @param mode the channels' modes as the programming interface shows them
+     * @param thread the thread the devices' operator calls go to: this controller attaches it to the
+     *        machine it is plugged into
+     * @param devices as {@link #Piix3Ide(Object...)}
+     */
+    public Piix3Ide(Mode mode, SlotThread thread, Object... devices) {
         if (devices.length != 4) {
             throw new IllegalArgumentException("an IDE controller has four device positions, not " + devices.length);
         }
+        this.mode = mode;
+        this.thread = thread;
         primary = new IdeChannel("primary", device(devices[0]), device(devices[1]));
         secondary = new IdeChannel("secondary", device(devices[2]), device(devices[3]));
-        config = PciConfigSpace.builder(VENDOR_ID, DEVICE_ID).classCode(0x01, 0x01, 0x80)
+        channels = new IdeChannel[] {primary, secondary};
+        PciConfigSpace.Builder b = PciConfigSpace.builder(VENDOR_ID, DEVICE_ID).classCode(0x01, 0x01, mode.progIf)
                 .bar(4, PciBar.io(16, busMaster()))
                 .register(0x40, 2, 0, 0xFFFF) // IDETIM, primary
                 .register(0x42, 2, 0, 0xFFFF) // IDETIM, secondary
-                .register(0x44, 1, 0, 0xFF) // SIDETIM
-                .build();
+                .register(0x44, 1, 0, 0xFF); // SIDETIM
+        if (mode != Mode.COMPATIBILITY) {
+            b.programmingInterfaceWriteMask(mode.writable).interruptPin(1)
+                    .bar(0, PciBar.io(8, nativeCommand(0))).bar(1, PciBar.io(4, nativeControl(0)))
+                    .bar(2, PciBar.io(8, nativeCommand(1))).bar(3, PciBar.io(4, nativeControl(1)));
+        }
+        config = b.build();
     }
 
     private static IdeDevice device(Object o) {
@@ -63,6 +134,15 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
         };
     }
 
+    public Mode mode() {
+        return mode;
+    }
+
+    /** Whether channel {@code index} (0 primary, 1 secondary) is in native mode now. */
+    public boolean nativeMode(int index) {
+        return (config.get(PciConfigSpace.CLASS_PROG, 1) & (1 << 2 * index)) != 0;
+    }
+
     @Override
     public PciConfigSpace config() {
         return config;
@@ -71,21 +151,126 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
     @Override
     public void plugged(PciSlot slot) {
         this.slot = slot;
-        regions.add(slot.io().map(0x1F0, 8, taskFile(primary), "IDE primary"));
-        regions.add(slot.io().map(0x3F6, 1, control(primary), "IDE primary control"));
-        regions.add(slot.io().map(0x170, 8, taskFile(secondary), "IDE secondary"));
-        regions.add(slot.io().map(0x376, 1, control(secondary), "IDE secondary control"));
-        primary.attach(slot.memory(), slot.isaIrq(PRIMARY_IRQ));
-        secondary.attach(slot.memory(), slot.isaIrq(SECONDARY_IRQ));
+        for (int i = 0; i < 2; i++) {
+            lines[i] = new ChannelLine(slot.isaIrq(LEGACY_IRQ[i]));
+            channels[i].attach(slot.memory(), lines[i]);
+        }
+        followMode();
+        thread.attach(slot);
     }
 
     @Override
     public void unplugged() {
-        regions.forEach(IoSpace.Region::close);
-        regions.clear();
-        primary.detach();
-        secondary.detach();
+        thread.detach();
+        for (int i = 0; i < 2; i++) {
+            unmapLegacy(i);
+            channels[i].detach();
+        }
+        lines[0] = lines[1] = null;
         slot = null;
+    }
+
+    @Override
+    public void configWritten(int offset, int size) {
+        if (offset <= PciConfigSpace.CLASS_PROG && PciConfigSpace.CLASS_PROG < offset + size) {
+            followMode();
+        }
+    }
+
+    /**
+     * Brings the legacy port mappings and the interrupt outputs in line with the channels' modes: a
+     * native channel leaves the legacy ports free (its BARs may be placed there) and interrupts through
+     * INTA#.
+     */
+    private void followMode() {
+        if (slot == null) {
+            return;
+        }
+        for (int i = 0; i < 2; i++) {
+            boolean n = nativeMode(i);
+            if (n) {
+                unmapLegacy(i);
+            } else if (legacy[i] == null) {
+                mapLegacy(i);
+            }
+            lines[i].route(n);
+        }
+        config.setIntx(lines[0].nativeLevel() || lines[1].nativeLevel());
+    }
+
+    private void mapLegacy(int i) {
+        String name = "IDE " + channels[i].name;
+        try {
+            IoSpace.Region command = slot.io().map(LEGACY_COMMAND[i], 8, taskFile(channels[i]), name);
+            try {
+                IoSpace.Region control = slot.io().map(LEGACY_CONTROL[i], 1, control(channels[i]), name + " control");
+                legacy[i] = new IoSpace.Region[] {command, control};
+            } catch (IllegalArgumentException e) {
+                command.close();
+                throw e;
+            }
+        } catch (IllegalArgumentException e) {
+            // Another device holds the ports (a native channel's BAR the guest placed there): the
+            // channel is unreachable until that moves, as on a real bus where both would contend.
+            config.problem(name + " legacy ports not decoded: " + e.getMessage());
+        }
+    }
+
+    private void unmapLegacy(int i) {
+        if (legacy[i] != null) {
+            for (IoSpace.Region r : legacy[i]) {
+                r.close();
+            }
+            legacy[i] = null;
+        }
+    }
+
+    /**
+     * A channel's INTRQ: to its ISA IRQ in compatibility mode, into INTA# (shared by both channels) in
+     * native mode.
+     */
+    private final class ChannelLine implements InterruptLine {
+        private final InterruptLine isa;
+        private boolean raised;
+        private boolean routedNative;
+
+        ChannelLine(InterruptLine isa) {
+            this.isa = isa;
+        }
+
+        void route(boolean toNative) {
+            routedNative = toNative;
+            isa.set(raised && !toNative);
+        }
+
+        boolean nativeLevel() {
+            return raised && routedNative;
+        }
+
+        @Override
+        public void raise() {
+            set(true);
+        }
+
+        @Override
+        public void lower() {
+            set(false);
+        }
+
+        @Override
+        public void set(boolean level) {
+            raised = level;
+            if (routedNative) {
+                config.setIntx(lines[0].nativeLevel() || lines[1].nativeLevel());
+            } else {
+                isa.set(level);
+            }
+        }
+
+        @Override
+        public boolean isRaised() {
+            return raised;
+        }
     }
 
     private IoHandler taskFile(IdeChannel channel) {
@@ -128,6 +313,49 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
         };
     }
 
+    /** BAR0 / BAR2: the command block of channel {@code i}, answering only in native mode. */
+    private IoHandler nativeCommand(int i) {
+        return new IoHandler() {
+            private final IoHandler ports = taskFile(channels[i]);
+
+            @Override
+            public long read(long offset, int size) {
+                return nativeMode(i) ? ports.read(offset, size) : -1L >>> (64 - 8 * size);
+            }
+
+            @Override
+            public void write(long offset, int size, long value) {
+                if (nativeMode(i)) {
+                    ports.write(offset, size, value);
+                }
+            }
+        };
+    }
+
+    /** BAR1 / BAR3: the control block of channel {@code i}; only byte 2 is a register. */
+    private IoHandler nativeControl(int i) {
+        return new IoHandler() {
+            private final IoHandler register = control(channels[i]);
+
+            @Override
+            public long read(long offset, int size) {
+                long value = -1L >>> (64 - 8 * size);
+                if (nativeMode(i) && offset <= CONTROL_REGISTER && CONTROL_REGISTER < offset + size) {
+                    int shift = 8 * (int) (CONTROL_REGISTER - offset);
+                    value = value & ~(0xFFL << shift) | (register.read(0, 1) & 0xFF) << shift;
+                }
+                return value;
+            }
+
+            @Override
+            public void write(long offset, int size, long value) {
+                if (nativeMode(i) && offset <= CONTROL_REGISTER && CONTROL_REGISTER < offset + size) {
+                    register.write(0, 1, value >>> 8 * (CONTROL_REGISTER - offset) & 0xFF);
+                }
+            }
+        };
+    }
+
     private IoHandler busMaster() {
         return new IoHandler() {
             @Override
@@ -149,6 +377,7 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
         config.reset();
         primary.reset();
         secondary.reset();
+        followMode();
         for (IdeChannel c : List.of(primary, secondary)) {
             for (IdeDevice d : c.devices) {
                 if (d.disk != null) {
@@ -184,5 +413,6 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
         Map<String, Object> s = (Map<String, Object>) state.values.get("secondary");
         IdeState.restore(primary, p);
         IdeState.restore(secondary, s);
+        followMode();
     }
 }

@@ -13,12 +13,20 @@ final class IdeDriver {
     final int bm;
     final int irq;
 
+    /** A channel in compatibility mode: the legacy ports and ISA IRQ. */
     IdeDriver(IdeFixture f, boolean primary) {
-        this.qt = f.qt;
-        this.base = primary ? IdeFixture.PRIMARY : IdeFixture.SECONDARY;
-        this.control = primary ? IdeFixture.PRIMARY_CONTROL : IdeFixture.SECONDARY_CONTROL;
-        this.bm = f.bmBase + (primary ? 0 : 8);
-        this.irq = primary ? 14 : 15;
+        this(f.qt, primary ? IdeFixture.PRIMARY : IdeFixture.SECONDARY,
+                primary ? IdeFixture.PRIMARY_CONTROL : IdeFixture.SECONDARY_CONTROL, f.bmBase + (primary ? 0 : 8),
+                primary ? 14 : 15);
+    }
+
+    /** A channel wherever it decodes: its command block, its alternate status port, its bus-master registers, its IRQ. */
+    IdeDriver(QtestClient qt, int base, int control, int bm, int irq) {
+        this.qt = qt;
+        this.base = base;
+        this.control = control;
+        this.bm = bm;
+        this.irq = irq;
     }
 
     int status() {

@@ -15,7 +15,8 @@ import org.spindle.machine.core.PcMachine;
 /**
  * Fuzzes the IDE function as a guest could drive it: random reads and writes of every width on the
  * task file, control and bus-master ports, random PRD tables and pointers in guest memory (some past
- * the end of RAM), save and restore in the middle. Nothing may escape the device model, and RAM past
+ * the end of RAM), channels switched between compatibility and native mode, save and restore in the
+ * middle. Nothing may escape the device model, and RAM past
  * the machine's end is never touched (the mapping refuses it).
  *
  * <p>Without {@code JAZZER_FUZZ} this replays {@code IdeRegisterFuzzTestInputs/registers}.
@@ -23,7 +24,9 @@ import org.spindle.machine.core.PcMachine;
 class IdeRegisterFuzzTest {
     private static final int BM = 0xC000;
     private static final int[] PORTS = {0x1F0, 0x1F1, 0x1F2, 0x1F3, 0x1F4, 0x1F5, 0x1F6, 0x1F7, 0x3F6, 0x170, 0x171,
-        0x172, 0x173, 0x174, 0x175, 0x176, 0x177, 0x376, BM, BM + 2, BM + 4, BM + 8, BM + 10, BM + 12};
+        0x172, 0x173, 0x174, 0x175, 0x176, 0x177, 0x376, BM, BM + 2, BM + 4, BM + 8, BM + 10, BM + 12,
+        // the native-mode BARs, where this test places them
+        0xC020, 0xC021, 0xC022, 0xC026, 0xC027, 0xC02A, 0xC030, 0xC032, 0xC036, 0xC037, 0xC03A};
     private static final int[] SIZES = {1, 2, 4};
 
     @FuzzTest(maxDuration = "30s")
@@ -31,14 +34,18 @@ class IdeRegisterFuzzTest {
         ArrayDisk image = ArrayDisk.disk(2048);
         AtapiCdrom cd = new AtapiCdrom(AtaIdentity.cdrom("F"), "f", DeviceThread.DIRECT);
         cd.insert(ArrayDisk.cd(64), "disc", false);
-        Piix3Ide ide = new Piix3Ide(new AtaDisk(image, AtaIdentity.disk("F")), null, cd, null);
+        Piix3Ide.Mode mode = in.pickValue(Piix3Ide.Mode.values());
+        Piix3Ide ide = new Piix3Ide(mode, new SlotThread(), new AtaDisk(image, AtaIdentity.disk("F")), null, cd, null);
         try (PcMachine machine = new PcMachine(MachineConfig.of("pc", 16L << 20))) {
             machine.plug(PciAddress.parse("00:01.1"), ide);
             machine.call(() -> {
-                ide.config().write(0x20, 4, BM);
-                ide.config().write(0x04, 2, 0x05);
+                config(machine, 0x20, 4, BM);
+                for (int bar = 0; bar < 4; bar++) {
+                    config(machine, 0x10 + 4 * bar, 4, 0xC020 + 8 * bar);
+                }
+                config(machine, 0x04, 2, 0x05);
                 for (int step = 0; step < 200 && in.remainingBytes() > 0; step++) {
-                    int op = in.consumeInt(0, 9);
+                    int op = in.consumeInt(0, 10);
                     if (op <= 4) {
                         int port = PORTS[in.consumeInt(0, PORTS.length - 1)];
                         machine.io().write(port, SIZES[in.consumeInt(0, 2)], in.consumeLong());
@@ -52,6 +59,8 @@ class IdeRegisterFuzzTest {
                         } catch (org.spindle.machine.api.GuestMemoryException outside) {
                             // past the end of RAM: the guest's own write fails, nothing else happens
                         }
+                    } else if (op == 9) {
+                        config(machine, 0x09, 1, in.consumeInt(0, 0xFF));
                     } else {
                         var saved = machine.save();
                         machine.reset();
@@ -61,5 +70,11 @@ class IdeRegisterFuzzTest {
                 return null;
             });
         }
+    }
+
+    /** A configuration write by mechanism 1, as the guest makes it (the bus moves BARs and tells the function). */
+    private static void config(PcMachine machine, int offset, int size, long value) {
+        machine.io().write(0xCF8, 4, 0x8000_0000L | 1 << 11 | 1 << 8 | offset & 0xFC);
+        machine.io().write(0xCFC + (offset & 3), size, value);
     }
 }

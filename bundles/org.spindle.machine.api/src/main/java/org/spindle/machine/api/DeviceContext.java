@@ -1,5 +1,7 @@
 package org.spindle.machine.api;
 
+import java.util.concurrent.Callable;
+
 import org.osgi.annotation.versioning.ProviderType;
 
 /**
@@ -26,4 +28,13 @@ public interface DeviceContext {
      * @throws IllegalArgumentException for an IRQ outside 0 to 15
      */
     InterruptLine isaIrq(int irq);
+
+    /**
+     * Runs {@code work} on the machine thread (at once when called on it) and returns its result:
+     * everything that touches registers or guest memory from another thread (an operator changing a
+     * disc, a backend finishing a request) goes through here. Safe to call from any thread.
+     *
+     * @since 1.1
+     */
+    <T> T call(Callable<T> work) throws Exception;
 }

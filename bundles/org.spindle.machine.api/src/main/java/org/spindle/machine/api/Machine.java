@@ -2,7 +2,6 @@ package org.spindle.machine.api;
 
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 
 import org.osgi.annotation.versioning.ProviderType;
 
@@ -72,10 +71,4 @@ public interface Machine extends DeviceContext {
      * @throws IllegalArgumentException naming the device whose state does not fit
      */
     void restore(Map<String, DeviceStateDTO> state);
-
-    /**
-     * Runs {@code work} on the machine thread (at once when called on it) and returns its result:
-     * everything that touches registers or guest memory from another thread goes through here.
-     */
-    <T> T call(Callable<T> work) throws Exception;
 }

@@ -353,7 +353,13 @@ public final class PciConfigSpace {
         }
     }
 
-    void problem(String text) {
+    /**
+     * Notes something that went wrong on the guest's side of this function (it appears in
+     * {@link #problems()} and the machine's): for the device's own registers, never thrown.
+     *
+     * @since 1.1
+     */
+    public void problem(String text) {
         if (problems.size() < 100) {
             problems.add(text);
         }
@@ -490,6 +496,22 @@ public final class PciConfigSpace {
         public Builder subsystem(int vendorId, int subsystemId) {
             put(SUBSYSTEM_VENDOR_ID, 2, vendorId);
             put(SUBSYSTEM_ID, 2, subsystemId);
+            return this;
+        }
+
+        /**
+         * The bits of the programming interface (class code byte 09h) the guest may write; none by
+         * default. A PCI IDE controller whose channels can change between compatibility and native
+         * mode lets bits 0 and 2 be written (and says so in bits 1 and 3).
+         *
+         * @since 1.1
+         */
+        public Builder programmingInterfaceWriteMask(int mask) {
+            if (mask < 0 || mask > 0xFF) {
+                throw new IllegalArgumentException("programming interface write mask 0x" + Integer.toHexString(mask)
+                        + " (one byte)");
+            }
+            mask(CLASS_PROG, 1, mask);
             return this;
         }
 

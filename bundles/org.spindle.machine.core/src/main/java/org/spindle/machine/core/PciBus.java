@@ -5,6 +5,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.Callable;
 import java.util.function.IntBinaryOperator;
 
 import org.spindle.machine.api.DeviceContext;
@@ -109,6 +110,11 @@ public final class PciBus {
         @Override
         public InterruptLine isaIrq(int irq) {
             return context.isaIrq(irq);
+        }
+
+        @Override
+        public <T> T call(Callable<T> work) throws Exception {
+            return context.call(work);
         }
 
         /** Brings each BAR's mapping in line with its register and the command register. */
