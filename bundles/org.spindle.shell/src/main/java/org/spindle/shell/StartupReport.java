@@ -22,6 +22,7 @@ import org.spindle.machine.api.PciFunction;
 import org.spindle.storage.api.DriveDTO;
 import org.spindle.storage.api.DriveManager;
 import org.spindle.storage.api.DriveState;
+import org.spindle.storage.api.MediaStatusDTO;
 
 /**
  * Prints what the runtime assembled once it has settled, when the launcher asks for it with the
@@ -88,6 +89,7 @@ public final class StartupReport {
         Arrays.stream(bundles).filter(b -> b.getState() != Bundle.ACTIVE && !isFragment(b))
                 .forEach(b -> out.println("  not active: " + b.getSymbolicName() + " (" + state(b) + ")"));
         machines(out, context);
+        media(out, context);
         out.println();
         out.println(DriveFormat.table(drives));
         out.flush();
@@ -115,6 +117,13 @@ public final class StartupReport {
             }
         } catch (InvalidSyntaxException e) {
             throw new IllegalStateException(e);
+        }
+    }
+
+    /** A line per removable slot (a CD-ROM of a controller): its tray and disc. */
+    private static void media(PrintStream out, BundleContext context) {
+        for (MediaStatusDTO m : new MediaCommands(context).list()) {
+            out.println("Media " + MediaConverter.line(m));
         }
     }
 

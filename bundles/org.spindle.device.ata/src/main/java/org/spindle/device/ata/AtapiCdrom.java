@@ -564,6 +564,16 @@ public final class AtapiCdrom implements RemovableMedia {
         });
     }
 
+    /**
+     * The disc on the tray, open or closed, if any: for whoever inserted it to tell whether it is still
+     * theirs.
+     *
+     * @since 1.1
+     */
+    public Optional<VirtualDisk> medium() {
+        return onDevice(() -> Optional.ofNullable(medium));
+    }
+
     @Override
     public void openTray(boolean force) throws StorageException {
         onDeviceChecked(() -> {

@@ -11,7 +11,6 @@ import org.spindle.device.ata.Taskfile;
 import org.spindle.device.ata.Transfer;
 import org.spindle.machine.api.DmaMapping;
 import org.spindle.machine.api.GuestMemory;
-import org.spindle.machine.api.InterruptLine;
 
 /**
  * One IDE channel: a master and a slave behind one set of task file registers, the device control
@@ -53,7 +52,12 @@ final class IdeChannel {
 
     final String name;
     final IdeDevice[] devices = new IdeDevice[2];
-    private InterruptLine irq;
+    /** Where the channel's INTRQ goes: the controller routes it by the channel's mode. */
+    interface Intrq {
+        void set(boolean level);
+    }
+
+    private Intrq irq;
     private GuestMemory memory;
 
     private int selected;
@@ -69,7 +73,7 @@ final class IdeChannel {
         reset();
     }
 
-    void attach(GuestMemory memory, InterruptLine irq) {
+    void attach(GuestMemory memory, Intrq irq) {
         this.memory = memory;
         this.irq = irq;
         updateIrq();
@@ -77,7 +81,7 @@ final class IdeChannel {
 
     void detach() {
         if (irq != null) {
-            irq.lower();
+            irq.set(false);
         }
         irq = null;
         memory = null;

@@ -229,7 +229,7 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
      * A channel's INTRQ: to its ISA IRQ in compatibility mode, into INTA# (shared by both channels) in
      * native mode.
      */
-    private final class ChannelLine implements InterruptLine {
+    private final class ChannelLine implements IdeChannel.Intrq {
         private final InterruptLine isa;
         private boolean raised;
         private boolean routedNative;
@@ -248,16 +248,6 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
         }
 
         @Override
-        public void raise() {
-            set(true);
-        }
-
-        @Override
-        public void lower() {
-            set(false);
-        }
-
-        @Override
         public void set(boolean level) {
             raised = level;
             if (routedNative) {
@@ -265,11 +255,6 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
             } else {
                 isa.set(level);
             }
-        }
-
-        @Override
-        public boolean isRaised() {
-            return raised;
         }
     }
 

@@ -1,0 +1,318 @@
+package org.spindle.device.ide;
+
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Hashtable;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+import org.osgi.annotation.bundle.Capability;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.Constants;
+import org.osgi.framework.ServiceRegistration;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.ConfigurationPolicy;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.Designate;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+import org.osgi.service.metatype.annotations.Option;
+import org.spindle.device.ata.AtaDisk;
+import org.spindle.device.ata.AtaIdentity;
+import org.spindle.device.ata.AtapiCdrom;
+import org.spindle.device.ata.DiskSocket;
+import org.spindle.device.ide.IdePositions.Kind;
+import org.spindle.device.ide.IdePositions.Position;
+import org.spindle.machine.api.PciAddress;
+import org.spindle.machine.api.PciFunction;
+import org.spindle.storage.api.Drive;
+import org.spindle.storage.api.RemovableMedia;
+import org.spindle.storage.api.StorageException;
+
+/**
+ * A PIIX3 IDE controller in the runtime, one per {@code org.spindle.device.ide} factory configuration.
+ *
+ * <p>Its four places hold ATA disks over drives, CD-ROMs, or nothing ({@link IdePositions}). The
+ * controller is registered as a {@link PciFunction} (for the machine to plug at its address) once
+ * every disk's drive is attached, since a guest cannot meet a fixed disk arriving later; CD-ROMs need
+ * nothing to start. Each CD-ROM is registered as a {@link RemovableMedia} service, its slot named
+ * {@code NAME.CHANNEL.UNIT} ({@code ide0.1.0}: secondary master of {@code ide0}).
+ *
+ * <p>Drives come and go while the guest runs. A CD-ROM's drive is its disc: attached, it is inserted
+ * (the guest sees a medium change), detached, it is taken out (the guest sees the tray open and no
+ * medium), whether or not the guest locked the tray, as the drive is gone either way. A disc an
+ * operator inserted instead is left alone. A disk's drive that goes away leaves the disk failing every
+ * request with a media error until it comes back with the same size.
+ */
+@Capability(namespace = "osgi.service", attribute = "objectClass:List<String>=\"org.spindle.machine.api.PciFunction\"",
+        uses = PciFunction.class)
+@Capability(namespace = "osgi.service", attribute = "objectClass:List<String>=\"org.spindle.storage.api.RemovableMedia\"",
+        uses = RemovableMedia.class)
+@Component(configurationPid = IdeComponent.PID, configurationPolicy = ConfigurationPolicy.REQUIRE, service = {})
+@Designate(ocd = IdeComponent.Config.class, factory = true)
+public final class IdeComponent {
+    public static final String PID = "org.spindle.device.ide";
+    private static final Logger LOG = System.getLogger(IdeComponent.class.getName());
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,31}");
+
+    @ObjectClassDefinition(id = PID, name = "Spindle PIIX3 IDE controller",
+            description = "A PIIX3 IDE function: its PCI address, its channels' mode, and the devices in its four places.")
+    public @interface Config {
+        @AttributeDefinition(name = "Name", required = false,
+                description = "Names the controller's media slots (NAME.CHANNEL.UNIT); defaults to the configuration name after '~'.")
+        String name() default "";
+
+        @AttributeDefinition(name = "PCI address", required = false, description = "BB:DD.F; 00:01.1 on a pc")
+        String spindle_pci_address() default "00:01.1";
+
+        @AttributeDefinition(name = "Machine", required = false,
+                description = "The machine's name (empty: the only machine)")
+        String spindle_machine() default "";
+
+        @AttributeDefinition(name = "Channel mode", required = false, options = {
+            @Option(label = "compatibility: legacy ports and IRQ 14/15, fixed (programming interface 80h, the PIIX3)",
+                    value = "compatibility"),
+            @Option(label = "switchable: compatibility, the guest may switch a channel to native (8Ah)", value = "switchable"),
+            @Option(label = "native: BARs 0-3 and INTA#, the guest may switch back (8Fh)", value = "native")})
+        String mode() default "compatibility";
+
+        @AttributeDefinition(name = "Primary master", required = false,
+                description = "disk:ID (an ATA disk over drive ID), cdrom:ID (a CD-ROM whose disc is drive ID), cdrom, or empty")
+        String primary_master() default "";
+
+        @AttributeDefinition(name = "Primary slave", required = false, description = "As primary master")
+        String primary_slave() default "";
+
+        @AttributeDefinition(name = "Secondary master", required = false, description = "As primary master")
+        String secondary_master() default "";
+
+        @AttributeDefinition(name = "Secondary slave", required = false, description = "As primary master")
+        String secondary_slave() default "";
+    }
+
+    private final BundleContext context;
+    private final String name;
+    private final PciAddress address;
+    private final String machine;
+    private final Piix3Ide.Mode mode;
+    private final Position[] positions;
+    private final SlotThread thread = new SlotThread();
+    private final Map<String, Drive> drives = new HashMap<>();
+    private final DiskSocket[] sockets = new DiskSocket[4];
+    private final AtapiCdrom[] cdroms = new AtapiCdrom[4];
+    /** The drive each CD-ROM holds because it is the drive its place follows. */
+    private final Drive[] inserted = new Drive[4];
+    private final List<ServiceRegistration<?>> registrations = new ArrayList<>();
+    private Piix3Ide controller;
+    private String waitingFor;
+    private boolean active;
+
+    /**
+     * @throws IllegalArgumentException naming the property that is wrong (the component then does not
+     *         start, and the framework logs why)
+     */
+    @Activate
+    public IdeComponent(BundleContext context, Config config, Map<String, Object> props) {
+        this.context = context;
+        this.name = name(config.name(), props);
+        this.address = PciAddress.parse(config.spindle_pci_address());
+        this.machine = config.spindle_machine().trim();
+        this.mode = Piix3Ide.Mode.parse(config.mode().trim().toLowerCase(Locale.ROOT));
+        this.positions = IdePositions.parse(props).positions();
+    }
+
+    private static String name(String configured, Map<String, Object> props) {
+        String n = configured.trim();
+        if (n.isEmpty()) {
+            Object pid = props.get(Constants.SERVICE_PID);
+            String text = pid == null ? "" : pid.toString();
+            int tilde = text.indexOf('~');
+            n = tilde >= 0 ? text.substring(tilde + 1) : "ide";
+        }
+        if (!NAME.matcher(n).matches()) {
+            throw new IllegalArgumentException("name = " + n + ": 1 to 32 letters, digits, '.', '_' or '-'");
+        }
+        return n;
+    }
+
+    @Activate
+    synchronized void activate() {
+        active = true;
+        update();
+    }
+
+    @Deactivate
+    synchronized void deactivate() {
+        active = false;
+        // The function first: the machine takes it off the bus, then nothing runs the devices.
+        for (int i = registrations.size() - 1; i >= 0; i--) {
+            try {
+                registrations.get(i).unregister();
+            } catch (IllegalStateException gone) {
+                // unregistered with the bundle already
+            }
+        }
+        registrations.clear();
+        controller = null;
+    }
+
+    @Reference(service = Drive.class, cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    synchronized void addDrive(Drive drive, Map<String, Object> props) {
+        drives.put(String.valueOf(props.get(Drive.ID)), drive);
+        update();
+    }
+
+    synchronized void removeDrive(Drive drive, Map<String, Object> props) {
+        String id = String.valueOf(props.get(Drive.ID));
+        drives.remove(id, drive);
+        if (controller == null) {
+            return;
+        }
+        for (Position p : positions) {
+            int i = p.index();
+            if (!id.equals(p.drive())) {
+                continue;
+            }
+            if (sockets[i] != null && sockets[i].connected().orElse(null) == drive) {
+                onMachine("detaching disk " + id, () -> sockets[i].disconnect());
+                LOG.log(Level.WARNING, "IDE {0} {1}: drive {2} went away; the guest''s disk fails until it returns",
+                        name, p.key(), id);
+            }
+            if (cdroms[i] != null && inserted[i] == drive) {
+                AtapiCdrom cd = cdroms[i];
+                onMachine("taking out disc " + id, () -> {
+                    if (cd.medium().orElse(null) == drive) {
+                        cd.remove(true);
+                    }
+                });
+                inserted[i] = null;
+            }
+        }
+        update();
+    }
+
+    /** Starts the controller once its disks are there, and brings every place in line with the drives. */
+    private void update() {
+        if (!active) {
+            return;
+        }
+        if (controller == null && !start()) {
+            return;
+        }
+        for (Position p : positions) {
+            int i = p.index();
+            Drive d = p.drive() == null ? null : drives.get(p.drive());
+            if (d == null) {
+                continue;
+            }
+            if (p.kind() == Kind.DISK && sockets[i].connected().isEmpty()) {
+                onMachine("reconnecting disk " + p.drive(), () -> sockets[i].connect(d));
+            } else if (p.kind() == Kind.CDROM && inserted[i] != d) {
+                AtapiCdrom cd = cdroms[i];
+                onMachine("inserting disc " + p.drive(), () -> {
+                    if (cd.medium().isEmpty()) {
+                        cd.insert(d, p.drive(), true);
+                        inserted[i] = d;
+                    }
+                });
+            }
+        }
+    }
+
+    /** Builds and registers the controller if every disk's drive is attached; says what it waits for if not. */
+    private boolean start() {
+        Object[] devices = new Object[4];
+        for (Position p : positions) {
+            int i = p.index();
+            if (p.kind() == Kind.DISK) {
+                Drive d = drives.get(p.drive());
+                if (d == null) {
+                    waiting(p.key() + " waits for drive " + p.drive());
+                    return false;
+                }
+                try {
+                    sockets[i] = new DiskSocket(p.drive(), d);
+                    devices[i] = new AtaDisk(sockets[i], AtaIdentity.disk(serial(p.drive())));
+                } catch (IllegalArgumentException e) {
+                    sockets[i] = null;
+                    waiting(p.key() + ": drive " + p.drive() + " cannot be an ATA disk: " + e.getMessage());
+                    return false;
+                }
+            } else if (p.kind() == Kind.CDROM) {
+                cdroms[i] = new AtapiCdrom(AtaIdentity.cdrom(serial(slot(p))), slot(p), thread);
+                devices[i] = cdroms[i];
+            }
+        }
+        controller = new Piix3Ide(mode, thread, devices);
+        waitingFor = null;
+        for (Position p : positions) {
+            if (cdroms[p.index()] != null) {
+                Hashtable<String, Object> props = new Hashtable<>();
+                props.put(RemovableMedia.SLOT, slot(p));
+                if (!machine.isEmpty()) {
+                    props.put(PciFunction.MACHINE, machine);
+                }
+                registrations.add(context.registerService(RemovableMedia.class, cdroms[p.index()], props));
+            }
+        }
+        Hashtable<String, Object> props = new Hashtable<>();
+        props.put(PciFunction.ADDRESS, address.toString());
+        if (!machine.isEmpty()) {
+            props.put(PciFunction.MACHINE, machine);
+        }
+        registrations.add(context.registerService(PciFunction.class, controller, props));
+        LOG.log(Level.INFO, "IDE {0} at {1} ({2}): {3}", name, address, mode.configName(), describe());
+        return true;
+    }
+
+    private void waiting(String why) {
+        if (!why.equals(waitingFor)) {
+            waitingFor = why;
+            LOG.log(Level.INFO, "IDE {0} not started: {1}", name, why);
+        }
+    }
+
+    private String slot(Position p) {
+        return name + "." + p.channelUnit();
+    }
+
+    private static String serial(String text) {
+        return text.length() <= 20 ? text : text.substring(text.length() - 20);
+    }
+
+    private String describe() {
+        List<String> parts = new ArrayList<>();
+        for (Position p : positions) {
+            if (p.kind() != Kind.NONE) {
+                parts.add(p.key() + " " + p.kind().name().toLowerCase(Locale.ROOT) + (p.drive() == null ? "" : " " + p.drive()));
+            }
+        }
+        return String.join(", ", parts);
+    }
+
+    private interface MachineWork {
+        void run() throws StorageException;
+    }
+
+    /** Runs a change on the machine thread; a failure is logged (the drive stays out), never thrown at the framework. */
+    private void onMachine(String what, MachineWork work) {
+        try {
+            thread.call(() -> {
+                work.run();
+                return null;
+            });
+        } catch (Exception e) {
+            LOG.log(Level.WARNING, "IDE {0}: {1} failed: {2}", name, what, e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,88 @@
+package org.spindle.device.ide;
+
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * What an {@code org.spindle.device.ide} configuration puts in the controller's four places: for each
+ * of {@code primary.master}, {@code primary.slave}, {@code secondary.master} and
+ * {@code secondary.slave}, nothing (empty), {@code disk:ID} (an ATA disk over drive ID),
+ * {@code cdrom:ID} (a CD-ROM whose disc is drive ID while it is attached) or {@code cdrom} (a CD-ROM
+ * whose disc the operator inserts).
+ */
+record IdePositions(Position[] positions) {
+    static final String[] KEYS = {"primary.master", "primary.slave", "secondary.master", "secondary.slave"};
+    private static final Pattern DRIVE_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+
+    enum Kind {
+        NONE, DISK, CDROM
+    }
+
+    /**
+     * One place: its kind and the drive it follows (null for none).
+     *
+     * @param index 0 to 3: primary master, primary slave, secondary master, secondary slave
+     */
+    record Position(int index, Kind kind, String drive) {
+        String key() {
+            return KEYS[index];
+        }
+
+        /** The channel (0 primary, 1 secondary) and unit (0 master, 1 slave), as in a slot name. */
+        String channelUnit() {
+            return (index >> 1) + "." + (index & 1);
+        }
+    }
+
+    /**
+     * Reads the four places from a configuration.
+     *
+     * @throws IllegalArgumentException naming the property and what is wrong with it
+     */
+    static IdePositions parse(Map<String, ?> props) {
+        Position[] positions = new Position[4];
+        Set<String> drives = new HashSet<>();
+        boolean any = false;
+        for (int i = 0; i < 4; i++) {
+            Object raw = props.get(KEYS[i]);
+            String text = raw == null ? "" : raw.toString().trim();
+            Position p = position(i, text);
+            if (p.drive() != null && !drives.add(p.drive())) {
+                throw new IllegalArgumentException(KEYS[i] + " = " + text + ": drive " + p.drive()
+                        + " is in another place of this controller already");
+            }
+            any |= p.kind() != Kind.NONE;
+            positions[i] = p;
+        }
+        if (!any) {
+            throw new IllegalArgumentException("no devices: set at least one of " + String.join(", ", KEYS)
+                    + " (disk:ID, cdrom:ID or cdrom)");
+        }
+        return new IdePositions(positions);
+    }
+
+    private static Position position(int index, String text) {
+        if (text.isEmpty()) {
+            return new Position(index, Kind.NONE, null);
+        }
+        if (text.equals("cdrom")) {
+            return new Position(index, Kind.CDROM, null);
+        }
+        int colon = text.indexOf(':');
+        String kind = colon < 0 ? text : text.substring(0, colon);
+        String id = colon < 0 ? "" : text.substring(colon + 1);
+        Kind k = switch (kind) {
+            case "disk" -> Kind.DISK;
+            case "cdrom" -> Kind.CDROM;
+            default -> throw new IllegalArgumentException(KEYS[index] + " = " + text
+                    + ": not a device (disk:ID, cdrom:ID, cdrom, or empty for none)");
+        };
+        if (!DRIVE_ID.matcher(id).matches()) {
+            throw new IllegalArgumentException(KEYS[index] + " = " + text + ": '" + id
+                    + "' is not a drive id (1 to 64 letters, digits, '.', '_' or '-')");
+        }
+        return new Position(index, k, id);
+    }
+}
