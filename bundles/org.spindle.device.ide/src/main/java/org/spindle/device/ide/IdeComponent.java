@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.regex.Pattern;
 
 import org.osgi.annotation.bundle.Capability;
+import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.Constants;
 import org.osgi.framework.ServiceRegistration;
@@ -185,8 +186,10 @@ public final class IdeComponent {
             }
             if (sockets[i] != null && sockets[i].connected().orElse(null) == drive) {
                 onMachine("detaching disk " + id, () -> sockets[i].disconnect());
-                LOG.log(Level.WARNING, "IDE {0} {1}: drive {2} went away; the guest''s disk fails until it returns",
-                        name, p.key(), id);
+                // When the framework stops, drives go before controllers: nothing to warn of.
+                boolean stopping = context.getBundle(0).getState() == Bundle.STOPPING;
+                LOG.log(stopping ? Level.DEBUG : Level.WARNING,
+                        "IDE {0} {1}: drive {2} went away; the guest''s disk fails until it returns", name, p.key(), id);
             }
             if (cdroms[i] != null && inserted[i] == drive) {
                 AtapiCdrom cd = cdroms[i];

@@ -195,9 +195,15 @@ public final class PhysicalMemory implements GuestMemory {
     public DmaMapping map(SgList list) {
         List<ByteBuffer> buffers = new ArrayList<>();
         long mapped = 0;
-        for (SgEntry e : list.entries()) {
-            long pos = e.address();
-            long end = e.end();
+        List<SgEntry> entries = list.entries();
+        for (int i = 0; i < entries.size(); i++) {
+            long pos = entries.get(i).address();
+            long end = entries.get(i).end();
+            // Entries that continue one another (a guest's PRD or PRP list over contiguous pages) are
+            // one region: one buffer, so one disk request, where RAM allows.
+            while (i + 1 < entries.size() && entries.get(i + 1).address() == end) {
+                end = entries.get(++i).end();
+            }
             while (pos < end) {
                 long run = ram.runAt(pos);
                 long n = Math.min(end - pos, run);

@@ -119,6 +119,20 @@ class PhysicalMemoryTest {
     }
 
     @Test
+    void contiguousEntriesAreMappedAsOneBufferAndOthersApart() throws Exception {
+        try (PhysicalMemoryHolder h = new PhysicalMemoryHolder(64L << 20, PC_HOLE)) {
+            // two 64 KiB PRD entries over one buffer, then one elsewhere
+            SgList list = SgList.of(new SgEntry(0x20_0000, 0x10000), new SgEntry(0x21_0000, 0x10000),
+                    new SgEntry(0x40_0000, 0x1000));
+            DmaMapping mapping = h.memory.map(list);
+            assertThat(mapping.complete()).isTrue();
+            assertThat(mapping.buffers()).extracting(ByteBuffer::remaining).containsExactly(0x20000, 0x1000);
+            mapping.buffers().get(0).put(0x10000, (byte) 0x55);
+            assertThat(h.memory.read(0x21_0000, 1)).isEqualTo(0x55);
+        }
+    }
+
+    @Test
     void dmaStopsAtAnMmioWindowOverRam() throws Exception {
         try (PhysicalMemoryHolder h = new PhysicalMemoryHolder(64L << 20, PC_HOLE)) {
             Recorder vga = new Recorder();
