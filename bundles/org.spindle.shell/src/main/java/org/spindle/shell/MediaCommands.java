@@ -43,6 +43,12 @@ public final class MediaCommands {
             if (m != null) {
                 try {
                     all.add(m.status());
+                } catch (RuntimeException e) {
+                    // one slot that cannot answer (its machine refused the call) must not hide the others
+                    MediaStatusDTO unknown = new MediaStatusDTO();
+                    unknown.slot = String.valueOf(ref.getProperty(RemovableMedia.SLOT));
+                    unknown.medium = "unavailable: " + e.getMessage();
+                    all.add(unknown);
                 } finally {
                     context.ungetService(ref);
                 }
@@ -77,7 +83,7 @@ public final class MediaCommands {
             throws StorageException {
         Collection<ServiceReference<Drive>> refs;
         try {
-            refs = context.getServiceReferences(Drive.class, "(" + Drive.ID + "=" + drive + ")");
+            refs = context.getServiceReferences(Drive.class, "(" + Drive.ID + "=" + escape(drive) + ")");
         } catch (InvalidSyntaxException e) {
             throw new IllegalArgumentException("'" + drive + "' is not a drive id");
         }

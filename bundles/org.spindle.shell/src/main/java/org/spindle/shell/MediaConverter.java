@@ -24,7 +24,8 @@ public final class MediaConverter implements Converter {
     /** {@code ide0.1.0  tray closed, locked  disc cd0 (650 MiB)  3 changes} */
     static String line(MediaStatusDTO m) {
         String tray = "tray " + (m.trayOpen ? "open" : "closed") + (m.locked ? ", locked" : "");
-        String disc = m.present ? "disc " + m.medium + " (" + ByteSize.format(m.capacity) + ")" : "no disc";
+        String disc = m.present ? "disc " + m.medium + " (" + ByteSize.format(m.capacity) + ")"
+                : m.medium != null ? m.medium : "no disc";
         return String.format("%-12s %-20s %s  %d change%s", m.slot, tray, disc, m.changes, m.changes == 1 ? "" : "s");
     }
 }

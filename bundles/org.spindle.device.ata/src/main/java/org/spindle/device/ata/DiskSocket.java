@@ -12,7 +12,8 @@ import org.spindle.storage.api.VirtualDisk;
  * (its configuration changed, its backend moved): the device keeps the geometry it was built with, and
  * while no drive is connected every request fails with {@code BACKEND_UNAVAILABLE} naming the drive,
  * which the device reports to the guest as a media error. A drive that comes back is connected only
- * with the same sector size and capacity, as a guest cannot follow a fixed disk changing shape.
+ * with the same sector size and capacity, and writable if the disk was, as a guest cannot follow a
+ * fixed disk changing shape.
  *
  * <p>Connecting and disconnecting must happen where no request is running (the machine thread);
  * requests may come from there only. Closing the socket closes nothing: the drives belong to whoever
@@ -54,6 +55,10 @@ public final class DiskSocket implements VirtualDisk, Discardable {
             throw new StorageException(StorageException.Kind.INVALID_CONFIG, "drive " + name + " came back with "
                     + next.capacity() + " bytes in " + next.logicalSectorSize() + "-byte sectors; the guest's disk has "
                     + capacity + " bytes in " + sectorSize + "-byte sectors (restart the controller to change it)");
+        }
+        if (next.isReadOnly() && !readOnly) {
+            throw new StorageException(StorageException.Kind.INVALID_CONFIG, "drive " + name
+                    + " came back read-only; the guest's disk is writable (restart the controller to change it)");
         }
         disk = next;
     }

@@ -50,6 +50,8 @@ class DiskSocketTest {
         assertThat(socket.connected()).containsSame(first);
         assertThatThrownBy(() -> socket.connect(new ArrayDisk(512 * 1000, 4096, false)))
                 .hasMessageContaining("4096-byte sectors");
+        assertThatThrownBy(() -> socket.connect(new ArrayDisk(512 * 1000, 512, true)))
+                .hasMessageContaining("came back read-only");
         assertThat(Drain.pio(read(1), 512)).isEqualTo(first.slice(512, 512));
     }
 

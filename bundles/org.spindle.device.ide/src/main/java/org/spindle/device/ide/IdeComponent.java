@@ -112,6 +112,8 @@ public final class IdeComponent {
     private final AtapiCdrom[] cdroms = new AtapiCdrom[4];
     /** The drive each CD-ROM holds because it is the drive its place follows. */
     private final Drive[] inserted = new Drive[4];
+    /** The drive each disk's socket refused last (another size), so that it is not tried again. */
+    private final Drive[] refused = new Drive[4];
     private final List<ServiceRegistration<?>> registrations = new ArrayList<>();
     private Piix3Ide controller;
     private String waitingFor;
@@ -218,8 +220,13 @@ public final class IdeComponent {
             if (d == null) {
                 continue;
             }
-            if (p.kind() == Kind.DISK && sockets[i].connected().isEmpty()) {
-                onMachine("reconnecting disk " + p.drive(), () -> sockets[i].connect(d));
+            if (p.kind() == Kind.DISK && sockets[i].connected().isEmpty() && refused[i] != d) {
+                // a drive refused once (another size) is not tried again until it is replaced
+                refused[i] = d;
+                onMachine("reconnecting disk " + p.drive(), () -> {
+                    sockets[i].connect(d);
+                    refused[i] = null;
+                });
             } else if (p.kind() == Kind.CDROM && inserted[i] != d) {
                 AtapiCdrom cd = cdroms[i];
                 onMachine("inserting disc " + p.drive(), () -> {

@@ -85,6 +85,8 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
     private final IdeChannel[] channels;
     private final ChannelLine[] lines = new ChannelLine[2];
     private final IoSpace.Region[][] legacy = new IoSpace.Region[2][];
+    /** Whether a channel's legacy ports were refused (and said so) since it last had them. */
+    private final boolean[] legacyRefused = new boolean[2];
     private PciSlot slot;
 
     /**
@@ -150,31 +152,38 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
 
     @Override
     public void plugged(PciSlot slot) {
-        this.slot = slot;
-        for (int i = 0; i < 2; i++) {
-            lines[i] = new ChannelLine(slot.isaIrq(LEGACY_IRQ[i]));
-            channels[i].attach(slot.memory(), lines[i]);
-        }
-        followMode();
-        thread.attach(slot);
+        // Operator calls wait while the devices get their machine, and go to its thread afterwards.
+        thread.attach(slot, () -> {
+            this.slot = slot;
+            for (int i = 0; i < 2; i++) {
+                lines[i] = new ChannelLine(slot.isaIrq(LEGACY_IRQ[i]), nativeMode(i));
+            }
+            for (int i = 0; i < 2; i++) {
+                channels[i].attach(slot.memory(), lines[i]);
+            }
+            followMode();
+        });
     }
 
     @Override
     public void unplugged() {
-        thread.detach();
-        for (int i = 0; i < 2; i++) {
-            unmapLegacy(i);
-            channels[i].detach();
-        }
-        lines[0] = lines[1] = null;
-        slot = null;
+        thread.detach(() -> {
+            for (int i = 0; i < 2; i++) {
+                unmapLegacy(i);
+                channels[i].detach();
+            }
+            lines[0] = lines[1] = null;
+            slot = null;
+        });
     }
 
+    /**
+     * Follows the programming interface, and retries legacy ports another device held before (the
+     * guest may just have moved a BAR off them).
+     */
     @Override
     public void configWritten(int offset, int size) {
-        if (offset <= PciConfigSpace.CLASS_PROG && PciConfigSpace.CLASS_PROG < offset + size) {
-            followMode();
-        }
+        followMode();
     }
 
     /**
@@ -200,6 +209,8 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
 
     private void mapLegacy(int i) {
         String name = "IDE " + channels[i].name;
+        boolean noted = legacyRefused[i];
+        legacyRefused[i] = true;
         try {
             IoSpace.Region command = slot.io().map(LEGACY_COMMAND[i], 8, taskFile(channels[i]), name);
             try {
@@ -212,8 +223,12 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
         } catch (IllegalArgumentException e) {
             // Another device holds the ports (a native channel's BAR the guest placed there): the
             // channel is unreachable until that moves, as on a real bus where both would contend.
-            config.problem(name + " legacy ports not decoded: " + e.getMessage());
+            if (!noted) {
+                config.problem(name + " legacy ports not decoded: " + e.getMessage());
+            }
+            return;
         }
+        legacyRefused[i] = false;
     }
 
     private void unmapLegacy(int i) {
@@ -234,13 +249,26 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
         private boolean raised;
         private boolean routedNative;
 
-        ChannelLine(InterruptLine isa) {
+        ChannelLine(InterruptLine isa, boolean routedNative) {
             this.isa = isa;
+            this.routedNative = routedNative;
         }
 
         void route(boolean toNative) {
             routedNative = toNative;
             isa.set(raised && !toNative);
+        }
+
+        /**
+         * Takes the route a restored configuration space says, before the channel's restored level
+         * arrives: a line leaving its ISA IRQ is lowered there, and none is raised on a stale level
+         * (an edge the interrupt controller would keep).
+         */
+        void reroute(boolean toNative) {
+            if (toNative) {
+                isa.set(false);
+            }
+            routedNative = toNative;
         }
 
         boolean nativeLevel() {
@@ -396,6 +424,17 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
         Map<String, Object> p = (Map<String, Object>) state.values.get("primary");
         @SuppressWarnings("unchecked")
         Map<String, Object> s = (Map<String, Object>) state.values.get("secondary");
+        int fixed = ~mode.writable & 0xFF;
+        int progIf = (int) config.get(PciConfigSpace.CLASS_PROG, 1);
+        if ((progIf & fixed) != (mode.progIf & fixed)) {
+            throw new IllegalArgumentException(String.format("a %s IDE controller (programming interface %02Xh) cannot"
+                    + " restore one saved with %02Xh", mode.configName(), mode.progIf, progIf));
+        }
+        if (slot != null) {
+            for (int i = 0; i < 2; i++) {
+                lines[i].reroute(nativeMode(i));
+            }
+        }
         IdeState.restore(primary, p);
         IdeState.restore(secondary, s);
         followMode();

@@ -1,6 +1,7 @@
 package org.spindle.device.ide;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -153,6 +154,72 @@ class IdeNativeModeTest {
         assertThat(f.qt.inb(IdeFixture.PRIMARY + 7)).as("restored native: legacy let go").isEqualTo(0xFF);
         assertThat(interruptStatus()).isTrue();
         assertThat(bars.pioIn(1, 512)).isEqualTo(image.slice(5 * 512, 512));
+    }
+
+    @Test
+    void aNativeBarMayTakeTheLegacyPortsAndGivesThemBackWhenMoved() throws Exception {
+        start(Piix3Ide.Mode.SWITCHABLE);
+        f.pci.configWrite(IdeFixture.DEVFN, PciConfigSpace.BAR0, 4, IdeFixture.PRIMARY | 1);
+        f.pci.configWrite(IdeFixture.DEVFN, PciConfigSpace.BAR0 + 4, 4, 0x3F4 | 1);
+        IdeDriver legacy = new IdeDriver(f, true);
+        assertThat(legacy.status()).as("compatibility: the legacy ports answer").isEqualTo(Ata.DRDY | Ata.DSC);
+
+        f.pci.configWrite(IdeFixture.DEVFN, PciConfigSpace.CLASS_PROG, 1, 0x01);
+        assertThat(f.ide.nativeMode(0)).isTrue();
+        IdeDriver atLegacyAddresses = new IdeDriver(f.qt, IdeFixture.PRIMARY, 0x3F6, f.bmBase, PIRQA);
+        atLegacyAddresses.command28(0, Ata.READ_SECTORS, 0, 1, 4);
+        assertThat(interruptStatus()).as("the BARs at 1F0h/3F4h answer, on INTA#").isTrue();
+        assertThat(atLegacyAddresses.pioIn(1, 512)).isEqualTo(image.slice(4 * 512, 512));
+
+        // Back to compatibility with the BARs still there: both want the ports; the BAR keeps them.
+        f.pci.configWrite(IdeFixture.DEVFN, PciConfigSpace.CLASS_PROG, 1, 0x00);
+        assertThat(f.qt.inb(IdeFixture.PRIMARY + 7)).as("neither answers").isEqualTo(0xFF);
+        assertThat(f.machine.problems()).anyMatch(p -> p.contains("IDE primary legacy ports not decoded"));
+        f.pci.assignBar(IdeFixture.DEVFN, 0);
+        f.pci.assignBar(IdeFixture.DEVFN, 1);
+        assertThat(legacy.status()).as("the BARs moved: the legacy ports are back").isEqualTo(Ata.DRDY | Ata.DSC);
+        legacy.command28(0, Ata.READ_SECTORS, 0, 1, 6);
+        assertThat(legacy.pioIn(1, 512)).isEqualTo(image.slice(6 * 512, 512));
+    }
+
+    @Test
+    void restoringANativeChannelRaisesNoIsaInterruptOnTheWay() throws Exception {
+        start(Piix3Ide.Mode.SWITCHABLE);
+        IdeDriver bars = nativePrimary();
+        f.pci.configWrite(IdeFixture.DEVFN, PciConfigSpace.CLASS_PROG, 1, 0x01);
+        bars.command28(0, Ata.READ_SECTORS, 0, 1, 5);
+        assertThat(interruptStatus()).isTrue();
+        var saved = f.machine.save();
+        // Now compatibility, the read finished there and IRQ 14 quiet; then the native state back, with
+        // its interrupt pending: that belongs on INTA#, and IRQ 14 must not see it even for a moment.
+        f.pci.configWrite(IdeFixture.DEVFN, PciConfigSpace.CLASS_PROG, 1, 0x00);
+        IdeDriver legacy = new IdeDriver(f, true);
+        legacy.pioIn(1, 512);
+        assertThat(f.qt.getIrq(14)).isFalse();
+        java.util.List<String> changes = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (AutoCloseable watch = f.machine.watchInterrupts("ioapic", (input, level) -> changes.add(input + "=" + level))) {
+            f.machine.call(() -> {
+                f.machine.restore(saved);
+                return null;
+            });
+        }
+        assertThat(changes).as("IRQ 14 never rises").doesNotContain("14=true");
+        assertThat(f.qt.getIrq(14)).isFalse();
+        assertThat(interruptStatus()).isTrue();
+        assertThat(bars.pioIn(1, 512)).isEqualTo(image.slice(5 * 512, 512));
+    }
+
+    @Test
+    void aStateSavedInAnotherModeIsRefused() throws Exception {
+        start(Piix3Ide.Mode.SWITCHABLE);
+        f.pci.configWrite(IdeFixture.DEVFN, PciConfigSpace.CLASS_PROG, 1, 0x01);
+        var saved = f.machine.save();
+        f.close();
+        f = null;
+        start(Piix3Ide.Mode.COMPATIBILITY);
+        assertThatThrownBy(() -> f.machine.restore(saved)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("a compatibility IDE controller (programming interface 80h) cannot restore one"
+                        + " saved with 8Bh");
     }
 
     private boolean interruptStatus() {

@@ -206,7 +206,9 @@ public final class PcMachine implements Machine, AutoCloseable {
 
     /**
      * Plugs {@code function} at {@code address} into the running machine and tells the guest (ACPI
-     * hot-plug, GPE bit 1).
+     * hot-plug, GPE bit 1). A function in a slot of the chipset's own (00:01.1, the PIIX3's IDE, beside
+     * the ISA bridge) is part of the board, not a card: it is plugged without an event, as such a slot
+     * has none.
      *
      * @throws IllegalArgumentException as {@link #plug}, or on a q35 (its slots are not ACPI hot-plug ones)
      */
@@ -215,8 +217,20 @@ public final class PcMachine implements Machine, AutoCloseable {
             throw new IllegalArgumentException("PCI hot-plug of " + address + ": a " + type()
                     + " has no ACPI PCI hot-plug slots (pc has)");
         }
+        boolean board = chipsetSlot(address.device());
         bus.plug(address, function);
-        hotplug.added(address.device());
+        if (!board) {
+            hotplug.added(address.device());
+        }
+    }
+
+    private boolean chipsetSlot(int device) {
+        for (int f = 0; f < 8; f++) {
+            if (bus.function(PciAddress.of(device, f)) instanceof ChipsetFunction) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -252,15 +266,15 @@ public final class PcMachine implements Machine, AutoCloseable {
     }
 
     private boolean removable(int device) {
-        boolean any = false;
-        for (int f = 0; f < 8; f++) {
-            PciFunction fn = bus.function(PciAddress.of(device, f));
-            if (fn instanceof ChipsetFunction) {
-                return false;
-            }
-            any |= fn != null;
+        if (chipsetSlot(device)) {
+            return false;
         }
-        return any;
+        for (int f = 0; f < 8; f++) {
+            if (bus.function(PciAddress.of(device, f)) != null) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private void eject(int device) {
@@ -432,11 +446,16 @@ public final class PcMachine implements Machine, AutoCloseable {
         if (hotplug != null) {
             hotplug.restore(need(state, "acpi-pci-hotplug"));
         }
+        // Configuration spaces and their BARs first, then the devices (which may map or free fixed
+        // ports by what their registers say), then the BARs once more for what that freed.
         for (Map.Entry<PciAddress, PciFunction> e : bus.functions().entrySet()) {
             DeviceStateDTO pci = state.get("pci " + e.getKey());
             if (pci != null) {
                 e.getValue().config().restore(DeviceStates.values(pci, "PCI " + e.getKey(), PCI_STATE_TYPE, 1));
             }
+        }
+        bus.decodeAll();
+        for (Map.Entry<PciAddress, PciFunction> e : bus.functions().entrySet()) {
             DeviceStateDTO device = state.get("device " + e.getKey());
             if (device != null && e.getValue() instanceof DeviceLifecycle d) {
                 d.restore(device);
@@ -486,7 +505,12 @@ public final class PcMachine implements Machine, AutoCloseable {
         for (PciAddress a : List.copyOf(bus.functions().keySet())) {
             bus.unplug(a);
         }
-        thread.shutdownNow();
+        // Work queued but never run: its callers are told (they would wait for ever otherwise).
+        for (Runnable dropped : thread.shutdownNow()) {
+            if (dropped instanceof Future<?> f) {
+                f.cancel(false);
+            }
+        }
         ram.close();
     }
 

@@ -1,5 +1,7 @@
 package org.spindle.machine.core;
 
+import static org.spindle.machine.api.PciConfigSpace.UNMAPPED;
+
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -68,6 +70,8 @@ public final class PciBus {
         final PciConfigSpace config;
         final InterruptLine intx;
         final IoSpace.Region[] regions = new IoSpace.Region[6];
+        /** Where each BAR last failed to map, so that a clash is noted once, not at every decode. */
+        final long[] refused = {UNMAPPED, UNMAPPED, UNMAPPED, UNMAPPED, UNMAPPED, UNMAPPED};
 
         Slot(PciAddress address, PciFunction function) {
             this.address = address;
@@ -134,9 +138,16 @@ public final class PciBus {
                     IoSpace space = bar.kind() == PciBar.Kind.IO ? context.io() : context.mmio();
                     try {
                         regions[i] = space.map(want, bar.size(), bar.handler(), address + " BAR" + i);
+                        refused[i] = UNMAPPED;
                     } catch (IllegalArgumentException e) {
-                        problem(address + " BAR" + i + " at 0x" + Long.toHexString(want) + " not decoded: " + e.getMessage());
+                        if (refused[i] != want) {
+                            refused[i] = want;
+                            problem(address + " BAR" + i + " at 0x" + Long.toHexString(want) + " not decoded: "
+                                    + e.getMessage());
+                        }
                     }
+                } else if (want == PciConfigSpace.UNMAPPED) {
+                    refused[i] = UNMAPPED;
                 }
             }
         }
@@ -262,7 +273,11 @@ public final class PciBus {
         return s.config.read(offset, size);
     }
 
-    /** A guest's configuration write; BARs are decoded again and the function told. */
+    /**
+     * A guest's configuration write: BARs are decoded again, the function told, and its BARs decoded
+     * once more, as what it did may have freed or taken ports a BAR wants (an IDE channel leaving its
+     * legacy ports).
+     */
     public void configWrite(int bus, int devfn, int offset, int size, long value) {
         Slot s = visible(bus, devfn);
         if (s == null) {
@@ -271,6 +286,7 @@ public final class PciBus {
         s.config.write(offset, size, value);
         s.decode();
         s.function.configWritten(offset, size);
+        s.decode();
     }
 
     /** The bus's reset: every function's config space to its power-on state, every BAR unmapped. */

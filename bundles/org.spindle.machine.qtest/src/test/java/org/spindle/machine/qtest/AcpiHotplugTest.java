@@ -8,6 +8,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 import org.junit.jupiter.api.Test;
 import org.spindle.machine.api.PciAddress;
+import org.spindle.machine.core.MachineConfig;
 import org.spindle.testing.machine.ProbeFunction;
 import org.spindle.testing.qtest.QPci;
 import org.spindle.testing.qtest.QtestClient;
@@ -64,6 +65,19 @@ class AcpiHotplugTest {
             assertThat(ejected).hasSize(1);
             assertThatThrownBy(() -> f.machine.requestUnplug(PciAddress.of(1, 0)))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no removable device");
+        }
+    }
+
+    @Test
+    void aFunctionInTheChipsetsSlotIsPartOfTheBoardNotAHotPluggedCard() throws Exception {
+        try (QtestFixture f = new QtestFixture(MachineConfig.of("pc", 64L << 20))) {
+            f.qt.outb(0xAFE2, 0x02);
+            ProbeFunction ide = new ProbeFunction();
+            f.onMachine(() -> f.machine.hotplug(PciAddress.of(1, 1), ide));
+            assertThat(f.machine.pciFunctions()).containsKey(PciAddress.of(1, 1));
+            assertThat(f.qt.inb(0xAFE0) & 0x02).as("no hot-plug event").isZero();
+            assertThat(f.qt.inl(0xAE00)).as("no slot up").isZero();
+            assertThat(f.qt.inl(0xAE0C) & 1 << 1).as("slot 1 is not removable").isZero();
         }
     }
 
