@@ -13,7 +13,6 @@ import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.Map;
-import java.util.function.BooleanSupplier;
 
 import javax.inject.Inject;
 
@@ -52,16 +51,6 @@ public class IdeIT extends SpindleTestSupport {
     @Configuration
     public Option[] config() {
         return options(spindleBundles());
-    }
-
-    private static void await(String what, BooleanSupplier condition) throws InterruptedException {
-        long end = System.currentTimeMillis() + TIMEOUT_MS;
-        while (!condition.getAsBoolean()) {
-            if (System.currentTimeMillis() > end) {
-                throw new AssertionError("timed out waiting for " + what);
-            }
-            Thread.sleep(20);
-        }
     }
 
     private Machine machine(String name) {

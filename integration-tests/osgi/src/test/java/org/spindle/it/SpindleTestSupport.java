@@ -14,6 +14,7 @@ import java.util.Dictionary;
 import java.util.Hashtable;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.BooleanSupplier;
 import java.util.function.Predicate;
 
 import javax.inject.Inject;
@@ -44,6 +45,17 @@ public abstract class SpindleTestSupport {
 
     @Inject
     protected DriveManager drives;
+
+    /** Waits until {@code condition} holds, failing after {@link #TIMEOUT_MS} with what was awaited. */
+    protected static void await(String what, BooleanSupplier condition) throws InterruptedException {
+        long end = System.currentTimeMillis() + TIMEOUT_MS;
+        while (!condition.getAsBoolean()) {
+            if (System.currentTimeMillis() > end) {
+                throw new AssertionError("timed out waiting for " + what);
+            }
+            Thread.sleep(20);
+        }
+    }
 
     /** Installs and starts every jar the pom copied; no names are hard-coded. */
     public static Option spindleBundles() {
