@@ -54,17 +54,17 @@ public class IdeIT extends SpindleTestSupport {
     }
 
     private Machine machine(String name) {
-        try {
-            var refs = context.getServiceReferences(Machine.class, "(" + Machine.NAME + "=" + name + ")");
-            return refs.isEmpty() ? null : context.getService(refs.iterator().next());
-        } catch (Exception e) {
-            return null;
-        }
+        return service(Machine.class, "(" + Machine.NAME + "=" + name + ")");
     }
 
     private RemovableMedia media(String slot) {
+        return service(RemovableMedia.class, "(" + RemovableMedia.SLOT + "=" + slot + ")");
+    }
+
+    /** The service of {@code type} that matches {@code filter} now, or null. */
+    private <T> T service(Class<T> type, String filter) {
         try {
-            var refs = context.getServiceReferences(RemovableMedia.class, "(" + RemovableMedia.SLOT + "=" + slot + ")");
+            var refs = context.getServiceReferences(type, filter);
             return refs.isEmpty() ? null : context.getService(refs.iterator().next());
         } catch (Exception e) {
             return null;

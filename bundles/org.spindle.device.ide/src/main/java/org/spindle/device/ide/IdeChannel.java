@@ -117,10 +117,7 @@ final class IdeChannel {
         boolean hob = (control & HOB) != 0;
         return switch (reg) {
             case ERROR_FEATURE -> d.present() ? d.error : 0;
-            case COUNT -> hob ? d.hobCount : d.count;
-            case LBA_LOW -> hob ? d.hobLbaLow : d.lbaLow;
-            case LBA_MID -> hob ? d.hobLbaMid : d.lbaMid;
-            case LBA_HIGH -> hob ? d.hobLbaHigh : d.lbaHigh;
+            case COUNT, LBA_LOW, LBA_MID, LBA_HIGH -> hob ? d.hob[reg] : d.regs[reg];
             case DEVICE -> d.device;
             default -> {
                 // Reading status acknowledges the interrupt.
@@ -151,30 +148,10 @@ final class IdeChannel {
         int v = (int) value & 0xFF;
         control &= ~HOB; // a write to the command block clears HOB
         for (IdeDevice d : devices) {
-            switch (reg) {
-                case ERROR_FEATURE -> {
-                    d.hobFeature = d.feature;
-                    d.feature = v;
-                }
-                case COUNT -> {
-                    d.hobCount = d.count;
-                    d.count = v;
-                }
-                case LBA_LOW -> {
-                    d.hobLbaLow = d.lbaLow;
-                    d.lbaLow = v;
-                }
-                case LBA_MID -> {
-                    d.hobLbaMid = d.lbaMid;
-                    d.lbaMid = v;
-                }
-                case LBA_HIGH -> {
-                    d.hobLbaHigh = d.lbaHigh;
-                    d.lbaHigh = v;
-                }
-                case DEVICE -> d.device = v;
-                default -> {
-                }
+            if (reg >= ERROR_FEATURE && reg <= LBA_HIGH) {
+                d.write(reg, v);
+            } else if (reg == DEVICE) {
+                d.device = v;
             }
         }
         if (reg == DEVICE) {
@@ -204,24 +181,20 @@ final class IdeChannel {
     private void softReset() {
         selected = 0;
         for (IdeDevice d : devices) {
-            d.idle();
-            d.interrupt = false;
-            d.device = 0;
-            d.feature = d.hobFeature = 0;
-            d.hobCount = d.hobLbaLow = d.hobLbaMid = d.hobLbaHigh = 0;
             signature(d);
-            d.error = 0x01;
-            d.status = d.present() && !d.packet() ? Ata.DRDY | Ata.DSC : 0;
+            d.regs[ERROR_FEATURE] = d.hob[ERROR_FEATURE] = 0;
         }
         updateIrq();
     }
 
+    /** A device after a reset or diagnostic: idle, its signature in the registers, diagnostic code 01h. */
     private static void signature(IdeDevice d) {
-        Taskfile sig = Ata.signature(d.packet());
-        d.count = sig.count();
-        d.lbaLow = sig.lbaByte(0);
-        d.lbaMid = sig.lbaByte(1);
-        d.lbaHigh = sig.lbaByte(2);
+        d.idle();
+        d.interrupt = false;
+        d.device = 0;
+        d.load(Ata.signature(d.packet()));
+        d.error = 0x01;
+        d.status = d.present() && !d.packet() ? Ata.DRDY | Ata.DSC : 0;
     }
 
     // ---- commands ----
@@ -235,10 +208,7 @@ final class IdeChannel {
             return;
         }
         d.interrupt = false;
-        Taskfile tf = new Taskfile(opcode, d.hobFeature << 8 | d.feature, d.hobCount << 8 | d.count,
-                (long) d.hobLbaHigh << 40 | (long) d.hobLbaMid << 32 | (long) d.hobLbaLow << 24
-                        | d.lbaHigh << 16 | d.lbaMid << 8 | d.lbaLow,
-                d.device);
+        Taskfile tf = d.taskfile(opcode);
         if (opcode == Ata.EXECUTE_DEVICE_DIAGNOSTIC) {
             diagnostic();
             return;
@@ -250,7 +220,7 @@ final class IdeChannel {
             d.byteCountLimit = p.byteCountLimit();
             d.prepareBuffer(IdeDevice.CDB_SIZE);
             d.phase = IdeDevice.Phase.PACKET;
-            d.count = (d.count & ~0x07) | Ata.COD;
+            d.reason(Ata.COD);
             d.status = Ata.DRDY | Ata.DRQ;
             updateIrq();
             return;
@@ -263,12 +233,7 @@ final class IdeChannel {
     private void diagnostic() {
         selected = 0;
         for (IdeDevice d : devices) {
-            d.idle();
             signature(d);
-            d.device = 0;
-            d.error = 0x01;
-            d.status = d.present() && !d.packet() ? Ata.DRDY | Ata.DSC : 0;
-            d.interrupt = false;
         }
         devices[0].interrupt = devices[0].present();
         bmStatus |= devices[0].present() ? BM_INTERRUPT : 0;
@@ -287,7 +252,7 @@ final class IdeChannel {
             d.phase = IdeDevice.Phase.DMA;
             d.status = Ata.DRDY | Ata.DSC | Ata.DRQ;
             if (d.packet()) {
-                d.count = (d.count & ~0x07) | (t.direction() == Transfer.Direction.IN ? Ata.IO : 0);
+                d.reason(t.direction() == Transfer.Direction.IN ? Ata.IO : 0);
             }
             if ((bmCommand & BM_START) != 0) {
                 runDma();
@@ -317,9 +282,8 @@ final class IdeChannel {
         }
         d.status = Ata.DRDY | Ata.DSC | Ata.DRQ;
         if (d.packet()) {
-            d.lbaMid = block & 0xFF;
-            d.lbaHigh = block >> 8;
-            d.count = (d.count & ~0x07) | (t.direction() == Transfer.Direction.IN ? Ata.IO : 0);
+            d.byteCount(block);
+            d.reason(t.direction() == Transfer.Direction.IN ? Ata.IO : 0);
             raise(d);
         } else if (t.direction() == Transfer.Direction.IN || t.done() > 0) {
             // PIO in: an interrupt for each block; PIO out: for each block after the first.
@@ -355,18 +319,11 @@ final class IdeChannel {
         d.error = r.error();
         Taskfile out = r.outputs();
         if (out != null) {
-            d.count = out.count() & 0xFF;
-            d.hobCount = out.count() >> 8;
-            d.lbaLow = out.lbaByte(0);
-            d.lbaMid = out.lbaByte(1);
-            d.lbaHigh = out.lbaByte(2);
-            d.hobLbaLow = out.lbaByte(3);
-            d.hobLbaMid = out.lbaByte(4);
-            d.hobLbaHigh = out.lbaByte(5);
+            d.load(out);
             d.device = (d.device & 0x10) | (out.device() & ~0x10);
         }
         if (d.packet() && out == null) {
-            d.count = (d.count & ~0x07) | Ata.IO | Ata.COD;
+            d.reason(Ata.IO | Ata.COD);
         }
         if (interrupt) {
             raise(d);

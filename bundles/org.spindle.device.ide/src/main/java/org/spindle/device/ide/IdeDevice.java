@@ -2,6 +2,7 @@ package org.spindle.device.ide;
 
 import org.spindle.device.ata.AtaDisk;
 import org.spindle.device.ata.AtapiCdrom;
+import org.spindle.device.ata.Taskfile;
 import org.spindle.device.ata.Chs;
 import org.spindle.device.ata.Transfer;
 
@@ -31,16 +32,10 @@ final class IdeDevice {
     final AtaDisk disk;
     final AtapiCdrom cdrom;
 
-    int feature;
-    int hobFeature;
-    int count;
-    int hobCount;
-    int lbaLow;
-    int lbaMid;
-    int lbaHigh;
-    int hobLbaLow;
-    int hobLbaMid;
-    int hobLbaHigh;
+    /** Registers 1 to 5 (features, count, LBA low, mid and high) as last written, by register number. */
+    final int[] regs = new int[IdeChannel.LBA_HIGH + 1];
+    /** What each of them held before its last write: a 48-bit command's high-order bytes, read back with HOB set. */
+    final int[] hob = new int[IdeChannel.LBA_HIGH + 1];
     int device;
     int status;
     int error;
@@ -104,5 +99,45 @@ final class IdeDevice {
         }
         pos = 0;
         end = size;
+    }
+
+    /** A write to register {@code reg} (1 to 5): the old value moves to the HOB side. */
+    void write(int reg, int value) {
+        hob[reg] = regs[reg];
+        regs[reg] = value;
+    }
+
+    /** The command in the registers: each 16-bit and 48-bit field with its HOB half on top. */
+    Taskfile taskfile(int opcode) {
+        long lba = 0;
+        for (int i = 2; i >= 0; i--) {
+            lba = lba << 8 | hob[IdeChannel.LBA_LOW + i];
+        }
+        for (int i = 2; i >= 0; i--) {
+            lba = lba << 8 | regs[IdeChannel.LBA_LOW + i];
+        }
+        return new Taskfile(opcode, hob[IdeChannel.ERROR_FEATURE] << 8 | regs[IdeChannel.ERROR_FEATURE],
+                hob[IdeChannel.COUNT] << 8 | regs[IdeChannel.COUNT], lba, device);
+    }
+
+    /** Puts a command's outputs (or a signature) in the count and LBA registers, high-order bytes on the HOB side. */
+    void load(Taskfile out) {
+        regs[IdeChannel.COUNT] = out.count() & 0xFF;
+        hob[IdeChannel.COUNT] = out.count() >> 8;
+        for (int i = 0; i < 3; i++) {
+            regs[IdeChannel.LBA_LOW + i] = out.lbaByte(i);
+            hob[IdeChannel.LBA_LOW + i] = out.lbaByte(3 + i);
+        }
+    }
+
+    /** A PACKET device's interrupt reason (CoD, IO, REL) in the low bits of the count register. */
+    void reason(int bits) {
+        regs[IdeChannel.COUNT] = regs[IdeChannel.COUNT] & ~0x07 | bits;
+    }
+
+    /** A PACKET device's byte count for the DRQ block, in the LBA mid and high registers. */
+    void byteCount(int bytes) {
+        regs[IdeChannel.LBA_MID] = bytes & 0xFF;
+        regs[IdeChannel.LBA_HIGH] = bytes >> 8;
     }
 }

@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 
 /**
  * A channel's state as plain values: its registers, each device's registers, engine settings and the
@@ -32,8 +33,11 @@ final class IdeState {
 
     private static Map<String, Object> save(IdeDevice d) {
         Map<String, Object> s = new LinkedHashMap<>();
-        s.put("registers", List.of(d.feature, d.hobFeature, d.count, d.hobCount, d.lbaLow, d.lbaMid, d.lbaHigh,
-                d.hobLbaLow, d.hobLbaMid, d.hobLbaHigh, d.device, d.status, d.error));
+        s.put("registers", IntStream.of(d.regs).boxed().toList());
+        s.put("hob", IntStream.of(d.hob).boxed().toList());
+        s.put("device", d.device);
+        s.put("status", d.status);
+        s.put("error", d.error);
         s.put("interrupt", d.interrupt);
         s.put("phase", d.phase.name());
         s.put("buffer", Arrays.copyOf(d.buffer, d.end));
@@ -66,19 +70,14 @@ final class IdeState {
     @SuppressWarnings("unchecked")
     private static void restore(IdeDevice d, Map<String, Object> s) {
         List<Number> r = (List<Number>) s.get("registers");
-        d.feature = r.get(0).intValue();
-        d.hobFeature = r.get(1).intValue();
-        d.count = r.get(2).intValue();
-        d.hobCount = r.get(3).intValue();
-        d.lbaLow = r.get(4).intValue();
-        d.lbaMid = r.get(5).intValue();
-        d.lbaHigh = r.get(6).intValue();
-        d.hobLbaLow = r.get(7).intValue();
-        d.hobLbaMid = r.get(8).intValue();
-        d.hobLbaHigh = r.get(9).intValue();
-        d.device = r.get(10).intValue();
-        d.status = r.get(11).intValue();
-        d.error = r.get(12).intValue();
+        List<Number> h = (List<Number>) s.get("hob");
+        for (int i = 0; i < d.regs.length; i++) {
+            d.regs[i] = r.get(i).intValue() & 0xFF;
+            d.hob[i] = h.get(i).intValue() & 0xFF;
+        }
+        d.device = num(s, "device");
+        d.status = num(s, "status");
+        d.error = num(s, "error");
         d.interrupt = (Boolean) s.get("interrupt");
         Map<String, Object> engine = (Map<String, Object>) s.get("engine");
         if (d.disk != null && engine != null) {

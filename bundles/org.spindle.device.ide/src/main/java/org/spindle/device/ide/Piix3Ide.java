@@ -36,7 +36,7 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
     public static final int DEVICE_ID = 0x7010;
     public static final int PRIMARY_IRQ = 14;
     public static final int SECONDARY_IRQ = 15;
-    static final int STATE_VERSION = 1;
+    static final int STATE_VERSION = 2;
 
     /** The programming interface byte: the channels' operating modes and whether the guest may change them. */
     public enum Mode {
