@@ -45,6 +45,7 @@ public final class Ata {
     public static final int READ_SECTORS_EXT = 0x24;
     public static final int READ_DMA_EXT = 0x25;
     public static final int READ_NATIVE_MAX_EXT = 0x27;
+    public static final int READ_LOG_EXT = 0x2F;
     public static final int READ_MULTIPLE_EXT = 0x29;
     public static final int WRITE_SECTORS = 0x30;
     public static final int WRITE_SECTORS_NO_RETRY = 0x31;
@@ -55,6 +56,10 @@ public final class Ata {
     public static final int READ_VERIFY = 0x40;
     public static final int READ_VERIFY_NO_RETRY = 0x41;
     public static final int READ_VERIFY_EXT = 0x42;
+    public static final int READ_LOG_DMA_EXT = 0x47;
+    /** Native command queuing (SATA): the tag in count bits 7-3, the sector count in the feature registers. */
+    public static final int READ_FPDMA_QUEUED = 0x60;
+    public static final int WRITE_FPDMA_QUEUED = 0x61;
     public static final int EXECUTE_DEVICE_DIAGNOSTIC = 0x90;
     public static final int INITIALIZE_DEVICE_PARAMETERS = 0x91;
     public static final int PACKET = 0xA0;
@@ -77,6 +82,14 @@ public final class Ata {
     public static final int SET_FEATURES = 0xEF;
     public static final int SECURITY_FREEZE_LOCK = 0xF5;
     public static final int READ_NATIVE_MAX_ADDRESS = 0xF8;
+
+    // General purpose log addresses.
+    public static final int LOG_DIRECTORY = 0x00;
+    /** The NCQ command error log: which queued command failed, and how. */
+    public static final int LOG_NCQ_ERROR = 0x10;
+
+    /** The most commands a device queues (IDENTIFY word 75 plus one). */
+    public static final int QUEUE_DEPTH = 32;
 
     // SET FEATURES subcommands.
     public static final int SF_ENABLE_WRITE_CACHE = 0x02;

@@ -30,6 +30,24 @@ public sealed interface AtaCommand {
             implements AtaCommand {
     }
 
+    /**
+     * READ/WRITE FPDMA QUEUED: a native queued command (SATA), whose data moves by DMA whenever the
+     * device chooses and which completes by its tag.
+     *
+     * @param tag the queue tag, 0 to 31
+     * @param sectors 1 to 65536
+     * @param fua forced unit access: a write is on the medium before the command completes
+     */
+    record Queued(boolean write, int tag, long lba, int sectors, boolean fua) implements AtaCommand {
+    }
+
+    /**
+     * READ LOG EXT / READ LOG DMA EXT: {@code pages} 512-byte pages of general purpose log
+     * {@code log} from page {@code page}.
+     */
+    record ReadLog(int log, int page, int pages, boolean dma) implements AtaCommand {
+    }
+
     /** READ VERIFY SECTORS (EXT): read and check sectors, transferring nothing. */
     record ReadVerify(long lba, int sectors, boolean ext) implements AtaCommand {
     }

@@ -35,6 +35,7 @@ public final class AtaDisk {
     private final long sectors;
     private final Optional<Discardable> discard;
     private final DiskTransfer.Bounce bounce = new DiskTransfer.Bounce();
+    private final boolean serial;
 
     private boolean writeCache;
     private int multiple;
@@ -42,11 +43,29 @@ public final class AtaDisk {
     private TransferMode transferMode;
     private Power power;
     private boolean frozen;
+    /** The NCQ command error log (page 0 of log 10h); all zeros when no queued command has failed. */
+    private byte[] ncqLog = new byte[512];
+    /** Whether a queued command failed and log 10h has not been read since: queued commands abort meanwhile. */
+    private boolean ncqHalted;
 
     /**
+     * A disk on a parallel ATA bus (IDE).
+     *
      * @throws IllegalArgumentException when the disk's sector size is not 512 or 4096
      */
     public AtaDisk(VirtualDisk disk, AtaIdentity identity) {
+        this(disk, identity, false);
+    }
+
+    /**
+     * A disk on a parallel or a serial (SATA) link. A SATA disk queues commands (READ/WRITE FPDMA
+     * QUEUED, {@link Ata#QUEUE_DEPTH} deep) and keeps the NCQ error log; IDENTIFY reports its link.
+     *
+     * @throws IllegalArgumentException when the disk's sector size is not 512 or 4096
+     * @since 1.2
+     */
+    public AtaDisk(VirtualDisk disk, AtaIdentity identity, boolean serial) {
+        this.serial = serial;
         this.disk = disk;
         this.identity = identity;
         this.sectorSize = disk.logicalSectorSize();
@@ -66,6 +85,56 @@ public final class AtaDisk {
         transferMode = TransferMode.DEFAULT;
         power = Power.ACTIVE;
         frozen = false;
+        ncqLog = new byte[512];
+        ncqHalted = false;
+    }
+
+    /** Whether the disk sits on a serial link (and so queues commands). */
+    public boolean serial() {
+        return serial;
+    }
+
+    /**
+     * A queued command failed, or a command that is not queued arrived while queued commands were
+     * outstanding ({@code nonQueued}): the device aborts every outstanding command, keeps what happened
+     * in the NCQ error log, and aborts queued commands until the host reads the log.
+     *
+     * @param tag the failed command's tag (ignored when {@code nonQueued})
+     * @param result how it failed: its status, error and the address it reported
+     * @since 1.2
+     */
+    public void queuedFailed(int tag, boolean nonQueued, AtaResult result) {
+        byte[] log = new byte[512];
+        log[0] = (byte) (nonQueued ? 0x80 : tag & 0x1F);
+        log[2] = (byte) result.status();
+        log[3] = (byte) result.error();
+        Taskfile at = result.outputs();
+        if (at != null) {
+            for (int i = 0; i < 3; i++) {
+                log[4 + i] = (byte) at.lbaByte(i);
+                log[8 + i] = (byte) at.lbaByte(3 + i);
+            }
+            log[7] = (byte) at.device();
+            log[12] = (byte) at.count();
+            log[13] = (byte) (at.count() >>> 8);
+        }
+        log[511] = checksum(log);
+        ncqLog = log;
+        ncqHalted = true;
+    }
+
+    /** Whether a queued command failed and the host has not read the NCQ error log since. */
+    public boolean queueHalted() {
+        return ncqHalted;
+    }
+
+    /** The byte that makes a log page's 512 bytes sum to 0. */
+    private static byte checksum(byte[] page) {
+        int sum = 0;
+        for (int i = 0; i < 511; i++) {
+            sum += page[i];
+        }
+        return (byte) -sum;
     }
 
     public boolean writeCacheEnabled() {
@@ -85,6 +154,8 @@ public final class AtaDisk {
     public Transfer execute(AtaCommand command, Taskfile tf) {
         return switch (command) {
             case AtaCommand.ReadWrite rw -> readWrite(rw, tf);
+            case AtaCommand.Queued q -> queued(q, tf);
+            case AtaCommand.ReadLog l -> readLog(l);
             case AtaCommand.ReadVerify v -> verify(v, tf);
             case AtaCommand.FlushCache f -> Transfer.none(flush(tf));
             case AtaCommand.Identify i -> BufferTransfer.toHost(identify(), false, 512, AtaResult.OK);
@@ -140,6 +211,51 @@ public final class AtaDisk {
                 (long) rw.sectors() * sectorSize, block, flush, rw.ext(), tf.device());
     }
 
+    private Transfer queued(AtaCommand.Queued q, Taskfile tf) {
+        if (!serial || ncqHalted) {
+            return Transfer.none(AtaResult.aborted());
+        }
+        if (q.write() && disk.isReadOnly()) {
+            return Transfer.none(AtaResult.aborted());
+        }
+        if (q.lba() + q.sectors() > sectors) {
+            return Transfer.none(AtaResult.error(Ata.IDNF, new Taskfile(0, 0, 0, q.lba(), 0x40)));
+        }
+        power = Power.ACTIVE;
+        boolean flush = q.write() && (!writeCache || q.fua());
+        return sectorTransfer(q.write(), true, q.lba() * sectorSize, (long) q.sectors() * sectorSize, sectorSize, flush,
+                true, 0x40);
+    }
+
+    /** The general purpose logs: the directory and, on a serial link, the NCQ command error log (reading it resumes the queue). */
+    private Transfer readLog(AtaCommand.ReadLog l) {
+        byte[] data;
+        switch (l.log()) {
+            case Ata.LOG_DIRECTORY -> {
+                data = new byte[512];
+                data[0] = 0x01; // general purpose logging version 1
+                if (serial) {
+                    data[2 * Ata.LOG_NCQ_ERROR] = 1;
+                }
+            }
+            case Ata.LOG_NCQ_ERROR -> {
+                if (!serial) {
+                    return Transfer.none(AtaResult.aborted());
+                }
+                data = ncqLog;
+                ncqLog = new byte[512];
+                ncqHalted = false;
+            }
+            default -> {
+                return Transfer.none(AtaResult.aborted());
+            }
+        }
+        if (l.page() != 0 || l.pages() != 1) {
+            return Transfer.none(AtaResult.aborted());
+        }
+        return BufferTransfer.toHost(data, l.dma(), 512, AtaResult.OK);
+    }
+
     private Transfer sectorTransfer(boolean write, boolean dma, long start, long length, int block, boolean flush,
             boolean ext, int device) {
         DiskTransfer.Failure failure = (e, w, offset) -> failure(e, w, offset, ext, device);
@@ -192,19 +308,23 @@ public final class AtaDisk {
             return Transfer.none(AtaResult.error(Ata.IDNF));
         }
         power = Power.ACTIVE;
-        ByteBuffer scratch = bounce.buffer();
-        long offset = v.lba() * sectorSize;
-        long end = offset + (long) v.sectors() * sectorSize;
-        while (offset < end) {
-            scratch.clear().limit((int) Math.min(scratch.capacity(), end - offset));
-            try {
-                disk.read(offset, scratch);
-            } catch (StorageException e) {
-                return Transfer.none(failure(e, false, offset, v.ext(), tf.device()));
+        ByteBuffer scratch = bounce.take();
+        try {
+            long offset = v.lba() * sectorSize;
+            long end = offset + (long) v.sectors() * sectorSize;
+            while (offset < end) {
+                scratch.clear().limit((int) Math.min(scratch.capacity(), end - offset));
+                try {
+                    disk.read(offset, scratch);
+                } catch (StorageException e) {
+                    return Transfer.none(failure(e, false, offset, v.ext(), tf.device()));
+                }
+                offset += scratch.limit();
             }
-            offset += scratch.limit();
+            return Transfer.none(AtaResult.OK);
+        } finally {
+            bounce.give(scratch);
         }
-        return Transfer.none(AtaResult.OK);
     }
 
     private AtaResult flush(Taskfile tf) {
@@ -329,15 +449,25 @@ public final class AtaDisk {
         id.word(59, (multiple != 0 ? 0x0100 : 0) | multiple);
         id.dword(60, Math.min(sectors, 0x0FFF_FFFFL));
         transferMode.describe(id);
+        if (serial) {
+            id.word(75, Ata.QUEUE_DEPTH - 1);
+            // NCQ, host-initiated power management requests, Gen1-3 signalling; now at Gen3.
+            id.word(76, 0x0100 | 0x0200 | 0x000E);
+            id.word(77, 3 << 1);
+        }
         id.word(80, 0x01F0); // ATA/ATAPI-4 to ATA8-ACS
         // Supported: host protected area (READ NATIVE MAX), write cache, power management, security.
         id.word(82, 0x0400 | 0x0020 | 0x0008 | 0x0002);
         id.word(83, 0x4000 | 0x2000 | 0x1000 | 0x0400); // FLUSH CACHE EXT, FLUSH CACHE, 48-bit
-        id.word(84, 0x4000);
+        id.word(84, 0x4000 | 0x0020); // general purpose logging
         id.word(85, 0x0400 | (writeCache ? 0x0020 : 0) | 0x0008);
         id.word(86, 0x2000 | 0x1000 | 0x0400);
-        id.word(87, 0x4000);
-        id.word(93, 0x6001); // 80-conductor cable detected
+        id.word(87, 0x4000 | 0x0020);
+        if (serial) {
+            id.word(222, 0x1000 | 0x003F); // serial transport, SATA 1.0a to 3.1
+        } else {
+            id.word(93, 0x6001); // 80-conductor cable detected
+        }
         id.qword(100, sectors);
         if (discard.isPresent()) {
             id.word(105, MAX_TRIM_BLOCKS);
@@ -365,6 +495,8 @@ public final class AtaDisk {
         state.put("transferMode", transferMode.save());
         state.put("power", power.name());
         state.put("frozen", frozen);
+        state.put("ncqLog", ncqLog.clone());
+        state.put("ncqHalted", ncqHalted);
         return state;
     }
 
@@ -378,6 +510,10 @@ public final class AtaDisk {
             transferMode = TransferMode.parse((String) state.get("transferMode"));
             power = Power.valueOf((String) state.get("power"));
             frozen = (Boolean) state.get("frozen");
+            if (state.get("ncqLog") instanceof byte[] log && log.length == 512) {
+                ncqLog = log.clone();
+                ncqHalted = Boolean.TRUE.equals(state.get("ncqHalted"));
+            }
         } catch (ClassCastException | NullPointerException e) {
             throw new IllegalArgumentException("an ATA disk's saved state is incomplete: " + state, e);
         }

@@ -43,6 +43,10 @@ public final class AtaParser {
                 yield lba < 0 ? outsideGeometry(tf) : new AtaCommand.ReadVerify(lba, tf.count28(), false);
             }
             case Ata.READ_VERIFY_EXT -> new AtaCommand.ReadVerify(tf.lba48(), tf.count48(), true);
+            case Ata.READ_FPDMA_QUEUED -> queued(tf, false);
+            case Ata.WRITE_FPDMA_QUEUED -> queued(tf, true);
+            case Ata.READ_LOG_EXT -> readLog(tf, false);
+            case Ata.READ_LOG_DMA_EXT -> readLog(tf, true);
             case Ata.FLUSH_CACHE -> new AtaCommand.FlushCache(false);
             case Ata.FLUSH_CACHE_EXT -> new AtaCommand.FlushCache(true);
             case Ata.IDENTIFY_DEVICE -> new AtaCommand.Identify();
@@ -138,6 +142,24 @@ public final class AtaParser {
                     + " sectors (a power of two up to " + MAX_MULTIPLE + ", or 0)");
         }
         return new AtaCommand.SetMultipleMode(sectors);
+    }
+
+    /** FPDMA QUEUED: count in the feature registers (0 is 65536), tag in count bits 7-3, FUA in device bit 7. */
+    private static AtaCommand queued(Taskfile tf, boolean write) {
+        if (!tf.lbaMode()) {
+            return new AtaCommand.Rejected(Ata.ABRT, "a queued command without the LBA bit in the device register");
+        }
+        int sectors = tf.features() == 0 ? 65536 : tf.features();
+        return new AtaCommand.Queued(write, (tf.count() >>> 3) & 0x1F, tf.lba48(), sectors, (tf.device() & 0x80) != 0);
+    }
+
+    /** READ LOG (DMA) EXT: the log address in LBA 7-0, the page in LBA 15-8 and 47-40, the page count in the count register. */
+    private static AtaCommand readLog(Taskfile tf, boolean dma) {
+        if (tf.count() == 0) {
+            return new AtaCommand.Rejected(Ata.ABRT, "READ LOG EXT of 0 pages");
+        }
+        int page = tf.lbaByte(1) | tf.lbaByte(4) << 8;
+        return new AtaCommand.ReadLog(tf.lbaByte(0), page, tf.count(), dma);
     }
 
     private static AtaCommand dataSetManagement(Taskfile tf) {

@@ -38,6 +38,7 @@ public final class AtapiCdrom implements RemovableMedia {
     private final DeviceThread thread;
     private final List<MediaListener> listeners = new CopyOnWriteArrayList<>();
     private final DiskTransfer.Bounce bounce = new DiskTransfer.Bounce();
+    private final boolean serial;
 
     private VirtualDisk medium;
     private String mediumName;
@@ -58,6 +59,16 @@ public final class AtapiCdrom implements RemovableMedia {
      * @param thread how operator calls reach the thread that runs the device
      */
     public AtapiCdrom(AtaIdentity identity, String slot, DeviceThread thread) {
+        this(identity, slot, thread, false);
+    }
+
+    /**
+     * A drive on a parallel or a serial (SATA, AHCI) link: IDENTIFY PACKET DEVICE reports which.
+     *
+     * @since 1.2
+     */
+    public AtapiCdrom(AtaIdentity identity, String slot, DeviceThread thread, boolean serial) {
+        this.serial = serial;
         this.identity = identity;
         this.slot = slot;
         this.thread = thread;
@@ -135,13 +146,21 @@ public final class AtapiCdrom implements RemovableMedia {
         id.word(49, 0x0B00); // IORDY, LBA, DMA
         id.word(53, 0x0006); // words 64-70 and 88 are valid
         transferMode.describe(id);
+        if (serial) {
+            id.word(76, 0x0200 | 0x000E); // host-initiated power management requests, Gen1-3
+            id.word(77, 3 << 1);
+        }
         id.word(80, 0x01F0);
         id.word(82, 0x0218); // DEVICE RESET, PACKET, power management
         id.word(83, 0x4000);
         id.word(84, 0x4000);
         id.word(85, 0x0218);
         id.word(87, 0x4000);
-        id.word(93, 0x6001);
+        if (serial) {
+            id.word(222, 0x1000 | 0x003F);
+        } else {
+            id.word(93, 0x6001);
+        }
         return id.build();
     }
 

@@ -73,7 +73,15 @@ final class DiskTransfer extends Transfer {
         if (!scattered(dsts)) {
             return super.produceAll(dsts, offset);
         }
-        ByteBuffer staging = bounce.buffer();
+        ByteBuffer staging = bounce.take();
+        try {
+            return gather(dsts, offset, staging);
+        } finally {
+            bounce.give(staging);
+        }
+    }
+
+    private long gather(List<ByteBuffer> dsts, long offset, ByteBuffer staging) throws TransferException {
         long room = Math.min(total(dsts), length() - offset);
         long moved = 0;
         int i = 0;
@@ -115,7 +123,15 @@ final class DiskTransfer extends Transfer {
         if (!scattered(srcs)) {
             return super.consumeAll(srcs, offset);
         }
-        ByteBuffer staging = bounce.buffer();
+        ByteBuffer staging = bounce.take();
+        try {
+            return scatter(srcs, offset, staging);
+        } finally {
+            bounce.give(staging);
+        }
+    }
+
+    private long scatter(List<ByteBuffer> srcs, long offset, ByteBuffer staging) throws TransferException {
         long moved = 0;
         int i = 0;
         while (i < srcs.size() && offset + moved < length()) {
@@ -175,15 +191,22 @@ final class DiskTransfer extends Transfer {
         return state;
     }
 
-    /** The bounce buffer an engine lends its transfers, allocated on first use. */
+    /**
+     * The bounce buffers an engine lends its transfers: one per transfer in progress, kept for the next
+     * (transfers of one engine may run on several threads at once, as queued commands do).
+     */
     static final class Bounce {
-        private ByteBuffer buffer;
+        private final java.util.concurrent.ConcurrentLinkedQueue<ByteBuffer> free = new java.util.concurrent.ConcurrentLinkedQueue<>();
 
-        ByteBuffer buffer() {
-            if (buffer == null) {
-                buffer = ByteBuffer.allocateDirect(BOUNCE_SIZE);
+        ByteBuffer take() {
+            ByteBuffer b = free.poll();
+            return b != null ? b : ByteBuffer.allocateDirect(BOUNCE_SIZE);
+        }
+
+        void give(ByteBuffer b) {
+            if (free.size() < 4) {
+                free.offer(b.clear());
             }
-            return buffer;
         }
     }
 }

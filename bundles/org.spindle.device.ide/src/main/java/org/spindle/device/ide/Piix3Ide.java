@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
+import org.spindle.device.ata.SlotThread;
 import org.spindle.device.ata.AtaDisk;
 import org.spindle.device.ata.AtapiCdrom;
 import org.spindle.machine.api.DeviceLifecycle;
@@ -153,7 +154,7 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
     @Override
     public void plugged(PciSlot slot) {
         // Operator calls wait while the devices get their machine, and go to its thread afterwards.
-        thread.attach(slot, () -> {
+        thread.attach(slot::call, () -> {
             this.slot = slot;
             for (int i = 0; i < 2; i++) {
                 lines[i] = new ChannelLine(slot.isaIrq(LEGACY_IRQ[i]), nativeMode(i));

@@ -12,6 +12,7 @@ import java.util.Properties;
 
 import org.junit.jupiter.api.Test;
 
+import org.spindle.device.ata.SlotThread;
 import org.spindle.device.ata.Ata;
 import org.spindle.device.ata.ArrayDisk;
 import org.spindle.device.ata.AtaDisk;

@@ -37,4 +37,14 @@ public interface DeviceContext {
      * @since 1.1
      */
     <T> T call(Callable<T> work) throws Exception;
+
+    /**
+     * Queues {@code work} to run on the machine thread and returns at once: how a device's own worker
+     * (a disk request finishing off the machine thread) hands its completion back without waiting for
+     * the machine. Work runs in the order posted; work posted to a closed machine is dropped. What
+     * {@code work} throws is noted as a problem of the machine, never thrown to the guest.
+     *
+     * @since 1.2
+     */
+    void post(Runnable work);
 }

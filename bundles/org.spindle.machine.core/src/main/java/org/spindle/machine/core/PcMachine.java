@@ -9,6 +9,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Consumer;
 
 import org.spindle.machine.api.DeviceLifecycle;
@@ -494,6 +495,22 @@ public final class PcMachine implements Machine, AutoCloseable {
                 throw ex;
             }
             throw e;
+        }
+    }
+
+    @Override
+    public void post(Runnable work) {
+        Runnable guarded = () -> {
+            try {
+                work.run();
+            } catch (RuntimeException e) {
+                problem("posted work failed: " + e);
+            }
+        };
+        try {
+            thread.execute(guarded);
+        } catch (RejectedExecutionException e) {
+            // The machine is closed: nothing is left to complete.
         }
     }
 

@@ -121,6 +121,11 @@ public final class PciBus {
             return context.call(work);
         }
 
+        @Override
+        public void post(Runnable work) {
+            context.post(work);
+        }
+
         /** Brings each BAR's mapping in line with its register and the command register. */
         void decode() {
             for (int i = 0; i < 6; i++) {
