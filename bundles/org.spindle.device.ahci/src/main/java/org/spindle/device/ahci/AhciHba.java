@@ -196,8 +196,8 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
     }
 
     /** Six ports, inline I/O, the default link delay, operator calls where they are made. */
-    public AhciHba(Object... devices) {
-        this(DEFAULT_PORTS, Io.INLINE, DEFAULT_LINK_DELAY_NANOS, new SlotThread(), devices);
+    public static AhciHba of(Object... devices) {
+        return new AhciHba(DEFAULT_PORTS, Io.INLINE, DEFAULT_LINK_DELAY_NANOS, new SlotThread(), devices);
     }
 
     public int ports() {

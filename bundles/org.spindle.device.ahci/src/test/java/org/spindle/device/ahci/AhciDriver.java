@@ -270,8 +270,9 @@ final class AhciDriver {
     int await(int port, int slot) {
         long deadline = System.nanoTime() + 10_000_000_000L;
         while (true) {
+            boolean done = (port(port, PxCI) & 1 << slot) == 0;
             int is = port(port, PxIS);
-            if ((port(port, PxCI) & 1 << slot) == 0 || (is & FATAL) != 0) {
+            if (done || (is & FATAL) != 0) {
                 return is;
             }
             if (System.nanoTime() > deadline) {
@@ -286,8 +287,9 @@ final class AhciDriver {
     int awaitTags(int port, int tags) {
         long deadline = System.nanoTime() + 10_000_000_000L;
         while (true) {
+            boolean done = (port(port, PxSACT) & tags) == 0;
             int is = port(port, PxIS);
-            if ((port(port, PxSACT) & tags) == 0 || (is & FATAL) != 0) {
+            if (done || (is & FATAL) != 0) {
                 return is;
             }
             if (System.nanoTime() > deadline) {

@@ -4,11 +4,13 @@ import java.nio.ByteBuffer;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
+import org.spindle.storage.api.Discardable;
 import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.VirtualDisk;
 
 /** A large disk that holds only the sectors written (the rest read as zeros): for 48-bit addresses. */
-final class SparseDisk implements VirtualDisk {
+final class SparseDisk implements VirtualDisk, Discardable {
+    int flushes;
     private final long capacity;
     private final Map<Long, byte[]> sectors = new ConcurrentHashMap<>();
 
@@ -76,6 +78,20 @@ final class SparseDisk implements VirtualDisk {
 
     @Override
     public void flush() {
+        flushes++;
+    }
+
+    @Override
+    public void discard(long offset, long length) throws StorageException {
+        check(offset, (int) Math.min(length, Integer.MAX_VALUE));
+        for (long lba = offset / 512; lba < (offset + length) / 512; lba++) {
+            sectors.remove(lba);
+        }
+    }
+
+    /** Whether a sector holds written data. */
+    boolean holds(long lba) {
+        return sectors.containsKey(lba);
     }
 
     @Override
