@@ -31,6 +31,7 @@ import org.spindle.device.ata.SlotThread;
 import org.spindle.device.ata.AtaDisk;
 import org.spindle.device.ata.AtaIdentity;
 import org.spindle.device.ata.AtapiCdrom;
+import org.spindle.device.ata.DeviceSpec;
 import org.spindle.device.ata.DiskSocket;
 import org.spindle.device.ide.IdePositions.Kind;
 import org.spindle.device.ide.IdePositions.Position;
@@ -253,14 +254,14 @@ public final class IdeComponent {
                 }
                 try {
                     sockets[i] = new DiskSocket(p.drive(), d);
-                    devices[i] = new AtaDisk(sockets[i], AtaIdentity.disk(serial(p.drive())));
+                    devices[i] = new AtaDisk(sockets[i], AtaIdentity.disk(DeviceSpec.serial(p.drive())));
                 } catch (IllegalArgumentException e) {
                     sockets[i] = null;
                     waiting(p.key() + ": drive " + p.drive() + " cannot be an ATA disk: " + e.getMessage());
                     return false;
                 }
             } else if (p.kind() == Kind.CDROM) {
-                cdroms[i] = new AtapiCdrom(AtaIdentity.cdrom(serial(slot(p))), slot(p), thread);
+                cdroms[i] = new AtapiCdrom(AtaIdentity.cdrom(DeviceSpec.serial(slot(p))), slot(p), thread);
                 devices[i] = cdroms[i];
             }
         }
@@ -295,10 +296,6 @@ public final class IdeComponent {
 
     private String slot(Position p) {
         return name + "." + p.channelUnit();
-    }
-
-    private static String serial(String text) {
-        return text.length() <= 20 ? text : text.substring(text.length() - 20);
     }
 
     private String describe() {

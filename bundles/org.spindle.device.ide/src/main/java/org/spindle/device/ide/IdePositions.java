@@ -3,7 +3,8 @@ package org.spindle.device.ide;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Pattern;
+
+import org.spindle.device.ata.DeviceSpec;
 
 /**
  * What an {@code org.spindle.device.ide} configuration puts in the controller's four places: for each
@@ -14,7 +15,6 @@ import java.util.regex.Pattern;
  */
 record IdePositions(Position[] positions) {
     static final String[] KEYS = {"primary.master", "primary.slave", "secondary.master", "secondary.slave"};
-    private static final Pattern DRIVE_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 
     enum Kind {
         NONE, DISK, CDROM
@@ -64,25 +64,12 @@ record IdePositions(Position[] positions) {
     }
 
     private static Position position(int index, String text) {
-        if (text.isEmpty()) {
-            return new Position(index, Kind.NONE, null);
-        }
-        if (text.equals("cdrom")) {
-            return new Position(index, Kind.CDROM, null);
-        }
-        int colon = text.indexOf(':');
-        String kind = colon < 0 ? text : text.substring(0, colon);
-        String id = colon < 0 ? "" : text.substring(colon + 1);
-        Kind k = switch (kind) {
-            case "disk" -> Kind.DISK;
-            case "cdrom" -> Kind.CDROM;
-            default -> throw new IllegalArgumentException(KEYS[index] + " = " + text
-                    + ": not a device (disk:ID, cdrom:ID, cdrom, or empty for none)");
+        DeviceSpec spec = DeviceSpec.parse(KEYS[index], text);
+        Kind kind = switch (spec.kind()) {
+            case NONE -> Kind.NONE;
+            case DISK -> Kind.DISK;
+            case CDROM -> Kind.CDROM;
         };
-        if (!DRIVE_ID.matcher(id).matches()) {
-            throw new IllegalArgumentException(KEYS[index] + " = " + text + ": '" + id
-                    + "' is not a drive id (1 to 64 letters, digits, '.', '_' or '-')");
-        }
-        return new Position(index, k, id);
+        return new Position(index, kind, spec.drive());
     }
 }

@@ -1,0 +1,329 @@
+package org.spindle.device.ahci;
+
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Hashtable;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+import org.osgi.annotation.bundle.Capability;
+import org.osgi.framework.Bundle;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.Constants;
+import org.osgi.framework.ServiceRegistration;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.ConfigurationPolicy;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.Designate;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+import org.osgi.service.metatype.annotations.Option;
+import org.spindle.device.ata.AtaDisk;
+import org.spindle.device.ata.AtaIdentity;
+import org.spindle.device.ata.AtapiCdrom;
+import org.spindle.device.ata.DeviceSpec;
+import org.spindle.device.ata.SlotThread;
+import org.spindle.machine.api.PciAddress;
+import org.spindle.machine.api.PciFunction;
+import org.spindle.storage.api.Drive;
+import org.spindle.storage.api.RemovableMedia;
+
+/**
+ * An ICH9 AHCI HBA in the runtime, one per {@code org.spindle.device.ahci} factory configuration.
+ *
+ * <p>Its ports ({@code port.0} to {@code port.N}) hold disks over drives, CD-ROMs, or nothing, written
+ * as for IDE ({@link DeviceSpec}). SATA ports are hot-pluggable, so the HBA is registered at once: a
+ * disk whose drive is attached then is there from power-on; one that comes later is hot-plugged (the
+ * guest sees the link come up), one that goes away is pulled (the guest sees it go), and a drive that
+ * returns is plugged in again as a new disk. Each CD-ROM is always there and is registered as a
+ * {@link RemovableMedia} service, slot {@code NAME.PORT}; a {@code cdrom:ID} drive is its disc, in and
+ * out with the drive, as on IDE.
+ */
+@Capability(namespace = "osgi.service", attribute = "objectClass:List<String>=\"org.spindle.machine.api.PciFunction\"",
+        uses = PciFunction.class)
+@Capability(namespace = "osgi.service", attribute = "objectClass:List<String>=\"org.spindle.storage.api.RemovableMedia\"",
+        uses = RemovableMedia.class)
+@Component(configurationPid = AhciComponent.PID, configurationPolicy = ConfigurationPolicy.REQUIRE, service = {})
+@Designate(ocd = AhciComponent.Config.class, factory = true)
+public final class AhciComponent {
+    public static final String PID = "org.spindle.device.ahci";
+    private static final Logger LOG = System.getLogger(AhciComponent.class.getName());
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,31}");
+
+    @ObjectClassDefinition(id = PID, name = "Spindle ICH9 AHCI controller",
+            description = "An ICH9 AHCI function: its PCI address, its ports, where disk I/O runs, and the device on each port (port.0 to port.31).")
+    public @interface Config {
+        @AttributeDefinition(name = "Name", required = false,
+                description = "Names the HBA's media slots (NAME.PORT); defaults to the configuration name after '~'.")
+        String name() default "";
+
+        @AttributeDefinition(name = "PCI address", required = false, description = "BB:DD.F; 00:1f.2 on a q35")
+        String spindle_pci_address() default "00:1f.2";
+
+        @AttributeDefinition(name = "Machine", required = false, description = "The machine's name (empty: the only machine)")
+        String spindle_machine() default "";
+
+        @AttributeDefinition(name = "Ports", required = false, description = "How many ports the HBA implements, 1 to 32")
+        int ports() default AhciHba.DEFAULT_PORTS;
+
+        @AttributeDefinition(name = "I/O", required = false, options = {
+            @Option(label = "workers: a disk command's data moves on a worker thread; ports and tags in flight at once",
+                    value = "workers"),
+            @Option(label = "inline: in the register write that issued it (fastest for page-cached local images)",
+                    value = "inline")})
+        String io() default "workers";
+
+        @AttributeDefinition(name = "Link delay", required = false,
+                description = "Nanoseconds of machine time a link takes to come up after COMRESET or spin-up (0: at once)")
+        long link_delay() default AhciHba.DEFAULT_LINK_DELAY_NANOS;
+    }
+
+    private final BundleContext context;
+    private final String name;
+    private final PciAddress address;
+    private final String machine;
+    private final int portCount;
+    private final AhciHba.Io io;
+    private final long linkDelay;
+    private final DeviceSpec[] ports;
+    private final SlotThread thread = new SlotThread();
+    private final Map<String, Drive> drives = new HashMap<>();
+    private final AtapiCdrom[] cdroms;
+    /** The drive each disk port holds now, and each CD-ROM's disc that came from its drive. */
+    private final Drive[] held;
+    private final List<ServiceRegistration<?>> registrations = new ArrayList<>();
+    private AhciHba hba;
+    private boolean active;
+
+    /**
+     * @throws IllegalArgumentException naming the property that is wrong (the component then does not
+     *         start, and the framework logs why)
+     */
+    @Activate
+    public AhciComponent(BundleContext context, Config config, Map<String, Object> props) {
+        this.context = context;
+        this.name = name(config.name(), props);
+        this.address = PciAddress.parse(config.spindle_pci_address());
+        this.machine = config.spindle_machine().trim();
+        this.portCount = config.ports();
+        if (portCount < 1 || portCount > AhciHba.MAX_PORTS) {
+            throw new IllegalArgumentException("ports = " + portCount + ": 1 to 32");
+        }
+        this.io = AhciHba.Io.parse(config.io().trim().toLowerCase(Locale.ROOT));
+        this.linkDelay = config.link_delay();
+        if (linkDelay < 0) {
+            throw new IllegalArgumentException("link.delay = " + linkDelay + ": nanoseconds, 0 or more");
+        }
+        this.ports = ports(props, portCount);
+        this.cdroms = new AtapiCdrom[portCount];
+        this.held = new Drive[portCount];
+    }
+
+    /** Reads {@code port.0} to {@code port.N-1}; a {@code port.K} beyond the ports is a mistake, named. */
+    static DeviceSpec[] ports(Map<String, ?> props, int count) {
+        DeviceSpec[] specs = new DeviceSpec[count];
+        Set<String> used = new HashSet<>();
+        for (String key : props.keySet()) {
+            if (key.startsWith("port.") && !key.matches("port\\.([0-9]|[12][0-9]|3[01])")) {
+                throw new IllegalArgumentException(key + ": ports are port.0 to port.31");
+            }
+            if (key.matches("port\\.[0-9]+") && Integer.parseInt(key.substring(5)) >= count) {
+                throw new IllegalArgumentException(key + ": the HBA has " + count + " ports (ports = " + count + ")");
+            }
+        }
+        for (int i = 0; i < count; i++) {
+            Object raw = props.get("port." + i);
+            specs[i] = DeviceSpec.parse("port." + i, raw == null ? "" : raw.toString());
+            if (specs[i].drive() != null && !used.add(specs[i].drive())) {
+                throw new IllegalArgumentException("port." + i + " = " + raw + ": drive " + specs[i].drive()
+                        + " is on another port of this HBA already");
+            }
+        }
+        return specs;
+    }
+
+    private static String name(String configured, Map<String, Object> props) {
+        String n = configured.trim();
+        if (n.isEmpty()) {
+            Object pid = props.get(Constants.SERVICE_PID);
+            String text = pid == null ? "" : pid.toString();
+            int tilde = text.indexOf('~');
+            n = tilde >= 0 ? text.substring(tilde + 1) : "ahci";
+        }
+        if (!NAME.matcher(n).matches()) {
+            throw new IllegalArgumentException("name = " + n + ": 1 to 32 letters, digits, '.', '_' or '-'");
+        }
+        return n;
+    }
+
+    @Activate
+    synchronized void activate() {
+        active = true;
+        Object[] devices = new Object[portCount];
+        for (int i = 0; i < portCount; i++) {
+            if (ports[i].kind() == DeviceSpec.Kind.CDROM) {
+                cdroms[i] = new AtapiCdrom(AtaIdentity.cdrom(DeviceSpec.serial(slot(i))), slot(i), thread, true);
+                devices[i] = cdroms[i];
+            } else if (ports[i].kind() == DeviceSpec.Kind.DISK) {
+                Drive d = drives.get(ports[i].drive());
+                AtaDisk disk = d == null ? null : disk(i, d);
+                if (disk != null) {
+                    devices[i] = disk;
+                    held[i] = d;
+                }
+            }
+        }
+        hba = new AhciHba(portCount, io, linkDelay, thread, devices);
+        for (int i = 0; i < portCount; i++) {
+            if (cdroms[i] != null) {
+                Hashtable<String, Object> props = new Hashtable<>();
+                props.put(RemovableMedia.SLOT, slot(i));
+                if (!machine.isEmpty()) {
+                    props.put(PciFunction.MACHINE, machine);
+                }
+                registrations.add(context.registerService(RemovableMedia.class, cdroms[i], props));
+            }
+        }
+        Hashtable<String, Object> props = new Hashtable<>();
+        props.put(PciFunction.ADDRESS, address.toString());
+        if (!machine.isEmpty()) {
+            props.put(PciFunction.MACHINE, machine);
+        }
+        registrations.add(context.registerService(PciFunction.class, hba, props));
+        LOG.log(Level.INFO, "AHCI {0} at {1} ({2} ports, {3} I/O): {4}", name, address, portCount, io.configName(),
+                describe());
+        update();
+    }
+
+    @Deactivate
+    synchronized void deactivate() {
+        active = false;
+        for (int i = registrations.size() - 1; i >= 0; i--) {
+            try {
+                registrations.get(i).unregister();
+            } catch (IllegalStateException gone) {
+                // unregistered with the bundle already
+            }
+        }
+        registrations.clear();
+        hba = null;
+    }
+
+    @Reference(service = Drive.class, cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    synchronized void addDrive(Drive drive, Map<String, Object> props) {
+        drives.put(String.valueOf(props.get(Drive.ID)), drive);
+        update();
+    }
+
+    synchronized void removeDrive(Drive drive, Map<String, Object> props) {
+        String id = String.valueOf(props.get(Drive.ID));
+        drives.remove(id, drive);
+        if (hba == null) {
+            return;
+        }
+        for (int i = 0; i < portCount; i++) {
+            if (held[i] != drive) {
+                continue;
+            }
+            int port = i;
+            held[i] = null;
+            if (ports[i].kind() == DeviceSpec.Kind.DISK) {
+                onMachine("pulling disk " + id, () -> hba.detach(port));
+                boolean stopping = context.getBundle(0).getState() == Bundle.STOPPING;
+                LOG.log(stopping ? Level.DEBUG : Level.WARNING, "AHCI {0} port {1}: drive {2} went away; the guest sees the disk pulled",
+                        name, port, id);
+            } else {
+                AtapiCdrom cd = cdroms[i];
+                onMachine("taking out disc " + id, () -> {
+                    if (cd.medium().orElse(null) == drive) {
+                        cd.remove(true);
+                    }
+                });
+            }
+        }
+        update();
+    }
+
+    /** Brings every port in line with the drives: disks plugged in, discs inserted. */
+    private void update() {
+        if (!active || hba == null) {
+            return;
+        }
+        for (int i = 0; i < portCount; i++) {
+            DeviceSpec spec = ports[i];
+            Drive d = spec.drive() == null ? null : drives.get(spec.drive());
+            if (d == null || held[i] == d) {
+                continue;
+            }
+            int port = i;
+            if (spec.kind() == DeviceSpec.Kind.DISK) {
+                AtaDisk disk = disk(i, d);
+                if (disk != null) {
+                    held[i] = d;
+                    onMachine("plugging in disk " + spec.drive(), () -> hba.attach(port, disk));
+                }
+            } else {
+                AtapiCdrom cd = cdroms[i];
+                held[i] = d;
+                onMachine("inserting disc " + spec.drive(), () -> {
+                    if (cd.medium().isEmpty()) {
+                        cd.insert(d, spec.drive(), true);
+                    }
+                });
+            }
+        }
+    }
+
+    private AtaDisk disk(int port, Drive d) {
+        try {
+            return new AtaDisk(d, AtaIdentity.disk(DeviceSpec.serial(ports[port].drive())), true);
+        } catch (IllegalArgumentException e) {
+            LOG.log(Level.WARNING, "AHCI {0} port {1}: drive {2} cannot be an ATA disk: {3}", name, port,
+                    ports[port].drive(), e.getMessage());
+            return null;
+        }
+    }
+
+    private String slot(int port) {
+        return name + "." + port;
+    }
+
+    private String describe() {
+        List<String> parts = new ArrayList<>();
+        for (int i = 0; i < portCount; i++) {
+            if (ports[i].kind() != DeviceSpec.Kind.NONE) {
+                parts.add("port " + i + " " + ports[i].kind().name().toLowerCase(Locale.ROOT)
+                        + (ports[i].drive() == null ? "" : " " + ports[i].drive()));
+            }
+        }
+        return parts.isEmpty() ? "no devices" : String.join(", ", parts);
+    }
+
+    private interface MachineWork {
+        void run() throws Exception;
+    }
+
+    /** Runs a change on the machine thread; a failure is logged, never thrown at the framework. */
+    private void onMachine(String what, MachineWork work) {
+        try {
+            thread.call(() -> {
+                work.run();
+                return null;
+            });
+        } catch (Exception e) {
+            LOG.log(Level.WARNING, "AHCI {0}: {1} failed: {2}", name, what, e.getMessage());
+        }
+    }
+}
