@@ -87,8 +87,22 @@ public class MachineIT extends SpindleTestSupport {
         org.osgi.service.cm.Configuration qtestConfig = configAdmin.getConfiguration("org.spindle.machine.qtest", "?");
         qtestConfig.update(props("address", "unix:" + sock, "mode", "listen", "machine.target", "(spindle.machine=it)"));
         await("the qtest socket", () -> Files.exists(sock));
-        try (SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-            c.connect(UnixDomainSocketAddress.of(sock));
+        // The socket file appears when it is bound, a moment before it listens: connect until it does.
+        SocketChannel channel = null;
+        for (int tries = 0; channel == null; tries++) {
+            SocketChannel attempt = SocketChannel.open(StandardProtocolFamily.UNIX);
+            try {
+                attempt.connect(UnixDomainSocketAddress.of(sock));
+                channel = attempt;
+            } catch (java.net.ConnectException refused) {
+                attempt.close();
+                if (tries > 250) {
+                    throw refused;
+                }
+                Thread.sleep(20);
+            }
+        }
+        try (SocketChannel c = channel) {
             BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(c), StandardCharsets.US_ASCII));
             OutputStream out = Channels.newOutputStream(c);
             assertEquals("OK little", ask(in, out, "endianness"));

@@ -274,6 +274,10 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
         return slot.memory();
     }
 
+    boolean plugged() {
+        return slot != null;
+    }
+
     void problem(String text) {
         config.problem("AHCI " + text);
     }
@@ -298,6 +302,7 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
         thread.detach(() -> {
             for (AhciPort p : ports) {
                 p.clock(null);
+                p.unplugged();
             }
             if (cccTimer != null) {
                 cccTimer.cancel();

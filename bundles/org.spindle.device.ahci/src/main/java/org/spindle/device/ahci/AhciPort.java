@@ -214,6 +214,12 @@ final class AhciPort {
         }
     }
 
+    /** The HBA left the machine: what workers still finish is dropped. */
+    void unplugged() {
+        generation++;
+        done.clear();
+    }
+
     /** Drops every command in progress: what is still moving lands nowhere. */
     private void abandonWork() {
         generation++;
@@ -875,6 +881,10 @@ final class AhciPort {
     /** On the machine thread: what workers finished, reported to the guest. */
     void drain() {
         drainPosted.set(false);
+        if (!hba.plugged()) {
+            done.clear();
+            return;
+        }
         Done d;
         boolean any = false;
         while ((d = done.poll()) != null) {
