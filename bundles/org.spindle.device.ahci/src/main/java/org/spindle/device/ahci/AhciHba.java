@@ -263,11 +263,14 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
         return worker;
     }
 
-    void post(Runnable work) {
+    /** Queues work for the machine thread; false when the HBA is not in a machine (the work is dropped). */
+    boolean post(Runnable work) {
         PciSlot s = slot;
-        if (s != null) {
-            s.post(work);
+        if (s == null) {
+            return false;
         }
+        s.post(work);
+        return true;
     }
 
     GuestMemory memory() {
@@ -295,6 +298,12 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
             }
             updateInterrupts(0);
         });
+    }
+
+    /** MSI turned on or off moves the interrupt between INTA# and messages. */
+    @Override
+    public void configWritten(int offset, int size) {
+        updateInterrupts(0);
     }
 
     @Override
@@ -445,7 +454,7 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
         }
         return switch (offset) {
             case CAP -> capabilities();
-            case GHC -> ghc | GHC_AE;
+            case GHC -> ghc | GHC_AE | (resetting() ? GHC_HR : 0);
             case IS -> is;
             case PI -> portsImplemented();
             case VS -> VERSION;
@@ -504,13 +513,28 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
         }
     }
 
-    /** GHC.HR: every port and the global registers back to their reset values; HR reads 0 once done (at once). */
+    /**
+     * GHC.HR: the ports and GHC, IS and BOHC's OS bits back to their reset values (the command list and
+     * FIS addresses and the other global registers stay, AHCI 1.3.1 10.4.3); HR reads 1 until data
+     * phases the reset abandoned have stopped moving.
+     */
     private void hbaReset() {
-        resetGlobal();
+        ghc = 0;
+        is = 0;
         for (AhciPort p : ports) {
-            p.reset();
+            p.reset(false);
         }
         updateInterrupts(0);
+    }
+
+    /** Whether a reset is still waiting for abandoned data phases on workers. */
+    private boolean resetting() {
+        for (AhciPort p : ports) {
+            if (p.inFlight() > 0) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private void resetGlobal() {
@@ -522,6 +546,7 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
         if (cccTimer != null) {
             cccTimer.cancel();
         }
+        bohc = 0;
         idpIndex = 0;
     }
 
@@ -630,9 +655,14 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
     // ---------------------------------------------------------------------------------------------
     // lifecycle
 
+    /** Power-on: every register, global and per port. */
     @Override
     public void reset() {
-        hbaReset();
+        resetGlobal();
+        for (AhciPort p : ports) {
+            p.reset(true);
+        }
+        updateInterrupts(0);
     }
 
     /** Waits (up to ten seconds) for data phases on workers to end, so nothing moves while the machine is saved. */
@@ -694,6 +724,13 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
         intxDriven = config.intx();
         for (int i = 0; i < portCount; i++) {
             ports[i].restore((Map<String, Object>) saved.get(i));
+        }
+        if (cccTimer != null) {
+            cccTimer.cancel();
+            if ((cccCtl & 1) != 0 && cccCount > 0) {
+                // The coalescing timeout under way at the save: a whole period again from now.
+                cccTimer.schedule(slot.clock().nanos() + ((cccCtl >>> 16) & 0xFFFF) * 1_000_000L);
+            }
         }
         updateInterrupts(0);
     }

@@ -157,6 +157,8 @@ final class AhciPort {
     private boolean halted;
     private boolean softReset;
     private int nextSlot;
+    /** PxCMD.CCS: the slot the engine took last (0 after ST is set). */
+    private int ccs;
     private int generation;
 
     // Hand-back from workers.
@@ -193,8 +195,18 @@ final class AhciPort {
      * requested when the HBA staggers it (the link listens), otherwise a COMRESET under way.
      */
     void reset() {
+        reset(true);
+    }
+
+    /**
+     * @param powerOn whether this is power-on (everything) or GHC.HR, which leaves the command list
+     *        and FIS base addresses as they were (AHCI 1.3.1, 10.4.3)
+     */
+    void reset(boolean powerOn) {
         abandonWork();
-        clb = fb = 0;
+        if (powerOn) {
+            clb = fb = 0;
+        }
         is = ie = 0;
         cmd = CMD_POD | CMD_HPCP | (hba.staggeredSpinUp() ? 0 : CMD_SUD);
         sig = 0xFFFF_FFFF;
@@ -203,6 +215,7 @@ final class AhciPort {
         sact = ci = sntf = 0;
         completedTags = 0;
         nextSlot = 0;
+        ccs = 0;
         halted = false;
         softReset = false;
         tfdStatus = STATUS_NO_DEVICE;
@@ -218,6 +231,7 @@ final class AhciPort {
     void unplugged() {
         generation++;
         done.clear();
+        drainPosted.set(false);
     }
 
     /** Drops every command in progress: what is still moving lands nowhere. */
@@ -261,6 +275,8 @@ final class AhciPort {
             return;
         }
         serr |= SERR_DIAG_X;
+        tfdStatus = Ata.BSY; // COMINIT seen: busy until the signature arrives
+        tfdError = 0;
         if (linkTimer == null) {
             linkDue = 0; // timed once the port has a clock
             return;
@@ -405,7 +421,10 @@ final class AhciPort {
         if ((cmd & CMD_FRE) != 0) {
             v |= CMD_FR;
         }
-        int ccs = activeSlot >= 0 ? activeSlot : (nextSlot - 1) & 31;
+        if (inFlight.get() > 0) {
+            // Data phases abandoned by a stop still moving: the engine is not idle until they end.
+            v |= CMD_CR;
+        }
         return v | ((cmd & CMD_ST) != 0 ? ccs << 8 : 0);
     }
 
@@ -494,6 +513,7 @@ final class AhciPort {
             nextSlot = 0;
         } else if ((old & CMD_ST) == 0 && (cmd & CMD_ST) != 0) {
             nextSlot = 0;
+            ccs = 0;
             halted = false;
             kick();
         }
@@ -606,6 +626,7 @@ final class AhciPort {
             }
             int slot = nextPending(pending);
             nextSlot = (slot + 1) & 31;
+            ccs = slot;
             fetched |= 1 << slot;
             if (ipm != IPM_ACTIVE) {
                 ipm = IPM_ACTIVE; // the link wakes before the FIS goes out
@@ -657,7 +678,7 @@ final class AhciPort {
      */
     private Command fetch(int slot) throws GuestMemoryException {
         ByteBuffer h = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
-        memory().read(clb + 32L * slot, h);
+        readRam(clb + 32L * slot, h);
         int dw0 = h.getInt(0);
         long table = (h.getInt(8) & 0xFFFF_FF80L) | (hba.address64() ? (h.getInt(12) & 0xFFFF_FFFFL) << 32 : 0);
         int length = dw0 & 0x1F;
@@ -666,7 +687,7 @@ final class AhciPort {
             return null;
         }
         byte[] cfis = new byte[length * 4];
-        memory().read(table, ByteBuffer.wrap(cfis));
+        readRam(table, ByteBuffer.wrap(cfis));
         if ((cfis[0] & 0xFF) != Fis.REGISTER_H2D) {
             interfaceFatal(slot, String.format("command %d's FIS has type %02Xh (a register host-to-device FIS is 27h)",
                     slot, cfis[0] & 0xFF));
@@ -726,7 +747,7 @@ final class AhciPort {
         if (command instanceof AtaCommand.Packet) {
             cdb = new byte[12];
             try {
-                memory().read(c.table + TABLE_ACMD, ByteBuffer.wrap(cdb));
+                readRam(c.table + TABLE_ACMD, ByteBuffer.wrap(cdb));
             } catch (GuestMemoryException e) {
                 hostBusFatal("command " + c.slot + "'s ATAPI command: " + e.getMessage());
                 return;
@@ -794,7 +815,7 @@ final class AhciPort {
     /** The header of {@code slot} without its FIS checks: for the PRDT a queued command's tag names. */
     private Command fetchTable(int slot) throws GuestMemoryException {
         ByteBuffer h = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
-        memory().read(clb + 32L * slot, h);
+        readRam(clb + 32L * slot, h);
         int dw0 = h.getInt(0);
         long table = (h.getInt(8) & 0xFFFF_FF80L) | (hba.address64() ? (h.getInt(12) & 0xFFFF_FFFFL) << 32 : 0);
         return new Command(slot, dw0 & 0xFFFF, dw0 >>> 16, table, null);
@@ -811,16 +832,19 @@ final class AhciPort {
         List<Long> interruptEnds = new ArrayList<>();
         long total = 0;
         try {
-            ByteBuffer prd = ByteBuffer.allocate(16 * PRDT_BATCH).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer prd = ByteBuffer.allocate(16 * Math.min(PRDT_BATCH, Math.max(1, c.prdtl))).order(ByteOrder.LITTLE_ENDIAN);
             for (int i = 0; i < c.prdtl && total < want; i += PRDT_BATCH) {
                 int n = Math.min(PRDT_BATCH, c.prdtl - i);
                 prd.clear().limit(16 * n);
-                memory().read(c.table + TABLE_PRDT + 16L * i, prd);
+                readRam(c.table + TABLE_PRDT + 16L * i, prd);
                 for (int k = 0; k < n && total < want; k++) {
                     long base = (prd.getInt(16 * k) & 0xFFFF_FFFEL)
                             | (hba.address64() ? (prd.getInt(16 * k + 4) & 0xFFFF_FFFFL) << 32 : 0);
                     int dw3 = prd.getInt(16 * k + 12);
                     long count = (dw3 & 0x3F_FFFF) + 1L;
+                    if (base < 0 || base + count < 0) {
+                        throw new GuestMemoryException(base, count, "a PRD past the end of the address space");
+                    }
                     entries.add(new SgEntry(base, count));
                     total += count;
                     if (dw3 < 0) {
@@ -853,7 +877,7 @@ final class AhciPort {
     /** Runs a data phase here, or on a worker when the HBA runs disk I/O there. */
     private void dispatch(Job job, Command c, Taskfile tf, boolean isQueued, boolean packet) {
         if (device.disk == null || !hba.threaded()) {
-            Outcome o = job.run();
+            Outcome o = runGuarded(job);
             if (isQueued) {
                 completeQueued(c.slot, job.transfer, o);
             } else {
@@ -864,18 +888,25 @@ final class AhciPort {
         int gen = generation;
         inFlight.incrementAndGet();
         hba.worker().execute(() -> {
-            Outcome o;
             try {
-                o = job.run();
-            } catch (RuntimeException e) {
-                o = new Outcome(job.transfer.abort(Ata.ABRT), job.transfer.done(), 0, false);
-            }
-            done.add(new Done(gen, c.slot, isQueued, packet, c, tf, job.transfer, o));
-            inFlight.decrementAndGet();
-            if (drainPosted.compareAndSet(false, true)) {
-                hba.post(this::drain);
+                done.add(new Done(gen, c.slot, isQueued, packet, c, tf, job.transfer, runGuarded(job)));
+            } finally {
+                inFlight.decrementAndGet();
+                if (drainPosted.compareAndSet(false, true) && !hba.post(this::drain)) {
+                    drainPosted.set(false);
+                }
             }
         });
+    }
+
+    /** A data phase that fails inside the disk stack (a backend's bug, memory) ends as an aborted command, never as an exception in the machine. */
+    private Outcome runGuarded(Job job) {
+        try {
+            return job.run();
+        } catch (RuntimeException | Error e) {
+            hba.problem("port " + index + ": a data phase failed: " + e);
+            return new Outcome(job.transfer.abort(Ata.ABRT), job.transfer.done(), 0, false);
+        }
     }
 
     /** On the machine thread: what workers finished, reported to the guest. */
@@ -1009,8 +1040,13 @@ final class AhciPort {
     }
 
     private void writeByteCount(int slot, long bytes) {
+        long at = clb + 32L * slot + 4;
+        if (!memory().isRam(at, 4)) {
+            hostBusFatal("PRDBC of command " + slot + " at 0x" + Long.toHexString(at) + " is not RAM");
+            return;
+        }
         try {
-            memory().writeInt(clb + 32L * slot + 4, (int) bytes);
+            memory().writeInt(at, (int) bytes);
         } catch (GuestMemoryException e) {
             hba.problem("port " + index + ": PRDBC of command " + slot + ": " + e.getMessage());
         }
@@ -1021,11 +1057,24 @@ final class AhciPort {
         if ((cmd & CMD_FRE) == 0) {
             return;
         }
+        if (!memory().isRam(fb + offset, fis.length)) {
+            // The HBA's DMA reaches RAM only (never, say, its own registers).
+            hostBusFatal("received FIS area at 0x" + Long.toHexString(fb) + " is not RAM");
+            return;
+        }
         try {
             memory().write(fb + offset, ByteBuffer.wrap(fis));
         } catch (GuestMemoryException e) {
             hostBusFatal("received FIS area: " + e.getMessage());
         }
+    }
+
+    /** A read of the command list or a table: from RAM only, as the HBA's DMA reaches nothing else. */
+    private void readRam(long address, ByteBuffer dst) throws GuestMemoryException {
+        if (address < 0 || !memory().isRam(address, dst.remaining())) {
+            throw new GuestMemoryException(address, dst.remaining(), "not RAM");
+        }
+        memory().read(address, dst);
     }
 
     private void hostBusFatal(String what) {
@@ -1070,7 +1119,7 @@ final class AhciPort {
         s.put("ci", ci);
         s.put("sntf", sntf);
         s.put("linkUp", linkUp);
-        s.put("linkDue", linkDue);
+        s.put("linkDueIn", linkDue < 0 ? -1 : Math.max(0, linkDue - hba.clockNanos()));
         s.put("ipm", ipm);
         s.put("speed", speed);
         s.put("fetched", fetched);
@@ -1080,6 +1129,7 @@ final class AhciPort {
         s.put("halted", halted);
         s.put("softReset", softReset);
         s.put("nextSlot", nextSlot);
+        s.put("ccs", ccs);
         s.put("device", device == null ? null : device.save());
         return s;
     }
@@ -1107,7 +1157,8 @@ final class AhciPort {
         ci = (int) num(s, "ci");
         sntf = (int) num(s, "sntf");
         linkUp = Boolean.TRUE.equals(s.get("linkUp"));
-        linkDue = num(s, "linkDue");
+        long dueIn = num(s, "linkDueIn");
+        linkDue = dueIn < 0 ? -1 : hba.clockNanos() + dueIn;
         ipm = (int) num(s, "ipm");
         speed = (int) num(s, "speed");
         fetched = (int) num(s, "fetched");
@@ -1117,6 +1168,7 @@ final class AhciPort {
         halted = Boolean.TRUE.equals(s.get("halted"));
         softReset = Boolean.TRUE.equals(s.get("softReset"));
         nextSlot = (int) num(s, "nextSlot") & 31;
+        ccs = (int) num(s, "ccs") & 31;
         if (device != null) {
             device.restore((Map<String, Object>) saved);
         }

@@ -255,6 +255,10 @@ class AhciCommandTest {
         d.issue(0, 4, h2d(0x25, 0, 16, 0, 0x40), null, 0, List.of(new Prd((128L << 20) - 4096, 8192)));
         assertThat(d.await(0, 4) & HBFS).isNotZero();
         d.recover(0);
+        // A PRD whose upper address bits reach past the 64-bit address space.
+        d.issue(0, 5, h2d(0x25, 0, 1, 0, 0x40), null, 0, List.of(new Prd(0x8000_0000_0020_0000L, 512)));
+        assertThat(d.await(0, 5) & HBFS).isNotZero();
+        d.recover(0);
         // The command list itself outside RAM.
         d.stopPort(0);
         d.port(0, PxCLB, 0xF000_0000);
@@ -262,6 +266,35 @@ class AhciCommandTest {
         d.port(0, PxCMD, d.port(0, PxCMD) | ST);
         d.port(0, PxCI, 1);
         assertThat(d.port(0, PxIS) & HBFS).isNotZero();
+    }
+
+    @Test
+    void theHbasDmaReachesRamOnlyNeverItsOwnRegisters() throws Exception {
+        start(AhciHba.Io.INLINE);
+        d.stopPort(0);
+        d.port(0, PxFB, (int) (f.abar + 0x100)); // the FIS area on top of port 0's registers
+        d.port(0, PxCMD, d.port(0, PxCMD) | FRE);
+        d.port(0, PxCMD, d.port(0, PxCMD) | ST);
+        d.issue(0, 0, h2d(0xEC, 0, 0, 0, 0), null, 0, prds(DATA, 512));
+        assertThat(d.port(0, PxIS) & HBFS).isNotZero();
+        assertThat(d.port(0, PxSCTL)).as("no FIS landed on the registers").isZero();
+        assertThat(d.port(0, PxSSTS) & 0xF).isEqualTo(3);
+    }
+
+    @Test
+    void aReadLogOfTheWrongSizeAbortsAndKeepsTheLog() throws Exception {
+        start(AhciHba.Io.INLINE);
+        d.prepare(0, 0, AhciNcqTest.fpdma(false, 0, 4090, 16), null, 0, prds(DATA, 8192));
+        d.port(0, PxSACT, 1);
+        d.port(0, PxCI, 1);
+        assertThat(d.port(0, PxIS) & TFES).isNotZero();
+        d.recover(0);
+        d.issue(0, 1, h2d(0x2F, 0, 2, 0x10, 0x40), null, 0, prds(DATA, 1024));
+        assertThat(d.await(0, 1) & TFES).as("two pages of a one-page log").isNotZero();
+        d.recover(0);
+        f.qt.memset(DATA, 512, 0xEE);
+        d.run(0, 2, h2d(0x2F, 0, 1, 0x10, 0x40), 0, prds(DATA, 512));
+        assertThat(f.qt.readb(DATA + 3) & 0x10).as("the log still names the IDNF").isNotZero();
     }
 
     @Test

@@ -182,9 +182,20 @@ final class AhciDriver {
     void stopPort(int port) {
         int cmd = port(port, PxCMD);
         port(port, PxCMD, cmd & ~ST);
-        assertThat(port(port, PxCMD) & CR).as("CR clears with ST").isZero();
+        awaitIdle(port);
         port(port, PxCMD, port(port, PxCMD) & ~FRE);
         assertThat(port(port, PxCMD) & FR).as("FR clears with FRE").isZero();
+    }
+
+    /** After ST is cleared: CR clears once the engine is idle (500 ms at most, 3.3.7). */
+    void awaitIdle(int port) {
+        long deadline = System.nanoTime() + 500_000_000L;
+        while ((port(port, PxCMD) & CR) != 0) {
+            if (System.nanoTime() > deadline) {
+                fail("port " + port + ": CR still set 500 ms after ST was cleared");
+            }
+            Thread.onSpinWait();
+        }
     }
 
     /** A register host-to-device FIS with a command (C bit). */
@@ -334,7 +345,7 @@ final class AhciDriver {
     /** Error recovery for a non-fatal stop (6.2.2.1): engine off, errors cleared, CLO if still busy, engine on. */
     void recover(int port) {
         port(port, PxCMD, port(port, PxCMD) & ~ST);
-        assertThat(port(port, PxCMD) & CR).isZero();
+        awaitIdle(port);
         port(port, PxSERR, -1);
         port(port, PxIS, -1);
         if ((port(port, PxTFD) & 0x88) != 0) {

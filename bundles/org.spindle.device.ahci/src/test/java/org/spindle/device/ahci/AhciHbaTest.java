@@ -137,6 +137,23 @@ class AhciHbaTest {
     }
 
     @Test
+    void aPortResetKeepsTheCommandListAddressAndStartsAtSlotZero() throws Exception {
+        start(10_000, disk(64, "D0"));
+        d.startPort(0);
+        d.resetHba();
+        assertThat(d.port(0, PxCLB)).as("GHC.HR leaves PxCLB").isEqualTo((int) commandList(0));
+        assertThat(d.port(0, PxFB)).isEqualTo((int) fisArea(0));
+        d.port(0, PxCMD, d.port(0, PxCMD) | FRE | SUD);
+        d.port(0, PxSCTL, 1);
+        d.port(0, PxSCTL, 0);
+        assertThat(d.port(0, PxTFD) & 0x80).as("BSY once COMINIT is seen").isNotZero();
+        d.awaitLink(0);
+        assertThat(d.port(0, PxTFD) & 0xFF).isEqualTo(0x50);
+        d.port(0, PxCMD, d.port(0, PxCMD) | ST);
+        assertThat((d.port(0, PxCMD) >>> 8) & 0x1F).as("CCS").isZero();
+    }
+
+    @Test
     void anHbaResetPutsEveryRegisterBackAndPortsListenAgain() throws Exception {
         start(10_000, disk(64, "D0"));
         d.startPort(0);
@@ -147,8 +164,7 @@ class AhciHbaTest {
         assertThat(d.hba(GHC)).isEqualTo(0x8000_0000);
         assertThat(d.port(0, PxIE)).isZero();
         assertThat(d.port(0, PxCMD) & (ST | FRE | SUD | CR | FR)).isZero();
-        assertThat(d.port(0, PxCLB)).isZero();
-        assertThat(d.hba(CCC_PORTS)).isZero();
+        assertThat(d.hba(CCC_PORTS)).as("HR leaves the other global registers").isEqualTo(1);
         assertThat(d.port(0, PxSSTS)).as("back to listening").isEqualTo(1);
         d.startPort(0);
         assertThat(d.port(0, PxSSTS) & 0xF).isEqualTo(3);
@@ -266,6 +282,10 @@ class AhciHbaTest {
         d.await(0, 1);
         assertThat(f.qt.readl(0x8000)).isEqualTo(0x4041);
         assertThat(f.qt.getIrq(AhciFixture.IRQ)).as("no INTx with MSI").isFalse();
+        f.pci.configWrite(AhciFixture.DEVFN, msi + 2, 2, 0x0000);
+        assertThat(f.qt.getIrq(AhciFixture.IRQ)).as("MSI off: the pending interrupt is on INTA# again").isTrue();
+        f.pci.configWrite(AhciFixture.DEVFN, msi + 2, 2, 0x0001);
+        assertThat(f.qt.getIrq(AhciFixture.IRQ)).as("MSI on: INTA# released").isFalse();
         d.port(0, PxIS, -1);
         d.hba(IS, 1);
         f.qt.writel(0x8000, 0);
@@ -296,6 +316,18 @@ class AhciHbaTest {
         assertThat(d.hba(IS) & 1 << 6).isZero();
         f.qt.clockStep(2_000);
         assertThat(d.hba(IS) & 1 << 6).as("the timeout").isNotZero();
+        // A timeout under way survives a save and restore.
+        d.hba(IS, 1 << 6);
+        d.run(0, 3, h2d(0xE7, 0, 0, 0, 0), 0, List.of());
+        var saved = f.machine.save();
+        f.machine.call(() -> {
+            f.machine.reset();
+            f.machine.restore(saved);
+            return null;
+        });
+        assertThat(d.hba(IS) & 1 << 6).isZero();
+        f.qt.clockStep(1_001_000);
+        assertThat(d.hba(IS) & 1 << 6).as("the timeout after the restore").isNotZero();
         d.hba(CCC_CTL, 0x0005_0301);
         assertThat(d.hba(CCC_CTL) >>> 8).as("TV and CC hold while enabled").isEqualTo(0x0102);
     }

@@ -98,6 +98,26 @@ class AhciHotplugTest {
     }
 
     @Test
+    void aStoppedEngineReportsRunningUntilItsDataHasStoppedMoving() throws Exception {
+        GatedDisk disk = new GatedDisk(256);
+        f = new AhciFixture(new AhciHba(6, AhciHba.Io.WORKERS, 10_000, new SlotThread(),
+                new AtaDisk(disk, AtaIdentity.disk("SLOW"), true)));
+        d = f.driver;
+        d.startPort(0);
+        disk.gate(0);
+        d.issue(0, 0, h2d(0x25, 0, 8, 0, 0x40), null, 0, List.of(new Prd(DATA, 4096)));
+        disk.awaitWaiting(1);
+        d.port(0, PxCMD, d.port(0, PxCMD) & ~ST);
+        assertThat(d.port(0, PxCI)).isZero();
+        assertThat(d.port(0, PxCMD) & CR).as("CR holds while the abandoned read can still land").isNotZero();
+        disk.releaseAll();
+        d.awaitIdle(0);
+        f.qt.memset(DATA, 4096, 0xAB);
+        Thread.sleep(50);
+        assertThat(f.qt.memread(DATA, 4096)).as("nothing lands after CR clears").containsOnly(0xAB);
+    }
+
+    @Test
     void commandsOfAPulledDiskNeverCompleteAndTheEngineRecovers() throws Exception {
         GatedDisk disk = new GatedDisk(256);
         f = new AhciFixture(new AhciHba(6, AhciHba.Io.WORKERS, 10_000, new SlotThread(), null,

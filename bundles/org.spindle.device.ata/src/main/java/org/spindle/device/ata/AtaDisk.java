@@ -229,6 +229,9 @@ public final class AtaDisk {
 
     /** The general purpose logs: the directory and, on a serial link, the NCQ command error log (reading it resumes the queue). */
     private Transfer readLog(AtaCommand.ReadLog l) {
+        if (l.page() != 0 || l.pages() != 1) {
+            return Transfer.none(AtaResult.aborted());
+        }
         byte[] data;
         switch (l.log()) {
             case Ata.LOG_DIRECTORY -> {
@@ -249,9 +252,6 @@ public final class AtaDisk {
             default -> {
                 return Transfer.none(AtaResult.aborted());
             }
-        }
-        if (l.page() != 0 || l.pages() != 1) {
-            return Transfer.none(AtaResult.aborted());
         }
         return BufferTransfer.toHost(data, l.dma(), 512, AtaResult.OK);
     }
