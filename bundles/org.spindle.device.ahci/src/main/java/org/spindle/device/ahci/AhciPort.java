@@ -117,6 +117,7 @@ final class AhciPort {
     private static final int TABLE_PRDT = 0x80;
     /** Most PRDT entries read from guest memory at once. */
     private static final int PRDT_BATCH = 256;
+    private static final long[] NO_ENDS = new long[0];
     /** The status of a device that has taken a queued command or finished one cleanly. */
     private static final int STATUS_READY = Ata.DRDY | Ata.DSC;
     /** PxTFD.STS while no device answers (AHCI 1.3.1, 3.3.14: set on COMRESET). */
@@ -828,8 +829,9 @@ final class AhciPort {
      */
     private Object prepare(Command c, Transfer t) {
         long want = t.length();
-        List<SgEntry> entries = new ArrayList<>();
-        List<Long> interruptEnds = new ArrayList<>();
+        List<SgEntry> entries = new ArrayList<>(Math.min(c.prdtl, PRDT_BATCH));
+        long[] interruptEnds = NO_ENDS;
+        int interrupts = 0;
         long total = 0;
         try {
             ByteBuffer prd = ByteBuffer.allocate(16 * Math.min(PRDT_BATCH, Math.max(1, c.prdtl))).order(ByteOrder.LITTLE_ENDIAN);
@@ -848,7 +850,10 @@ final class AhciPort {
                     entries.add(new SgEntry(base, count));
                     total += count;
                     if (dw3 < 0) {
-                        interruptEnds.add(total);
+                        if (interrupts == interruptEnds.length) {
+                            interruptEnds = java.util.Arrays.copyOf(interruptEnds, Math.max(4, interrupts * 2));
+                        }
+                        interruptEnds[interrupts++] = total;
                     }
                 }
             }
@@ -870,8 +875,8 @@ final class AhciPort {
                     + m.failure().map(Throwable::getMessage).orElse(""));
             return new Outcome(t.result(), 0, IS_HBFS, false);
         }
-        long[] ends = interruptEnds.stream().mapToLong(Long::longValue).toArray();
-        return new Job(t, m.buffers(), ends);
+        return new Job(t, m.buffers(), interrupts == interruptEnds.length ? interruptEnds
+                : java.util.Arrays.copyOf(interruptEnds, interrupts));
     }
 
     /** Runs a data phase here, or on a worker when the HBA runs disk I/O there. */
