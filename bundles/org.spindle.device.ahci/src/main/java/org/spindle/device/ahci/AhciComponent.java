@@ -5,18 +5,13 @@ import java.lang.System.Logger.Level;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.Hashtable;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Pattern;
 
 import org.osgi.annotation.bundle.Capability;
-import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
-import org.osgi.framework.Constants;
-import org.osgi.framework.ServiceRegistration;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
@@ -32,6 +27,7 @@ import org.osgi.service.metatype.annotations.Option;
 import org.spindle.device.ata.AtaDisk;
 import org.spindle.device.ata.AtaIdentity;
 import org.spindle.device.ata.AtapiCdrom;
+import org.spindle.device.ata.ControllerServices;
 import org.spindle.device.ata.DeviceSpec;
 import org.spindle.device.ata.SlotThread;
 import org.spindle.machine.api.PciAddress;
@@ -59,7 +55,6 @@ import org.spindle.storage.api.RemovableMedia;
 public final class AhciComponent {
     public static final String PID = "org.spindle.device.ahci";
     private static final Logger LOG = System.getLogger(AhciComponent.class.getName());
-    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,31}");
 
     @ObjectClassDefinition(id = PID, name = "Spindle ICH9 AHCI controller",
             description = "An ICH9 AHCI function: its PCI address, its ports, where disk I/O runs, and the device on each port (port.0 to port.31).")
@@ -89,10 +84,8 @@ public final class AhciComponent {
         long link_delay() default AhciHba.DEFAULT_LINK_DELAY_NANOS;
     }
 
-    private final BundleContext context;
     private final String name;
     private final PciAddress address;
-    private final String machine;
     private final int portCount;
     private final AhciHba.Io io;
     private final long linkDelay;
@@ -102,7 +95,7 @@ public final class AhciComponent {
     private final AtapiCdrom[] cdroms;
     /** The drive each disk port holds now, and each CD-ROM's disc that came from its drive. */
     private final Drive[] held;
-    private final List<ServiceRegistration<?>> registrations = new ArrayList<>();
+    private final ControllerServices services;
     private AhciHba hba;
     private boolean active;
 
@@ -112,10 +105,10 @@ public final class AhciComponent {
      */
     @Activate
     public AhciComponent(BundleContext context, Config config, Map<String, Object> props) {
-        this.context = context;
-        this.name = name(config.name(), props);
+        this.name = ControllerServices.name(config.name(), props, "ahci");
         this.address = PciAddress.parse(config.spindle_pci_address());
-        this.machine = config.spindle_machine().trim();
+        this.services = new ControllerServices(context, LOG, "AHCI " + name, PciFunction.MACHINE,
+                config.spindle_machine().trim(), thread);
         this.portCount = config.ports();
         if (portCount < 1 || portCount > AhciHba.MAX_PORTS) {
             throw new IllegalArgumentException("ports = " + portCount + ": 1 to 32");
@@ -153,20 +146,6 @@ public final class AhciComponent {
         return specs;
     }
 
-    private static String name(String configured, Map<String, Object> props) {
-        String n = configured.trim();
-        if (n.isEmpty()) {
-            Object pid = props.get(Constants.SERVICE_PID);
-            String text = pid == null ? "" : pid.toString();
-            int tilde = text.indexOf('~');
-            n = tilde >= 0 ? text.substring(tilde + 1) : "ahci";
-        }
-        if (!NAME.matcher(n).matches()) {
-            throw new IllegalArgumentException("name = " + n + ": 1 to 32 letters, digits, '.', '_' or '-'");
-        }
-        return n;
-    }
-
     @Activate
     synchronized void activate() {
         active = true;
@@ -187,20 +166,10 @@ public final class AhciComponent {
         hba = new AhciHba(portCount, io, linkDelay, thread, devices);
         for (int i = 0; i < portCount; i++) {
             if (cdroms[i] != null) {
-                Hashtable<String, Object> props = new Hashtable<>();
-                props.put(RemovableMedia.SLOT, slot(i));
-                if (!machine.isEmpty()) {
-                    props.put(PciFunction.MACHINE, machine);
-                }
-                registrations.add(context.registerService(RemovableMedia.class, cdroms[i], props));
+                services.register(RemovableMedia.class, cdroms[i], Map.of(RemovableMedia.SLOT, slot(i)));
             }
         }
-        Hashtable<String, Object> props = new Hashtable<>();
-        props.put(PciFunction.ADDRESS, address.toString());
-        if (!machine.isEmpty()) {
-            props.put(PciFunction.MACHINE, machine);
-        }
-        registrations.add(context.registerService(PciFunction.class, hba, props));
+        services.register(PciFunction.class, hba, Map.of(PciFunction.ADDRESS, address.toString()));
         LOG.log(Level.INFO, "AHCI {0} at {1} ({2} ports, {3} I/O): {4}", name, address, portCount, io.configName(),
                 describe());
         update();
@@ -209,14 +178,7 @@ public final class AhciComponent {
     @Deactivate
     synchronized void deactivate() {
         active = false;
-        for (int i = registrations.size() - 1; i >= 0; i--) {
-            try {
-                registrations.get(i).unregister();
-            } catch (IllegalStateException gone) {
-                // unregistered with the bundle already
-            }
-        }
-        registrations.clear();
+        services.unregisterAll();
         hba = null;
     }
 
@@ -240,13 +202,12 @@ public final class AhciComponent {
             int port = i;
             held[i] = null;
             if (ports[i].kind() == DeviceSpec.Kind.DISK) {
-                onMachine("pulling disk " + id, () -> hba.detach(port));
-                boolean stopping = context.getBundle(0).getState() == Bundle.STOPPING;
-                LOG.log(stopping ? Level.DEBUG : Level.WARNING, "AHCI {0} port {1}: drive {2} went away; the guest sees the disk pulled",
+                services.onThread("pulling disk " + id, () -> hba.detach(port));
+                LOG.log(services.frameworkStopping() ? Level.DEBUG : Level.WARNING, "AHCI {0} port {1}: drive {2} went away; the guest sees the disk pulled",
                         name, port, id);
             } else {
                 AtapiCdrom cd = cdroms[i];
-                onMachine("taking out disc " + id, () -> {
+                services.onThread("taking out disc " + id, () -> {
                     if (cd.medium().orElse(null) == drive) {
                         cd.remove(true);
                     }
@@ -272,12 +233,12 @@ public final class AhciComponent {
                 AtaDisk disk = disk(i, d);
                 if (disk != null) {
                     held[i] = d;
-                    onMachine("plugging in disk " + spec.drive(), () -> hba.attach(port, disk));
+                    services.onThread("plugging in disk " + spec.drive(), () -> hba.attach(port, disk));
                 }
             } else {
                 AtapiCdrom cd = cdroms[i];
                 held[i] = d;
-                onMachine("inserting disc " + spec.drive(), () -> {
+                services.onThread("inserting disc " + spec.drive(), () -> {
                     if (cd.medium().isEmpty()) {
                         cd.insert(d, spec.drive(), true);
                     }
@@ -309,21 +270,5 @@ public final class AhciComponent {
             }
         }
         return parts.isEmpty() ? "no devices" : String.join(", ", parts);
-    }
-
-    private interface MachineWork {
-        void run() throws Exception;
-    }
-
-    /** Runs a change on the machine thread; a failure is logged, never thrown at the framework. */
-    private void onMachine(String what, MachineWork work) {
-        try {
-            thread.call(() -> {
-                work.run();
-                return null;
-            });
-        } catch (Exception e) {
-            LOG.log(Level.WARNING, "AHCI {0}: {1} failed: {2}", name, what, e.getMessage());
-        }
     }
 }

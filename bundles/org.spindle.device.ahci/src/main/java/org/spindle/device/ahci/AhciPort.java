@@ -678,23 +678,20 @@ final class AhciPort {
      * short, not a register host-to-device FIS) is an interface error: the port stops.
      */
     private Command fetch(int slot) throws GuestMemoryException {
-        ByteBuffer h = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
-        readRam(clb + 32L * slot, h);
-        int dw0 = h.getInt(0);
-        long table = (h.getInt(8) & 0xFFFF_FF80L) | (hba.address64() ? (h.getInt(12) & 0xFFFF_FFFFL) << 32 : 0);
-        int length = dw0 & 0x1F;
+        Command header = header(slot);
+        int length = header.flags & 0x1F;
         if (length < 5) {
             interfaceFatal(slot, "command " + slot + " has a " + length + "-dword command FIS (a register FIS is 5)");
             return null;
         }
         byte[] cfis = new byte[length * 4];
-        readRam(table, ByteBuffer.wrap(cfis));
+        readRam(header.table, ByteBuffer.wrap(cfis));
         if ((cfis[0] & 0xFF) != Fis.REGISTER_H2D) {
             interfaceFatal(slot, String.format("command %d's FIS has type %02Xh (a register host-to-device FIS is 27h)",
                     slot, cfis[0] & 0xFF));
             return null;
         }
-        return new Command(slot, dw0 & 0xFFFF, dw0 >>> 16, table, cfis);
+        return new Command(slot, header.flags, header.prdtl, header.table, cfis);
     }
 
     /**
@@ -796,7 +793,7 @@ final class AhciPort {
         Transfer t = device.disk.execute(q, tf);
         Command table;
         try {
-            table = fetchTable(q.tag());
+            table = header(q.tag());
         } catch (GuestMemoryException e) {
             hostBusFatal("queued command " + q.tag() + ": " + e.getMessage());
             return;
@@ -813,8 +810,8 @@ final class AhciPort {
         }
     }
 
-    /** The header of {@code slot} without its FIS checks: for the PRDT a queued command's tag names. */
-    private Command fetchTable(int slot) throws GuestMemoryException {
+    /** The header of {@code slot} (its flags, PRDT length and table), without the command FIS. */
+    private Command header(int slot) throws GuestMemoryException {
         ByteBuffer h = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
         readRam(clb + 32L * slot, h);
         int dw0 = h.getInt(0);
@@ -953,10 +950,7 @@ final class AhciPort {
         int bit = 1 << c.slot;
         activeSlot = -1;
         writeByteCount(c.slot, o.moved);
-        if (o.hostError != 0) {
-            is |= o.hostError;
-            halted = true;
-            hba.portChanged(this);
+        if (hostError(o)) {
             return;
         }
         AtaResult r = o.result;
@@ -1001,10 +995,7 @@ final class AhciPort {
             return;
         }
         queued &= ~bit;
-        if (o.hostError != 0) {
-            is |= o.hostError;
-            halted = true;
-            hba.portChanged(this);
+        if (hostError(o)) {
             return;
         }
         AtaResult r = o.result;
@@ -1026,6 +1017,17 @@ final class AhciPort {
             is |= IS_DPS;
         }
         completedTags |= bit;
+    }
+
+    /** A data phase the HBA could not run (PRDT outside RAM, too short): the port stops on that error. */
+    private boolean hostError(Outcome o) {
+        if (o.hostError == 0) {
+            return false;
+        }
+        is |= o.hostError;
+        halted = true;
+        hba.portChanged(this);
+        return true;
     }
 
     /** Tags completed since the last set device bits FIS, reported in one. */

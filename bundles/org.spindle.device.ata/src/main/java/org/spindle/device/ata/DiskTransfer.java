@@ -204,7 +204,7 @@ final class DiskTransfer extends Transfer {
         }
 
         void give(ByteBuffer b) {
-            if (free.size() < 4) {
+            if (free.size() < Ata.QUEUE_DEPTH) {
                 free.offer(b.clear());
             }
         }

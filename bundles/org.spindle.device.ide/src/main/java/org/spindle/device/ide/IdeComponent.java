@@ -4,17 +4,12 @@ import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Hashtable;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.regex.Pattern;
 
 import org.osgi.annotation.bundle.Capability;
-import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
-import org.osgi.framework.Constants;
-import org.osgi.framework.ServiceRegistration;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
@@ -31,6 +26,7 @@ import org.spindle.device.ata.SlotThread;
 import org.spindle.device.ata.AtaDisk;
 import org.spindle.device.ata.AtaIdentity;
 import org.spindle.device.ata.AtapiCdrom;
+import org.spindle.device.ata.ControllerServices;
 import org.spindle.device.ata.DeviceSpec;
 import org.spindle.device.ata.DiskSocket;
 import org.spindle.device.ide.IdePositions.Kind;
@@ -39,7 +35,6 @@ import org.spindle.machine.api.PciAddress;
 import org.spindle.machine.api.PciFunction;
 import org.spindle.storage.api.Drive;
 import org.spindle.storage.api.RemovableMedia;
-import org.spindle.storage.api.StorageException;
 
 /**
  * A PIIX3 IDE controller in the runtime, one per {@code org.spindle.device.ide} factory configuration.
@@ -65,7 +60,6 @@ import org.spindle.storage.api.StorageException;
 public final class IdeComponent {
     public static final String PID = "org.spindle.device.ide";
     private static final Logger LOG = System.getLogger(IdeComponent.class.getName());
-    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,31}");
 
     @ObjectClassDefinition(id = PID, name = "Spindle PIIX3 IDE controller",
             description = "A PIIX3 IDE function: its PCI address, its channels' mode, and the devices in its four places.")
@@ -102,10 +96,8 @@ public final class IdeComponent {
         String secondary_slave() default "";
     }
 
-    private final BundleContext context;
     private final String name;
     private final PciAddress address;
-    private final String machine;
     private final Piix3Ide.Mode mode;
     private final Position[] positions;
     private final SlotThread thread = new SlotThread();
@@ -116,7 +108,7 @@ public final class IdeComponent {
     private final Drive[] inserted = new Drive[4];
     /** The drive each disk's socket refused last (another size), so that it is not tried again. */
     private final Drive[] refused = new Drive[4];
-    private final List<ServiceRegistration<?>> registrations = new ArrayList<>();
+    private final ControllerServices services;
     private Piix3Ide controller;
     private String waitingFor;
     private boolean active;
@@ -127,26 +119,12 @@ public final class IdeComponent {
      */
     @Activate
     public IdeComponent(BundleContext context, Config config, Map<String, Object> props) {
-        this.context = context;
-        this.name = name(config.name(), props);
+        this.name = ControllerServices.name(config.name(), props, "ide");
         this.address = PciAddress.parse(config.spindle_pci_address());
-        this.machine = config.spindle_machine().trim();
+        this.services = new ControllerServices(context, LOG, "IDE " + name, PciFunction.MACHINE,
+                config.spindle_machine().trim(), thread);
         this.mode = Piix3Ide.Mode.parse(config.mode().trim().toLowerCase(Locale.ROOT));
         this.positions = IdePositions.parse(props).positions();
-    }
-
-    private static String name(String configured, Map<String, Object> props) {
-        String n = configured.trim();
-        if (n.isEmpty()) {
-            Object pid = props.get(Constants.SERVICE_PID);
-            String text = pid == null ? "" : pid.toString();
-            int tilde = text.indexOf('~');
-            n = tilde >= 0 ? text.substring(tilde + 1) : "ide";
-        }
-        if (!NAME.matcher(n).matches()) {
-            throw new IllegalArgumentException("name = " + n + ": 1 to 32 letters, digits, '.', '_' or '-'");
-        }
-        return n;
     }
 
     @Activate
@@ -159,14 +137,7 @@ public final class IdeComponent {
     synchronized void deactivate() {
         active = false;
         // The function first: the machine takes it off the bus, then nothing runs the devices.
-        for (int i = registrations.size() - 1; i >= 0; i--) {
-            try {
-                registrations.get(i).unregister();
-            } catch (IllegalStateException gone) {
-                // unregistered with the bundle already
-            }
-        }
-        registrations.clear();
+        services.unregisterAll();
         controller = null;
     }
 
@@ -189,15 +160,14 @@ public final class IdeComponent {
                 continue;
             }
             if (sockets[i] != null && sockets[i].connected().orElse(null) == drive) {
-                onMachine("detaching disk " + id, () -> sockets[i].disconnect());
+                services.onThread("detaching disk " + id, () -> sockets[i].disconnect());
                 // When the framework stops, drives go before controllers: nothing to warn of.
-                boolean stopping = context.getBundle(0).getState() == Bundle.STOPPING;
-                LOG.log(stopping ? Level.DEBUG : Level.WARNING,
+                LOG.log(services.frameworkStopping() ? Level.DEBUG : Level.WARNING,
                         "IDE {0} {1}: drive {2} went away; the guest''s disk fails until it returns", name, p.key(), id);
             }
             if (cdroms[i] != null && inserted[i] == drive) {
                 AtapiCdrom cd = cdroms[i];
-                onMachine("taking out disc " + id, () -> {
+                services.onThread("taking out disc " + id, () -> {
                     if (cd.medium().orElse(null) == drive) {
                         cd.remove(true);
                     }
@@ -225,13 +195,13 @@ public final class IdeComponent {
             if (p.kind() == Kind.DISK && sockets[i].connected().isEmpty() && refused[i] != d) {
                 // a drive refused once (another size) is not tried again until it is replaced
                 refused[i] = d;
-                onMachine("reconnecting disk " + p.drive(), () -> {
+                services.onThread("reconnecting disk " + p.drive(), () -> {
                     sockets[i].connect(d);
                     refused[i] = null;
                 });
             } else if (p.kind() == Kind.CDROM && inserted[i] != d) {
                 AtapiCdrom cd = cdroms[i];
-                onMachine("inserting disc " + p.drive(), () -> {
+                services.onThread("inserting disc " + p.drive(), () -> {
                     if (cd.medium().isEmpty()) {
                         cd.insert(d, p.drive(), true);
                         inserted[i] = d;
@@ -269,20 +239,10 @@ public final class IdeComponent {
         waitingFor = null;
         for (Position p : positions) {
             if (cdroms[p.index()] != null) {
-                Hashtable<String, Object> props = new Hashtable<>();
-                props.put(RemovableMedia.SLOT, slot(p));
-                if (!machine.isEmpty()) {
-                    props.put(PciFunction.MACHINE, machine);
-                }
-                registrations.add(context.registerService(RemovableMedia.class, cdroms[p.index()], props));
+                services.register(RemovableMedia.class, cdroms[p.index()], Map.of(RemovableMedia.SLOT, slot(p)));
             }
         }
-        Hashtable<String, Object> props = new Hashtable<>();
-        props.put(PciFunction.ADDRESS, address.toString());
-        if (!machine.isEmpty()) {
-            props.put(PciFunction.MACHINE, machine);
-        }
-        registrations.add(context.registerService(PciFunction.class, controller, props));
+        services.register(PciFunction.class, controller, Map.of(PciFunction.ADDRESS, address.toString()));
         LOG.log(Level.INFO, "IDE {0} at {1} ({2}): {3}", name, address, mode.configName(), describe());
         return true;
     }
@@ -306,21 +266,5 @@ public final class IdeComponent {
             }
         }
         return String.join(", ", parts);
-    }
-
-    private interface MachineWork {
-        void run() throws StorageException;
-    }
-
-    /** Runs a change on the machine thread; a failure is logged (the drive stays out), never thrown at the framework. */
-    private void onMachine(String what, MachineWork work) {
-        try {
-            thread.call(() -> {
-                work.run();
-                return null;
-            });
-        } catch (Exception e) {
-            LOG.log(Level.WARNING, "IDE {0}: {1} failed: {2}", name, what, e.getMessage());
-        }
     }
 }
