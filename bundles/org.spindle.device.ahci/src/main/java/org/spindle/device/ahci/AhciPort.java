@@ -162,6 +162,10 @@ final class AhciPort {
     private int ccs;
     private int generation;
 
+    /** Where the engine reads a command header and a batch of PRDs (on the machine thread only). */
+    private final ByteBuffer headerScratch = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
+    private final ByteBuffer prdScratch = ByteBuffer.allocate(16 * PRDT_BATCH).order(ByteOrder.LITTLE_ENDIAN);
+
     // Hand-back from workers.
     private final ConcurrentLinkedQueue<Done> done = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean drainPosted = new AtomicBoolean();
@@ -812,7 +816,7 @@ final class AhciPort {
 
     /** The header of {@code slot} (its flags, PRDT length and table), without the command FIS. */
     private Command header(int slot) throws GuestMemoryException {
-        ByteBuffer h = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer h = headerScratch.clear();
         readRam(clb + 32L * slot, h);
         int dw0 = h.getInt(0);
         long table = (h.getInt(8) & 0xFFFF_FF80L) | (hba.address64() ? (h.getInt(12) & 0xFFFF_FFFFL) << 32 : 0);
@@ -831,7 +835,7 @@ final class AhciPort {
         int interrupts = 0;
         long total = 0;
         try {
-            ByteBuffer prd = ByteBuffer.allocate(16 * Math.min(PRDT_BATCH, Math.max(1, c.prdtl))).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer prd = prdScratch;
             for (int i = 0; i < c.prdtl && total < want; i += PRDT_BATCH) {
                 int n = Math.min(PRDT_BATCH, c.prdtl - i);
                 prd.clear().limit(16 * n);

@@ -264,7 +264,7 @@ public final class AtaDisk {
             return AtaResult.OK;
         } : () -> AtaResult.OK;
         return new DiskTransfer(disk, write, dma, start, length, block, failure, completion, bounce,
-                Map.of("flush", flush, "ext", ext, "device", device));
+                () -> Map.of("flush", flush, "ext", ext, "device", device));
     }
 
     /**

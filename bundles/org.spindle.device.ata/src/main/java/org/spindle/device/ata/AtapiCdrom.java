@@ -377,7 +377,7 @@ public final class AtapiCdrom implements RemovableMedia {
 
     private Transfer blockTransfer(boolean dma, long start, long length) {
         return new DiskTransfer(medium, false, dma, start, length, BLOCK, this::readFailure, () -> AtaResult.OK,
-                bounce, Map.of());
+                bounce, Map::of);
     }
 
     private Transfer readCd(AtapiCommand.ReadCd rc, boolean dma) {

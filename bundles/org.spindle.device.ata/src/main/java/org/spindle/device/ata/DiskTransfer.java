@@ -33,21 +33,21 @@ final class DiskTransfer extends Transfer {
     private final Failure failure;
     private final Completion completion;
     private final Bounce bounce;
-    private final Map<String, Object> saved;
+    private final java.util.function.Supplier<Map<String, Object>> saved;
 
     /**
      * @param saved what the engine needs to rebuild this transfer after a restore (beyond where it
-     *        starts and how far it got)
+     *        starts and how far it got), asked for only when the transfer is saved
      */
     DiskTransfer(VirtualDisk disk, boolean write, boolean dma, long start, long length, int drqBlock,
-            Failure failure, Completion completion, Bounce bounce, Map<String, Object> saved) {
+            Failure failure, Completion completion, Bounce bounce, java.util.function.Supplier<Map<String, Object>> saved) {
         super(write ? Direction.OUT : Direction.IN, dma, length, drqBlock);
         this.disk = disk;
         this.start = start;
         this.failure = failure;
         this.completion = completion;
         this.bounce = bounce;
-        this.saved = Map.copyOf(saved);
+        this.saved = saved;
     }
 
     @Override
@@ -185,7 +185,7 @@ final class DiskTransfer extends Transfer {
 
     @Override
     protected Map<String, Object> saveState() {
-        Map<String, Object> state = new java.util.LinkedHashMap<>(saved);
+        Map<String, Object> state = new java.util.LinkedHashMap<>(saved.get());
         state.put("kind", "sectors");
         state.put("start", start);
         return state;

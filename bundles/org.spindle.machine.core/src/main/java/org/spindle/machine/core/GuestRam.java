@@ -26,7 +26,12 @@ public final class GuestRam implements AutoCloseable {
     private final long size;
     private final long lowSize;
     private final Arena arena = Arena.ofShared();
+    private static final java.lang.invoke.VarHandle BUFFERS =
+            java.lang.invoke.MethodHandles.arrayElementVarHandle(ByteBuffer[].class);
+
     private final MemorySegment[] chunks;
+    /** Each allocated chunk as one direct buffer, sliced for DMA views (cheaper than a segment slice per view). */
+    private final ByteBuffer[] chunkBuffers;
 
     /**
      * @param size the RAM in bytes (a multiple of 4 KiB, at least 1 MiB)
@@ -47,6 +52,7 @@ public final class GuestRam implements AutoCloseable {
         this.size = size;
         this.lowSize = Math.min(size, holeStart);
         this.chunks = new MemorySegment[(int) chunkCount];
+        this.chunkBuffers = new ByteBuffer[(int) chunkCount];
     }
 
     public long size() {
@@ -99,11 +105,24 @@ public final class GuestRam implements AutoCloseable {
                 if (c == null) {
                     long length = Math.min(CHUNK, size - ((long) index << CHUNK_BITS));
                     c = arena.allocate(length, 4096);
+                    BUFFERS.setRelease(chunkBuffers, index, c.asByteBuffer());
                     chunks[index] = c;
                 }
             }
         }
         return c;
+    }
+
+    /** Chunk {@code index} as a direct buffer (allocating the chunk), published safely to any thread. */
+    private ByteBuffer chunkBuffer(int index) {
+        ByteBuffer b = (ByteBuffer) BUFFERS.getAcquire(chunkBuffers, index);
+        if (b == null) {
+            synchronized (this) {
+                chunk(index);
+                b = chunkBuffers[index];
+            }
+        }
+        return b;
     }
 
     /** Whether the chunk holding RAM offset {@code offset} was ever written (for tests of lazy allocation). */
@@ -123,6 +142,9 @@ public final class GuestRam implements AutoCloseable {
                 while (dst.position() < end) {
                     dst.put((byte) 0);
                 }
+            } else if (dst.hasArray()) {
+                MemorySegment.copy(c, ValueLayout.JAVA_BYTE, inChunk, dst.array(), dst.arrayOffset() + dst.position(), n);
+                dst.position(dst.position() + n);
             } else {
                 MemorySegment.copy(c, inChunk, MemorySegment.ofBuffer(dst), 0, n);
                 dst.position(dst.position() + n);
@@ -137,7 +159,12 @@ public final class GuestRam implements AutoCloseable {
             int index = (int) (offset >>> CHUNK_BITS);
             long inChunk = offset & (CHUNK - 1);
             int n = (int) Math.min(src.remaining(), CHUNK - inChunk);
-            MemorySegment.copy(MemorySegment.ofBuffer(src), 0, chunk(index), inChunk, n);
+            if (src.hasArray()) {
+                MemorySegment.copy(src.array(), src.arrayOffset() + src.position(), chunk(index), ValueLayout.JAVA_BYTE,
+                        inChunk, n);
+            } else {
+                MemorySegment.copy(MemorySegment.ofBuffer(src), 0, chunk(index), inChunk, n);
+            }
             src.position(src.position() + n);
             offset += n;
         }
@@ -199,7 +226,7 @@ public final class GuestRam implements AutoCloseable {
             int index = (int) (offset >>> CHUNK_BITS);
             long inChunk = offset & (CHUNK - 1);
             long n = Math.min(length, CHUNK - inChunk);
-            out.add(chunk(index).asSlice(inChunk, n).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN));
+            out.add(chunkBuffer(index).slice((int) inChunk, (int) n).order(ByteOrder.LITTLE_ENDIAN));
             offset += n;
             length -= n;
         }

@@ -8,15 +8,62 @@ import org.spindle.machine.api.IoSpace;
 
 /**
  * An {@link IoSpace}: non-overlapping regions in an address range (64 KiB for port I/O, 2^52 bytes for
- * MMIO), found by their base in a sorted map. An access goes, whole, to the region holding its first
- * byte; an access no region holds reads all ones and is dropped on write.
+ * MMIO). An access goes, whole, to the region holding its first byte; an access no region holds reads
+ * all ones and is dropped on write.
+ *
+ * <p>Changes (map, move, close) take a lock and publish a new immutable table sorted by base; lookups
+ * search the current table without a lock, from any thread (a device's DMA on a worker asks whether a
+ * range is RAM or MMIO as often as the machine thread dispatches register accesses).
  */
 public final class MappedSpace implements IoSpace {
     private final String name;
     private final long limit;
     private final TreeMap<Long, RegionImpl> regions = new TreeMap<>();
-    /** The last region hit: consecutive accesses to one device skip the map lookup. */
-    private RegionImpl last;
+    /** The regions as of the last change, by base. */
+    private volatile Table table = new Table(new Slot[0]);
+    /** The last region hit: consecutive accesses to one device skip the search. Racy by design: a slot of a replaced table is never used. */
+    private Slot last;
+
+    /** One region where it was when its table was built. */
+    private record Slot(Table table, long base, long end, RegionImpl region) {
+        boolean holds(long address) {
+            return address >= base && address < end;
+        }
+    }
+
+    private static final class Table {
+        final Slot[] slots;
+
+        Table(Slot[] slots) {
+            this.slots = slots;
+        }
+
+        /** The index of the last slot with a base at or below {@code address}, or -1. */
+        int floor(long address) {
+            int lo = 0;
+            int hi = slots.length - 1;
+            while (lo <= hi) {
+                int mid = (lo + hi) >>> 1;
+                if (slots[mid].base <= address) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            return hi;
+        }
+    }
+
+    /** Publishes the regions as they are now (under the lock). */
+    private void publish() {
+        Table t = new Table(new Slot[regions.size()]);
+        int i = 0;
+        for (RegionImpl r : regions.values()) {
+            t.slots[i++] = new Slot(t, r.base, r.base + r.length, r);
+        }
+        table = t;
+        last = null;
+    }
 
     /**
      * @param name what the space is called in messages ({@code port I/O}, {@code MMIO})
@@ -63,7 +110,6 @@ public final class MappedSpace implements IoSpace {
                     throw new IllegalStateException(owner + "'s " + name + " region is unmapped");
                 }
                 regions.remove(base);
-                last = null;
                 try {
                     check(newBase, length, owner);
                 } catch (IllegalArgumentException e) {
@@ -72,6 +118,7 @@ public final class MappedSpace implements IoSpace {
                 }
                 base = newBase;
                 regions.put(base, this);
+                publish();
             }
         }
 
@@ -81,7 +128,7 @@ public final class MappedSpace implements IoSpace {
                 if (mapped) {
                     regions.remove(base);
                     mapped = false;
-                    last = null;
+                    publish();
                 }
             }
         }
@@ -92,10 +139,6 @@ public final class MappedSpace implements IoSpace {
 
         void handlerWrite(long offset, int size, long value) {
             handler.write(offset, size, value);
-        }
-
-        boolean holds(long address) {
-            return address >= base && address - base < length;
         }
 
         @Override
@@ -110,6 +153,7 @@ public final class MappedSpace implements IoSpace {
         check(base, length, owner);
         RegionImpl r = new RegionImpl(base, length, handler, owner);
         regions.put(base, r);
+        publish();
         return r;
     }
 
@@ -127,28 +171,31 @@ public final class MappedSpace implements IoSpace {
 
     /** The region holding {@code address}, or null. */
     RegionImpl find(long address) {
-        RegionImpl r = last;
-        if (r != null && r.holds(address)) {
-            return r;
+        Table t = table;
+        Slot s = last;
+        if (s != null && s.table == t && s.holds(address)) {
+            return s.region;
         }
-        Map.Entry<Long, RegionImpl> e = regions.floorEntry(address);
-        if (e == null || !e.getValue().holds(address)) {
+        int i = t.floor(address);
+        if (i < 0 || !t.slots[i].holds(address)) {
             return null;
         }
-        last = e.getValue();
-        return last;
+        last = t.slots[i];
+        return t.slots[i].region;
     }
 
     /** Whether any region overlaps {@code [address, address + length)}. */
-    synchronized boolean overlaps(long address, long length) {
-        Map.Entry<Long, RegionImpl> e = regions.floorEntry(address + length - 1);
-        return e != null && e.getValue().base + e.getValue().length > address;
+    boolean overlaps(long address, long length) {
+        Table t = table;
+        int i = t.floor(address + length - 1);
+        return i >= 0 && t.slots[i].end > address;
     }
 
     /** The lowest region base in {@code [from, to)}, or -1. */
-    synchronized long firstBaseIn(long from, long to) {
-        Long base = regions.ceilingKey(from);
-        return base != null && base < to ? base : -1;
+    long firstBaseIn(long from, long to) {
+        Table t = table;
+        int i = t.floor(from - 1) + 1;
+        return i < t.slots.length && t.slots[i].base < to ? t.slots[i].base : -1;
     }
 
     static void checkSize(int size) {

@@ -44,7 +44,7 @@ public final class PhysicalMemory implements GuestMemory {
 
     @Override
     public boolean isRam(long address, long length) {
-        return length > 0 && ram.offsetOf(address, length) >= 0 && !mmio.overlaps(address, length);
+        return ramOnly(address, length) >= 0;
     }
 
     /** Walks {@code [address, address + length)} as pieces of RAM or MMIO; throws at the first byte that is neither. */
@@ -91,13 +91,22 @@ public final class PhysicalMemory implements GuestMemory {
 
     /** The base of the first MMIO region starting inside {@code (pos, pos + n)}, or -1. */
     private long nextRegion(long pos, long n) {
-        synchronized (mmio) {
-            return mmio.firstBaseIn(pos + 1, pos + n);
-        }
+        return mmio.firstBaseIn(pos + 1, pos + n);
+    }
+
+    /** The RAM offset of {@code [address, address + length)} when all of it is RAM in one piece with no MMIO over it, else -1. */
+    private long ramOnly(long address, long length) {
+        long offset = ram.offsetOf(address, length);
+        return offset >= 0 && length > 0 && !mmio.overlaps(address, length) ? offset : -1;
     }
 
     @Override
     public void read(long address, ByteBuffer dst) throws GuestMemoryException {
+        long offset = ramOnly(address, dst.remaining());
+        if (offset >= 0) {
+            ram.read(offset, dst);
+            return;
+        }
         int start = dst.position();
         walk(address, dst.remaining(), (pos, n, ramOffset, region) -> {
             ByteBuffer part = dst.duplicate().position(start + (int) (pos - address)).limit(start + (int) (pos - address + n));
@@ -112,6 +121,11 @@ public final class PhysicalMemory implements GuestMemory {
 
     @Override
     public void write(long address, ByteBuffer src) throws GuestMemoryException {
+        long offset = ramOnly(address, src.remaining());
+        if (offset >= 0) {
+            ram.write(offset, src);
+            return;
+        }
         int start = src.position();
         walk(address, src.remaining(), (pos, n, ramOffset, region) -> {
             ByteBuffer part = src.duplicate().position(start + (int) (pos - address)).limit(start + (int) (pos - address + n));
