@@ -714,6 +714,31 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
         if (!(v.get("port") instanceof List<?> saved) || saved.size() != portCount) {
             throw new IllegalArgumentException("a saved AHCI HBA without its ports");
         }
+        // Everything is checked before anything changes: a bad state leaves the HBA as it was.
+        for (String key : new String[] {"ghc", "is", "cccCtl", "cccPorts", "cccCount", "bohc", "idpIndex"}) {
+            num(v, key);
+        }
+        List<Map<String, Object>> portStates = new ArrayList<>();
+        for (int i = 0; i < portCount; i++) {
+            if (!(saved.get(i) instanceof Map<?, ?> m)) {
+                throw new IllegalArgumentException("a saved AHCI HBA whose port " + i + " is not a map");
+            }
+            portStates.add((Map<String, Object>) m);
+            ports[i].check(portStates.get(i));
+        }
+        // Devices check their own state as they restore: one that refuses puts the others back.
+        List<Map<String, Object>> before = new ArrayList<>();
+        for (int i = 0; i < portCount; i++) {
+            before.add(ports[i].deviceState());
+            try {
+                ports[i].restoreDevice(portStates.get(i));
+            } catch (RuntimeException e) {
+                for (int j = 0; j <= i; j++) {
+                    ports[j].putBackDevice(before.get(j));
+                }
+                throw e;
+            }
+        }
         ghc = (int) num(v, "ghc");
         is = (int) num(v, "is");
         cccCtl = (int) num(v, "cccCtl");
@@ -723,7 +748,7 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
         idpIndex = (int) num(v, "idpIndex");
         intxDriven = config.intx();
         for (int i = 0; i < portCount; i++) {
-            ports[i].restore((Map<String, Object>) saved.get(i));
+            ports[i].restore(portStates.get(i));
         }
         if (cccTimer != null) {
             cccTimer.cancel();

@@ -880,9 +880,13 @@ final class AhciPort {
                 : java.util.Arrays.copyOf(interruptEnds, interrupts));
     }
 
-    /** Runs a data phase here, or on a worker when the HBA runs disk I/O there. */
+    /**
+     * Runs a data phase here, or on a worker when the HBA runs disk I/O there and the transfer reaches
+     * the medium (data from the engine's memory, IDENTIFY or a log, moves at once: nothing to wait
+     * for, and a log read is never left half-way at a save).
+     */
     private void dispatch(Job job, Command c, Taskfile tf, boolean isQueued, boolean packet) {
-        if (device.disk == null || !hba.threaded()) {
+        if (device.disk == null || !hba.threaded() || !job.transfer.usesStorage()) {
             Outcome o = runGuarded(job);
             if (isQueued) {
                 completeQueued(c.slot, job.transfer, o);
@@ -1145,13 +1149,61 @@ final class AhciPort {
         return s;
     }
 
-    @SuppressWarnings("unchecked")
-    void restore(Map<String, Object> s) {
+    /** The numbers a saved port holds. */
+    private static final String[] SAVED_NUMBERS = {"clb", "fb", "is", "ie", "cmd", "tfdStatus", "tfdError", "sig", "sctl",
+        "serr", "sact", "ci", "sntf", "linkDueIn", "ipm", "speed", "fetched", "activeSlot", "queued", "completedTags",
+        "nextSlot", "ccs"};
+
+    /**
+     * Checks a saved port before anything changes: every register there, a device saved where one is
+     * attached now and none where none is.
+     *
+     * @throws IllegalArgumentException naming what is wrong
+     */
+    void check(Map<String, Object> s) {
+        for (String key : SAVED_NUMBERS) {
+            num(s, key);
+        }
+        int active = (int) num(s, "activeSlot");
+        if (active < -1 || active > 31) {
+            throw new IllegalArgumentException("port " + index + " was saved running command slot " + active);
+        }
         Object saved = s.get("device");
         if ((saved == null) != (device == null)) {
             throw new IllegalArgumentException("port " + index + " was saved " + (saved == null ? "empty" : "with a device")
                     + " and now " + (device == null ? "is empty" : "holds a device"));
         }
+        if (saved != null && !(saved instanceof Map<?, ?>)) {
+            throw new IllegalArgumentException("port " + index + "'s saved device is not a map");
+        }
+    }
+
+    /** The attached device's state (null when empty), taken so a restore that fails can put it back. */
+    Map<String, Object> deviceState() {
+        return device == null ? null : device.save();
+    }
+
+    /** The attached device from its saved state (the port {@link #check}ed first). */
+    @SuppressWarnings("unchecked")
+    void restoreDevice(Map<String, Object> s) {
+        Object saved = s.get("device");
+        if (device != null && saved != null) {
+            device.restore((Map<String, Object>) saved);
+        }
+    }
+
+    /** Puts back a device state {@link #deviceState} took. */
+    void putBackDevice(Map<String, Object> state) {
+        if (device != null && state != null) {
+            device.restore(state);
+        }
+    }
+
+    /**
+     * The port's registers and link from a saved state the port {@link #check}ed (its device restored
+     * already by {@link #restoreDevice}); what the device held runs again from the command list.
+     */
+    void restore(Map<String, Object> s) {
         generation++;
         done.clear();
         clb = num(s, "clb");
@@ -1180,9 +1232,6 @@ final class AhciPort {
         softReset = Boolean.TRUE.equals(s.get("softReset"));
         nextSlot = (int) num(s, "nextSlot") & 31;
         ccs = (int) num(s, "ccs") & 31;
-        if (device != null) {
-            device.restore((Map<String, Object>) saved);
-        }
         if (linkTimer != null) {
             linkTimer.cancel();
             if (linkDue >= 0) {

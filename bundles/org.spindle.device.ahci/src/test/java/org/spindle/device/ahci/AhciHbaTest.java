@@ -1,9 +1,13 @@
 package org.spindle.device.ahci;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.spindle.device.ahci.AhciDriver.*;
 
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -11,6 +15,7 @@ import org.spindle.device.ata.ArrayDisk;
 import org.spindle.device.ata.AtaDisk;
 import org.spindle.device.ata.AtaIdentity;
 import org.spindle.device.ata.SlotThread;
+import org.spindle.machine.api.DeviceStateDTO;
 import org.spindle.machine.api.PciConfigSpace;
 
 /** The HBA as a driver meets it before any command: PCI identity, capabilities, handoff, reset, links, power states, interrupts. */
@@ -330,5 +335,71 @@ class AhciHbaTest {
         assertThat(d.hba(IS) & 1 << 6).as("the timeout after the restore").isNotZero();
         d.hba(CCC_CTL, 0x0005_0301);
         assertThat(d.hba(CCC_CTL) >>> 8).as("TV and CC hold while enabled").isEqualTo(0x0102);
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void aSavedStateTheHbaRefusesChangesNothing() throws Exception {
+        AtaDisk d0 = disk(64, "D0");
+        start(0, d0, disk(64, "D1"));
+        d.startPort(0);
+        d.startPort(1);
+        DeviceStateDTO good = f.machine.call(f.hba::save);
+        // After the save the guest enables an interrupt on port 0 and turns its disk's write cache off.
+        d.port(0, PxIE, 1);
+        d.run(0, 0, h2d(0xEF, 0x82, 0, 0, 0), 0, List.of());
+        assertThat(d0.writeCacheEnabled()).isFalse();
+
+        DeviceStateDTO noCi = copy(good);
+        ports(noCi).get(1).remove("ci");
+        assertThatThrownBy(() -> restore(noCi)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'ci'");
+        assertThat(d.port(0, PxIE)).as("port 0 not restored").isEqualTo(1);
+
+        DeviceStateDTO badDevice = copy(good);
+        ((Map<String, Object>) ports(badDevice).get(1).get("device")).remove("engine");
+        assertThatThrownBy(() -> restore(badDevice)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("engine");
+        assertThat(d.port(0, PxIE)).isEqualTo(1);
+        assertThat(d0.writeCacheEnabled()).as("port 0's disk put back as it was").isFalse();
+
+        restore(good);
+        assertThat(d.port(0, PxIE)).isZero();
+        assertThat(d0.writeCacheEnabled()).isTrue();
+    }
+
+    private void restore(DeviceStateDTO state) throws Exception {
+        f.machine.call(() -> {
+            f.hba.restore(state);
+            return null;
+        });
+    }
+
+    /** A deep copy of a saved state's maps and lists (leaves shared). */
+    private static DeviceStateDTO copy(DeviceStateDTO state) {
+        DeviceStateDTO c = new DeviceStateDTO();
+        c.type = state.type;
+        c.version = state.version;
+        c.values = (Map<String, Object>) deep(state.values);
+        return c;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Object deep(Object o) {
+        if (o instanceof Map<?, ?> m) {
+            Map<String, Object> out = new LinkedHashMap<>();
+            m.forEach((k, v) -> out.put((String) k, deep(v)));
+            return out;
+        }
+        if (o instanceof List<?> l) {
+            List<Object> out = new ArrayList<>();
+            l.forEach(v -> out.add(deep(v)));
+            return out;
+        }
+        return o;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<Map<String, Object>> ports(DeviceStateDTO state) {
+        return (List<Map<String, Object>>) state.values.get("port");
     }
 }

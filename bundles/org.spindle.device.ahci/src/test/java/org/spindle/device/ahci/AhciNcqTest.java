@@ -251,4 +251,34 @@ class AhciNcqTest {
             assertThat(f.qt.memread(buffer(tag), BLOCK * 512)).as("tag " + tag).isEqualTo(copy.slice(lba(tag) * 512, BLOCK * 512));
         }
     }
+
+    @Test
+    void onWorkersDataFromTheEngineMovesAtOnceAndDiskDataOnAWorker() throws Exception {
+        GatedDisk image = new GatedDisk(4096);
+        start(image, AhciHba.Io.WORKERS);
+        // IDENTIFY and READ LOG EXT (the log directory, by DMA) come from the engine's memory: done in the PxCI write.
+        d.prepare(0, 0, h2d(0xEC, 0, 0, 0, 0), null, 0, List.of(new Prd(buffer(0), 512)));
+        assertThat(issueAndReadCi(1)).as("IDENTIFY ended inside the write").isZero();
+        d.prepare(0, 1, h2d(0x47, 0, 1, 0, 0x40), null, 0, List.of(new Prd(buffer(1), 512)));
+        assertThat(issueAndReadCi(1 << 1)).as("READ LOG DMA EXT ended inside the write").isZero();
+        assertThat(f.qt.readb(buffer(1))).as("general purpose logging version 1").isEqualTo(1);
+        // A read of the medium waits on its worker while the machine goes on.
+        image.gate(lba(2));
+        d.prepare(0, 2, h2d(0x25, 0, BLOCK, lba(2), 0x40), null, 0, List.of(new Prd(buffer(2), BLOCK * 512)));
+        d.port(0, PxCI, 1 << 2);
+        image.awaitWaiting(1);
+        assertThat(d.port(0, PxCI)).as("READ DMA EXT still issued").isEqualTo(1 << 2);
+        image.releaseAll();
+        assertThat(d.await(0, 2) & FATAL).isZero();
+        assertThat(f.qt.memread(buffer(2), BLOCK * 512)).isEqualTo(image.slice(lba(2) * 512, BLOCK * 512));
+    }
+
+    /** PxCI written and read back in one go on the machine thread: no worker's completion can land in between. */
+    private long issueAndReadCi(int slots) throws Exception {
+        long ci = d.abar + 0x100 + PxCI;
+        return f.machine.call(() -> {
+            f.machine.mmio().write(ci, 4, slots);
+            return f.machine.mmio().read(ci, 4);
+        });
+    }
 }

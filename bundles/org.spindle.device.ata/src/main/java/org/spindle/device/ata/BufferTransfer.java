@@ -46,6 +46,12 @@ final class BufferTransfer extends Transfer {
         return new BufferTransfer(Direction.OUT, new byte[length], dma, drqBlock, null, name, args, action);
     }
 
+    /** A data-out phase's action may reach the medium (TRIM discards); data from memory does not. */
+    @Override
+    public boolean usesStorage() {
+        return action != null;
+    }
+
     @Override
     protected void produce(ByteBuffer dst, long offset) {
         dst.put(data, (int) offset, dst.remaining());

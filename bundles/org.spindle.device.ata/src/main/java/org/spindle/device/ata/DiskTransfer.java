@@ -51,6 +51,11 @@ final class DiskTransfer extends Transfer {
     }
 
     @Override
+    public boolean usesStorage() {
+        return true;
+    }
+
+    @Override
     protected void produce(ByteBuffer dst, long offset) throws TransferException {
         try {
             disk.read(start + offset, dst);

@@ -32,6 +32,11 @@ final class RawCdTransfer extends Transfer {
     }
 
     @Override
+    public boolean usesStorage() {
+        return true;
+    }
+
+    @Override
     protected void produce(ByteBuffer dst, long offset) throws TransferException {
         int per = to - from;
         while (dst.hasRemaining()) {

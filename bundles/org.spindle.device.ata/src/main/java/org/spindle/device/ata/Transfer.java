@@ -61,6 +61,15 @@ public abstract class Transfer {
         return direction;
     }
 
+    /**
+     * Whether moving the data (or finishing) reaches the medium, so it may take as long as the
+     * storage takes. A controller that keeps slow work off the machine thread moves such transfers
+     * elsewhere; the rest (IDENTIFY data, logs, sense) move from memory and are done at once.
+     */
+    public boolean usesStorage() {
+        return false;
+    }
+
     /** Whether the command asked for DMA (otherwise PIO). */
     public final boolean dma() {
         return dma;
