@@ -1,6 +1,8 @@
 package org.spindle.benchmarks;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -33,8 +35,10 @@ import org.spindle.storage.core.ServiceLoaderRegistry;
 
 /**
  * Reads of a page-cached 1 GiB raw image: through Spindle (raw format over the file backend, as a
- * controller reads a drive) and, in the same run, through a plain {@link FileChannel} on the same file.
- * {@code path=spindle} against {@code path=filechannel} is the cost of the storage layers.
+ * controller reads a drive) and, in the same run, through a plain {@link FileChannel} on the same file
+ * (one pread per read) and a plain memory mapping of it (one copy per read). {@code path=spindle}
+ * against {@code path=mapping} is the cost of the storage layers; {@code backend} against
+ * {@code backend-pread} what the file backend's mapped reads save.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -47,11 +51,16 @@ public class RawFileReadBenchmark {
     static final int SMALL = 4096;
     static final int LARGE = 1 << 20;
 
-    /** filechannel: the baseline; backend: Spindle's file backend alone; spindle: raw format over it. */
-    @Param({"filechannel", "backend", "spindle"})
+    /**
+     * filechannel and mapping: the baselines; backend: Spindle's file backend alone (mapped reads);
+     * backend-pread: the same with mapped reads off; spindle: raw format over the backend.
+     */
+    @Param({"filechannel", "mapping", "backend", "backend-pread", "spindle"})
     public String path;
 
     private FileChannel channel;
+    private Arena arena;
+    private MemorySegment mapping;
     private StorageBackend backend;
     private VirtualDisk disk;
     private final ByteBuffer small = ByteBuffer.allocateDirect(SMALL);
@@ -62,10 +71,14 @@ public class RawFileReadBenchmark {
     @Setup(Level.Trial)
     public void open() throws IOException {
         Path image = Images.pageCached(SIZE);
-        if (path.equals("filechannel")) {
+        if (path.equals("filechannel") || path.equals("mapping")) {
             channel = FileChannel.open(image, StandardOpenOption.READ);
-        } else if (path.equals("backend")) {
-            backend = FileBackend.open(image, AccessMode.READ_ONLY);
+            if (path.equals("mapping")) {
+                arena = Arena.ofShared();
+                mapping = channel.map(FileChannel.MapMode.READ_ONLY, 0, SIZE, arena);
+            }
+        } else if (path.startsWith("backend")) {
+            backend = FileBackend.open(image, AccessMode.READ_ONLY, path.equals("backend"));
         } else {
             DiskOpener opener = new DiskOpener(ServiceLoaderRegistry.load(getClass().getClassLoader()));
             disk = opener.open(image.toUri(), "raw", OpenOptions.defaults().withReadOnly(true)).disk();
@@ -74,6 +87,9 @@ public class RawFileReadBenchmark {
 
     @TearDown(Level.Trial)
     public void close() throws IOException {
+        if (arena != null) {
+            arena.close();
+        }
         if (channel != null) {
             channel.close();
         }
@@ -106,6 +122,10 @@ public class RawFileReadBenchmark {
         if (backend != null) {
             backend.read(offset, dst);
             return dst;
+        }
+        if (mapping != null) {
+            MemorySegment.copy(mapping, offset, MemorySegment.ofBuffer(dst), 0, dst.remaining());
+            return dst.position(dst.limit());
         }
         long position = offset;
         while (dst.hasRemaining()) {

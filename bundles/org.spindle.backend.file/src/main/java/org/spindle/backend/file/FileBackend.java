@@ -16,8 +16,10 @@ import org.spindle.storage.api.StorageException.Kind;
 import org.spindle.storage.api.StorageException.Operation;
 
 /**
- * A backend over a local file: positional {@link FileChannel} reads and writes (pread/pwrite), so
- * concurrent requests never share a file position.
+ * A backend over a local file: positional {@link FileChannel} writes (pwrite), so concurrent requests
+ * never share a file position, and reads copied from a memory mapping of the file where it covers
+ * them ({@link FileMapping}), else positional reads (pread). {@code mappedReads = false} reads
+ * everything with pread.
  *
  * <p>Locking: a writable open takes an exclusive OS lock on the whole file and a read-only open a
  * shared one, so two writers (in this process or another) never share an image, and no writer changes
@@ -29,18 +31,41 @@ public final class FileBackend implements StorageBackend, Resizable, Deletable {
     private final String location;
     private final OpenFiles.Entry file;
     private final boolean readOnly;
+    private final boolean mappedReads;
     private volatile boolean closed;
 
-    private FileBackend(Path path, OpenFiles.Entry file, boolean readOnly) {
+    private FileBackend(Path path, OpenFiles.Entry file, boolean readOnly, boolean mappedReads) {
         this.path = path;
         this.location = path.toUri().toString();
         this.file = file;
         this.readOnly = readOnly;
+        this.mappedReads = mappedReads;
     }
 
-    /** Opens (or, for {@link AccessMode#CREATE_NEW}, creates) the file at {@code path}. */
+    /** Opens (or, for {@link AccessMode#CREATE_NEW}, creates) the file at {@code path}, with mapped reads. */
     public static FileBackend open(Path path, AccessMode mode) throws StorageException {
-        return new FileBackend(path, OpenFiles.acquire(path, mode), mode == AccessMode.READ_ONLY);
+        return open(path, mode, true);
+    }
+
+    /**
+     * Opens (or, for {@link AccessMode#CREATE_NEW}, creates) the file at {@code path}; with
+     * {@code mappedReads} reads are copied from a memory mapping of the file where it covers them.
+     */
+    public static FileBackend open(Path path, AccessMode mode, boolean mappedReads) throws StorageException {
+        OpenFiles.Entry file = OpenFiles.acquire(path, mode);
+        if (mappedReads) {
+            file.mapping.map(file.channel);
+        }
+        return new FileBackend(path, file, mode == AccessMode.READ_ONLY, mappedReads);
+    }
+
+    /** Whether this backend reads through a mapping (false if the file could not be mapped). */
+    public boolean readsMapped() {
+        return mappedReads && file.mapping.disabledBecause() == null;
+    }
+
+    OpenFiles.Entry entry() {
+        return file;
     }
 
     public Path path() {
@@ -66,6 +91,12 @@ public final class FileBackend implements StorageBackend, Resizable, Deletable {
     public void read(long offset, ByteBuffer dst) throws StorageException {
         int length = dst.remaining();
         checkRange(Operation.READ, offset, length);
+        if (mappedReads) {
+            checkOpen(Operation.READ);
+            if (file.mapping.read(offset, dst)) {
+                return;
+            }
+        }
         // No size check up front: that would cost an fstat per request. End of file is noticed by
         // the read itself, and then the buffer's position is put back so nothing counts as transferred.
         int start = dst.position();
@@ -80,6 +111,9 @@ public final class FileBackend implements StorageBackend, Resizable, Deletable {
                                 "the range ends beyond the size of " + channel.size() + " bytes");
                     }
                     position += n;
+                }
+                if (mappedReads) {
+                    file.mapping.missed(channel, position);
                 }
                 return null;
             });
@@ -98,8 +132,12 @@ public final class FileBackend implements StorageBackend, Resizable, Deletable {
         io(Operation.WRITE, offset, length, channel -> {
             src.position(start);
             long position = offset;
-            while (src.hasRemaining()) {
-                position += channel.write(src, position);
+            try {
+                while (src.hasRemaining()) {
+                    position += channel.write(src, position);
+                }
+            } finally {
+                file.mapping.wrote(position);
             }
             return null;
         });
@@ -128,10 +166,14 @@ public final class FileBackend implements StorageBackend, Resizable, Deletable {
         io(Operation.RESIZE, newSize, 0, channel -> {
             long current = channel.size();
             if (newSize < current) {
-                channel.truncate(newSize);
+                file.mapping.truncate(channel, newSize);
             } else if (newSize > current) {
                 // writing the last byte grows the file sparsely where the file system allows it
                 channel.write(ByteBuffer.allocate(1), newSize - 1);
+                file.mapping.wrote(newSize);
+            }
+            if (mappedReads) {
+                file.mapping.map(channel);
             }
             return null;
         });

@@ -4,7 +4,12 @@ import java.net.URI;
 import java.nio.file.Path;
 import java.util.Set;
 
+import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.ConfigurationPolicy;
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.Designate;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 import org.spindle.storage.api.AccessMode;
 import org.spindle.storage.api.StorageBackend;
 import org.spindle.storage.api.StorageBackendProvider;
@@ -15,9 +20,34 @@ import org.spindle.storage.api.StorageException.Operation;
 /**
  * Opens {@code file:} URIs: {@code file:/images/disk.img} or {@code file:///images/disk.img}. Only
  * absolute local paths are accepted; the drive layer turns a bare relative path into one.
+ *
+ * <p>Optional configuration {@value #PID}: {@code mapped.reads} (default true) copies reads from a
+ * memory mapping of the file instead of a pread system call per read (see {@link FileBackend}).
  */
-@Component(property = StorageBackendProvider.SCHEME + "=file")
+@Component(configurationPid = FileBackendProvider.PID, configurationPolicy = ConfigurationPolicy.OPTIONAL,
+        property = StorageBackendProvider.SCHEME + "=file")
+@Designate(ocd = FileBackendProvider.Config.class)
 public final class FileBackendProvider implements StorageBackendProvider {
+    public static final String PID = "org.spindle.backend.file";
+
+    @ObjectClassDefinition(name = "Spindle file backend", description = "Images in local files")
+    public @interface Config {
+        @AttributeDefinition(description = "Read through a memory mapping of each image"
+                + " (a copy instead of a system call per read); false: one pread per read")
+        boolean mapped_reads() default true;
+    }
+
+    private final boolean mappedReads;
+
+    /** With the defaults (as {@link java.util.ServiceLoader} makes it). */
+    public FileBackendProvider() {
+        this.mappedReads = true;
+    }
+
+    @Activate
+    public FileBackendProvider(Config config) {
+        this.mappedReads = config.mapped_reads();
+    }
 
     @Override
     public Set<String> schemes() {
@@ -26,7 +56,7 @@ public final class FileBackendProvider implements StorageBackendProvider {
 
     @Override
     public StorageBackend open(URI uri, AccessMode mode) throws StorageException {
-        return FileBackend.open(toPath(uri), mode);
+        return FileBackend.open(toPath(uri), mode, mappedReads);
     }
 
     static Path toPath(URI uri) throws StorageException {

@@ -40,6 +40,8 @@ final class OpenFiles {
         volatile FileChannel channel;
         volatile FileLock lock;
         volatile String broken;
+        /** Reads through a memory mapping, for the users that want them; outlives a replaced channel. */
+        final FileMapping mapping = new FileMapping();
         int users = 1;
 
         Entry(Object key, Path path, FileChannel channel, FileLock lock, boolean writable) {
@@ -172,6 +174,7 @@ final class OpenFiles {
             return;
         }
         OPEN.remove(entry.key);
+        entry.mapping.close();
         try {
             if (entry.lock.isValid() && entry.channel.isOpen()) {
                 entry.lock.release();
