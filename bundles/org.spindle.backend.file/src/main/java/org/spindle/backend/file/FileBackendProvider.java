@@ -7,6 +7,7 @@ import java.util.Set;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
+import org.osgi.service.component.annotations.Modified;
 import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
@@ -37,7 +38,7 @@ public final class FileBackendProvider implements StorageBackendProvider {
         boolean mapped_reads() default true;
     }
 
-    private final boolean mappedReads;
+    private volatile boolean mappedReads;
 
     /** With the defaults (as {@link java.util.ServiceLoader} makes it). */
     public FileBackendProvider() {
@@ -46,6 +47,12 @@ public final class FileBackendProvider implements StorageBackendProvider {
 
     @Activate
     public FileBackendProvider(Config config) {
+        this.mappedReads = config.mapped_reads();
+    }
+
+    /** A changed configuration applies to images opened from now on; the service stays registered. */
+    @Modified
+    void modified(Config config) {
         this.mappedReads = config.mapped_reads();
     }
 

@@ -35,8 +35,9 @@ import org.spindle.machine.api.VirtualClock;
  * <p>Registers run on the machine thread. With {@link Io#WORKERS} a disk command's data phase runs on
  * a worker (a virtual thread) and its completion is posted back to the machine thread, so several ports
  * and tags are in flight at once; with {@link Io#INLINE} it runs inside the register write that issued
- * it, which is faster for a disk in the page cache. CD-ROM commands always run inline: their engine's
- * state belongs to the machine thread.
+ * it, which is faster for a disk in the page cache; {@link Io#AUTO} (the default) runs a port inline
+ * while its data phases are quick and moves it to workers once one has waited for the storage.
+ * CD-ROM commands always run inline: their engine's state belongs to the machine thread.
  */
 public final class AhciHba implements PciFunction, DeviceLifecycle {
     public static final int VENDOR_ID = 0x8086;
@@ -106,7 +107,12 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
         /** Inside the register write that issued it, on the machine thread. */
         INLINE,
         /** On a worker thread, its completion posted back to the machine thread. */
-        WORKERS;
+        WORKERS,
+        /**
+         * Inline while the port's data phases are quick (data the host has cached); a port whose data
+         * phase waited for the storage moves to workers, and comes back after a run of quick ones.
+         */
+        AUTO;
 
         public String configName() {
             return name().toLowerCase(Locale.ROOT);
@@ -119,7 +125,7 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
                     return io;
                 }
             }
-            throw new IllegalArgumentException("AHCI io '" + text + "' (inline or workers)");
+            throw new IllegalArgumentException("AHCI io '" + text + "' (auto, inline or workers)");
         }
     }
 
@@ -195,9 +201,9 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
         updatePresence();
     }
 
-    /** Six ports, inline I/O, the default link delay, operator calls where they are made. */
+    /** Six ports, automatic I/O placement, the default link delay, operator calls where they are made. */
     public static AhciHba of(Object... devices) {
-        return new AhciHba(DEFAULT_PORTS, Io.INLINE, DEFAULT_LINK_DELAY_NANOS, new SlotThread(), devices);
+        return new AhciHba(DEFAULT_PORTS, Io.AUTO, DEFAULT_LINK_DELAY_NANOS, new SlotThread(), devices);
     }
 
     public int ports() {
@@ -252,9 +258,6 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
         return slot == null ? 0 : slot.clock().nanos();
     }
 
-    boolean threaded() {
-        return io == Io.WORKERS;
-    }
 
     ExecutorService worker() {
         if (worker == null) {
@@ -360,7 +363,7 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
         return d == null ? null : d.disk != null ? d.disk : d.cdrom;
     }
 
-    private AhciPort port(int port) {
+    AhciPort port(int port) {
         if (port < 0 || port >= portCount) {
             throw new IllegalArgumentException("port " + port + " of an HBA with " + portCount);
         }

@@ -118,6 +118,14 @@ final class AhciPort {
     /** Most PRDT entries read from guest memory at once. */
     private static final int PRDT_BATCH = 256;
     private static final long[] NO_ENDS = new long[0];
+    /**
+     * Under {@link AhciHba.Io#AUTO}, a data phase that takes longer than this plus a nanosecond per
+     * byte (1 GB/s) waited for the storage: a copy from the host's page cache takes a few microseconds
+     * for 4 KiB, a read from this class of machine's disk 50 µs or more.
+     */
+    static final long SLOW_NANOS = 50_000;
+    /** Under {@link AhciHba.Io#AUTO}, quick data phases on workers in a row before a port comes back inline. */
+    static final int QUICK_TO_INLINE = 256;
     /** The status of a device that has taken a queued command or finished one cleanly. */
     private static final int STATUS_READY = Ata.DRDY | Ata.DSC;
     /** PxTFD.STS while no device answers (AHCI 1.3.1, 3.3.14: set on COMRESET). */
@@ -170,6 +178,10 @@ final class AhciPort {
     private final ConcurrentLinkedQueue<Done> done = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean drainPosted = new AtomicBoolean();
     private final AtomicInteger inFlight = new AtomicInteger();
+    /** Under {@link AhciHba.Io#AUTO}: whether this port's data phases run on workers now (machine thread). */
+    private boolean slowStorage;
+    /** Under {@link AhciHba.Io#AUTO} on workers: quick data phases in a row (machine thread). */
+    private int quickRun;
 
     AhciPort(AhciHba hba, int index) {
         this.hba = hba;
@@ -606,8 +618,11 @@ final class AhciPort {
     /** A data phase ready to run anywhere: the transfer and the guest buffers it moves. */
     private record Job(Transfer transfer, List<ByteBuffer> buffers, long[] interruptEnds) {
         Outcome run() {
-            boolean ok = transfer.direction() == Transfer.Direction.IN ? transfer.toHost(buffers)
-                    : transfer.fromHost(buffers);
+            boolean ok = switch (transfer.direction()) {
+                case NONE -> true; // its work is in finish()
+                case IN -> transfer.toHost(buffers);
+                case OUT -> transfer.fromHost(buffers);
+            };
             AtaResult result = ok ? transfer.finish() : transfer.result();
             boolean dps = false;
             for (long end : interruptEnds) {
@@ -619,7 +634,7 @@ final class AhciPort {
 
     /** A finished data phase on its way back to the machine thread. */
     private record Done(int generation, int slot, boolean queued, boolean packet, Command command, Taskfile tf,
-            Transfer transfer, Outcome outcome) {
+            Transfer transfer, Outcome outcome, boolean slow) {
     }
 
     /** Issues what PxCI holds, in slot order from where the engine left off, while the device can take commands. */
@@ -759,7 +774,11 @@ final class AhciPort {
         Transfer t = device.execute(command, tf, cdb);
         boolean packet = cdb != null;
         if (t.direction() == Transfer.Direction.NONE) {
-            finishDirect(c, tf, t, packet, new Outcome(t.result(), 0, 0, false));
+            if (t.result() != null) {
+                finishDirect(c, tf, t, packet, new Outcome(t.result(), 0, 0, false));
+            } else {
+                dispatch(new Job(t, List.of(), NO_ENDS), c, tf, false, packet); // a flush, a verify
+            }
             return;
         }
         Object prepared = prepare(c, t);
@@ -803,7 +822,8 @@ final class AhciPort {
             return;
         }
         if (t.direction() == Transfer.Direction.NONE) {
-            completeQueued(q.tag(), t, new Outcome(t.result(), 0, 0, false));
+            // a queued command is data or nothing: what has no data has failed already
+            completeQueued(q.tag(), t, new Outcome(t.finish(), 0, 0, false));
             return;
         }
         Object prepared = prepare(table, t);
@@ -883,11 +903,25 @@ final class AhciPort {
     /**
      * Runs a data phase here, or on a worker when the HBA runs disk I/O there and the transfer reaches
      * the medium (data from the engine's memory, IDENTIFY or a log, moves at once: nothing to wait
-     * for, and a log read is never left half-way at a save).
+     * for, and a log read is never left half-way at a save). Under {@link AhciHba.Io#AUTO} a port goes
+     * to workers when a data phase run here was slow, and comes back after {@link #QUICK_TO_INLINE}
+     * quick ones there.
      */
     private void dispatch(Job job, Command c, Taskfile tf, boolean isQueued, boolean packet) {
-        if (device.disk == null || !hba.threaded() || !job.transfer.usesStorage()) {
-            Outcome o = runGuarded(job);
+        AhciHba.Io io = hba.io();
+        boolean storage = device.disk != null && job.transfer.usesStorage();
+        if (!storage || io == AhciHba.Io.INLINE || io == AhciHba.Io.AUTO && !slowStorage) {
+            Outcome o;
+            if (storage && io == AhciHba.Io.AUTO) {
+                long start = System.nanoTime();
+                o = runGuarded(job);
+                if (slow(job, System.nanoTime() - start)) {
+                    slowStorage = true;
+                    quickRun = 0;
+                }
+            } else {
+                o = runGuarded(job);
+            }
             if (isQueued) {
                 completeQueued(c.slot, job.transfer, o);
             } else {
@@ -899,7 +933,10 @@ final class AhciPort {
         inFlight.incrementAndGet();
         hba.worker().execute(() -> {
             try {
-                done.add(new Done(gen, c.slot, isQueued, packet, c, tf, job.transfer, runGuarded(job)));
+                long start = System.nanoTime();
+                Outcome o = runGuarded(job);
+                done.add(new Done(gen, c.slot, isQueued, packet, c, tf, job.transfer, o,
+                        slow(job, System.nanoTime() - start)));
             } finally {
                 inFlight.decrementAndGet();
                 if (drainPosted.compareAndSet(false, true) && !hba.post(this::drain)) {
@@ -907,6 +944,27 @@ final class AhciPort {
                 }
             }
         });
+    }
+
+    private static boolean slow(Job job, long nanos) {
+        return nanos > SLOW_NANOS + job.transfer.length();
+    }
+
+    /** Under {@link AhciHba.Io#AUTO}, what a data phase on a worker says about the storage. */
+    private void noteWorkerPhase(boolean slow) {
+        if (hba.io() != AhciHba.Io.AUTO) {
+            return;
+        }
+        if (slow) {
+            quickRun = 0;
+        } else if (++quickRun >= QUICK_TO_INLINE) {
+            slowStorage = false;
+        }
+    }
+
+    /** Under {@link AhciHba.Io#AUTO}, whether this port runs its data phases on workers now. */
+    boolean onWorkers() {
+        return slowStorage;
     }
 
     /** A data phase that fails inside the disk stack (a backend's bug, memory) ends as an aborted command, never as an exception in the machine. */
@@ -933,6 +991,7 @@ final class AhciPort {
                 continue;
             }
             any = true;
+            noteWorkerPhase(d.slow);
             if (d.queued) {
                 completeQueued(d.slot, d.transfer, d.outcome);
             } else {

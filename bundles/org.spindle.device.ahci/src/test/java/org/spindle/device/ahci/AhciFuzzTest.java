@@ -37,7 +37,7 @@ class AhciFuzzTest {
         SlotThread thread = new SlotThread();
         AtapiCdrom cd = new AtapiCdrom(AtaIdentity.cdrom("F"), "f", thread, true);
         cd.insert(ArrayDisk.cd(32), "disc", false);
-        AhciHba.Io io = in.consumeBoolean() ? AhciHba.Io.WORKERS : AhciHba.Io.INLINE;
+        AhciHba.Io io = AhciHba.Io.values()[in.consumeInt(0, AhciHba.Io.values().length - 1)];
         AhciHba hba = new AhciHba(in.consumeInt(1, 4), io, in.consumeInt(0, 20_000), thread,
                 new AtaDisk(ArrayDisk.disk(2048), AtaIdentity.disk("F"), true));
         try (PcMachine machine = new PcMachine(MachineConfig.of("pc", RAM))) {

@@ -273,6 +273,73 @@ class AhciNcqTest {
         assertThat(f.qt.memread(buffer(2), BLOCK * 512)).isEqualTo(image.slice(lba(2) * 512, BLOCK * 512));
     }
 
+    @Test
+    void onWorkersFlushAndReadVerifyWaitOnAWorkerWhileTheMachineGoesOn() throws Exception {
+        GatedDisk image = new GatedDisk(4096);
+        start(image, AhciHba.Io.WORKERS);
+        image.gateFlush();
+        d.prepare(0, 0, h2d(0xEA, 0, 0, 0, 0x40), null, 0, List.of()); // FLUSH CACHE EXT
+        d.port(0, PxCI, 1);
+        image.awaitWaiting(1);
+        assertThat(d.port(0, PxCI)).as("the machine answers while the flush waits").isEqualTo(1);
+        assertThat(image.flushes).isZero();
+        image.releaseAll();
+        assertThat(d.await(0, 0) & FATAL).isZero();
+        assertThat(image.flushes).isEqualTo(1);
+        assertThat(d.port(0, PxIS) & 1).as("a register FIS ended it").isEqualTo(1);
+        d.port(0, PxIS, -1);
+
+        image.gate(lba(1));
+        d.prepare(0, 1, h2d(0x42, 0, BLOCK, lba(1), 0x40), null, 0, List.of()); // READ VERIFY SECTORS EXT
+        d.port(0, PxCI, 1 << 1);
+        image.awaitWaiting(1);
+        assertThat(d.port(0, PxCI)).as("the verify waits on its worker").isEqualTo(1 << 1);
+        image.releaseAll();
+        assertThat(d.await(0, 1) & FATAL).isZero();
+        assertThat(d.port(0, PxTFD) & 0xFF).isEqualTo(0x50);
+    }
+
+    @Test
+    void underAutoAPortMovesToWorkersWhenItsStorageIsSlowAndBackWhenItIsQuick() throws Exception {
+        GatedDisk image = new GatedDisk(4096);
+        start(image, AhciHba.Io.AUTO);
+        d.prepare(0, 0, h2d(0x25, 0, BLOCK, lba(0), 0x40), null, 0, List.of(new Prd(buffer(0), BLOCK * 512)));
+        assertThat(issueAndReadCi(1)).as("a port starts inline: the read ends inside the PxCI write").isZero();
+        // The storage slows down: the next read still runs inline (nothing knew), and takes the port to workers.
+        image.readMillis = 2;
+        assertThat(issueAndReadCi(1)).isZero();
+        assertThat(onWorkers()).as("after a 2 ms data phase").isTrue();
+        image.readMillis = 0;
+        // On workers: 32 queued reads waiting on the disk at once, the machine answering meanwhile.
+        for (int tag = 0; tag < 32; tag++) {
+            image.gate(lba(tag));
+        }
+        d.port(0, PxIS, -1);
+        queue(-1, false);
+        image.awaitWaiting(32);
+        assertThat(d.port(0, PxSACT)).isEqualTo(-1);
+        image.releaseAll();
+        assertThat(d.awaitTags(0, -1) & FATAL).isZero();
+        for (int tag = 0; tag < 32; tag++) {
+            assertThat(f.qt.memread(buffer(tag), BLOCK * 512)).isEqualTo(image.slice(lba(tag) * 512, BLOCK * 512));
+        }
+        // Quick again: after a run of quick data phases on workers the port comes back inline.
+        int batches = 0;
+        while (onWorkers() && batches++ < 100) {
+            d.port(0, PxIS, -1);
+            queue(-1, false);
+            assertThat(d.awaitTags(0, -1) & FATAL).isZero();
+        }
+        assertThat(onWorkers()).as("back inline after " + batches + " batches of 32").isFalse();
+        assertThat(batches).isGreaterThanOrEqualTo(AhciPort.QUICK_TO_INLINE / 32);
+        d.port(0, PxIS, -1);
+        assertThat(issueAndReadCi(1)).as("inline again").isZero();
+    }
+
+    private boolean onWorkers() throws Exception {
+        return f.machine.call(() -> f.hba.port(0).onWorkers());
+    }
+
     /** PxCI written and read back in one go on the machine thread: no worker's completion can land in between. */
     private long issueAndReadCi(int slots) throws Exception {
         long ci = d.abar + 0x100 + PxCI;

@@ -11,8 +11,8 @@ import org.spindle.device.ata.ArrayDisk;
 import org.spindle.storage.api.StorageException;
 
 /**
- * A disk whose reads of chosen sectors wait until the test releases them: requests in flight at once,
- * finishing in the order the test picks.
+ * A disk whose reads of chosen sectors (and, when told, flushes) wait until the test releases them:
+ * requests in flight at once, finishing in the order the test picks.
  */
 final class GatedDisk extends ArrayDisk {
     private final Map<Long, CountDownLatch> gates = new ConcurrentHashMap<>();
@@ -20,6 +20,15 @@ final class GatedDisk extends ArrayDisk {
 
     GatedDisk(int sectors) {
         super(sectors * 512, 512, false);
+    }
+
+    private volatile CountDownLatch flushGate;
+    /** How long every read takes from now on (a disk that has to seek). */
+    volatile long readMillis;
+
+    /** Flushes wait from now on until {@link #releaseAll}. */
+    void gateFlush() {
+        flushGate = new CountDownLatch(1);
     }
 
     /** Reads starting at {@code lba} wait from now on until {@link #release}. */
@@ -38,6 +47,11 @@ final class GatedDisk extends ArrayDisk {
         for (Long lba : gates.keySet()) {
             release(lba);
         }
+        CountDownLatch f = flushGate;
+        flushGate = null;
+        if (f != null) {
+            f.countDown();
+        }
     }
 
     /** Waits until {@code n} reads are held at their gates. */
@@ -53,6 +67,15 @@ final class GatedDisk extends ArrayDisk {
 
     @Override
     public void read(long offset, ByteBuffer dst) throws StorageException {
+        long millis = readMillis;
+        if (millis > 0) {
+            try {
+                Thread.sleep(millis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new StorageException(StorageException.Kind.IO, "interrupted");
+            }
+        }
         CountDownLatch g = gates.get(offset / 512);
         if (g != null) {
             waiting.incrementAndGet();
@@ -69,6 +92,24 @@ final class GatedDisk extends ArrayDisk {
         }
         synchronized (this) {
             super.read(offset, dst);
+        }
+    }
+
+    @Override
+    public void flush() {
+        CountDownLatch g = flushGate;
+        if (g != null) {
+            waiting.incrementAndGet();
+            try {
+                g.await(20, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                waiting.decrementAndGet();
+            }
+        }
+        synchronized (this) {
+            super.flush();
         }
     }
 

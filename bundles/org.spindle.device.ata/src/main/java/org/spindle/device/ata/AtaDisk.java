@@ -157,7 +157,7 @@ public final class AtaDisk {
             case AtaCommand.Queued q -> queued(q, tf);
             case AtaCommand.ReadLog l -> readLog(l);
             case AtaCommand.ReadVerify v -> verify(v, tf);
-            case AtaCommand.FlushCache f -> Transfer.none(flush(tf));
+            case AtaCommand.FlushCache f -> flushLater(tf.device());
             case AtaCommand.Identify i -> BufferTransfer.toHost(identify(), false, 512, AtaResult.OK);
             case AtaCommand.SetWriteCache wc -> Transfer.none(setWriteCache(wc.enabled(), tf));
             case AtaCommand.SetTransferMode tm -> {
@@ -291,6 +291,18 @@ public final class AtaDisk {
                 }
                 return BufferTransfer.resumeToHost(saved);
             }
+            case "flush" -> {
+                return flushLater((int) num(saved, "device"));
+            }
+            case "verify" -> {
+                long lba = num(saved, "lba");
+                long count = num(saved, "sectors");
+                if (lba < 0 || count < 0 || lba + count > sectors) {
+                    throw new IllegalArgumentException("a saved verify of sectors " + lba + "+" + count
+                            + " beyond the disk's " + sectors);
+                }
+                return verifyLater(lba, count, Boolean.TRUE.equals(saved.get("ext")), (int) num(saved, "device"));
+            }
             default -> throw new IllegalArgumentException("an ATA disk cannot resume a '" + kind + "' transfer");
         }
     }
@@ -308,38 +320,62 @@ public final class AtaDisk {
             return Transfer.none(AtaResult.error(Ata.IDNF));
         }
         power = Power.ACTIVE;
+        return verifyLater(v.lba(), v.sectors(), v.ext(), tf.device());
+    }
+
+    /** READ VERIFY's work: the sectors read (into a scratch buffer) when the transfer finishes. */
+    private Transfer verifyLater(long lba, long count, boolean ext, int device) {
+        return new MediumWork(() -> readBack(lba * sectorSize, count * sectorSize, ext, device),
+                () -> Map.of("kind", "verify", "lba", lba, "sectors", count, "ext", ext, "device", device));
+    }
+
+    private AtaResult readBack(long offset, long length, boolean ext, int device) {
         ByteBuffer scratch = bounce.take();
         try {
-            long offset = v.lba() * sectorSize;
-            long end = offset + (long) v.sectors() * sectorSize;
-            while (offset < end) {
+            for (long end = offset + length; offset < end; offset += scratch.limit()) {
                 scratch.clear().limit((int) Math.min(scratch.capacity(), end - offset));
                 try {
                     disk.read(offset, scratch);
                 } catch (StorageException e) {
-                    return Transfer.none(failure(e, false, offset, v.ext(), tf.device()));
+                    // the outputs name the first sector that cannot be read, so look for it
+                    long bad = offset;
+                    StorageException why = e;
+                    for (long at = offset, chunkEnd = offset + scratch.limit(); at < chunkEnd; at += sectorSize) {
+                        try {
+                            disk.read(at, scratch.clear().limit(sectorSize));
+                        } catch (StorageException sectorFailure) {
+                            bad = at;
+                            why = sectorFailure;
+                            break;
+                        }
+                    }
+                    return failure(why, false, bad, ext, device);
                 }
-                offset += scratch.limit();
             }
-            return Transfer.none(AtaResult.OK);
+            return AtaResult.OK;
         } finally {
             bounce.give(scratch);
         }
     }
 
-    private AtaResult flush(Taskfile tf) {
+    /** FLUSH CACHE (EXT): the flush is done when the transfer finishes. */
+    private Transfer flushLater(int device) {
+        return new MediumWork(() -> flush(device), () -> Map.of("kind", "flush", "device", device));
+    }
+
+    private AtaResult flush(int device) {
         try {
             disk.flush();
             return AtaResult.OK;
         } catch (StorageException e) {
-            return failure(e, true, 0, false, tf.device());
+            return failure(e, true, 0, false, device);
         }
     }
 
     private AtaResult setWriteCache(boolean enabled, Taskfile tf) {
         if (!enabled && writeCache) {
             // What the cache holds reaches the medium before the drive writes through.
-            AtaResult flushed = flush(tf);
+            AtaResult flushed = flush(tf.device());
             if (flushed.failed()) {
                 return flushed;
             }
@@ -353,7 +389,7 @@ public final class AtaDisk {
             case IDLE, IDLE_IMMEDIATE -> power = Power.IDLE;
             case STANDBY, STANDBY_IMMEDIATE -> {
                 // A drive writes its cache back before it spins down.
-                AtaResult flushed = flush(tf);
+                AtaResult flushed = flush(tf.device());
                 if (flushed.failed()) {
                     return flushed;
                 }

@@ -10,7 +10,9 @@ import java.util.Map;
  * {@link #fromHost} for data coming from it; then it asks {@link #finish()} for the status to report.
  * A failure of the medium ends the phase early: the method returns {@code false} and {@link #result()}
  * holds the error to report. A controller that cannot move the data (a scatter-gather list too short,
- * a wrong direction) ends it with {@link #abort}; from then on nothing reaches the disk.
+ * a wrong direction) ends it with {@link #abort}; from then on nothing reaches the disk. A transfer
+ * without data ({@link Direction#NONE}) is ended by {@link #finish()} too: most have their result
+ * already, but one that {@link #usesStorage()} does its work there.
  *
  * <p>Transfers run on the machine thread and are not thread-safe. A transfer in progress can be saved
  * ({@link #save()}) and given back to its engine after a restore.
@@ -18,7 +20,11 @@ import java.util.Map;
 public abstract class Transfer {
     /** Which way the data goes. */
     public enum Direction {
-        /** No data: the command has finished. */
+        /**
+         * No data: the command has finished ({@link #result()} says how), or, when
+         * {@link #usesStorage()}, its work on the medium (a cache flush, a verify) is done by
+         * {@link #finish()}.
+         */
         NONE,
         /** From the device to the host (a read). */
         IN,
@@ -64,7 +70,8 @@ public abstract class Transfer {
     /**
      * Whether moving the data (or finishing) reaches the medium, so it may take as long as the
      * storage takes. A controller that keeps slow work off the machine thread moves such transfers
-     * elsewhere; the rest (IDENTIFY data, logs, sense) move from memory and are done at once.
+     * elsewhere; the rest (IDENTIFY data, logs, sense, commands that only change settings) move from
+     * memory and are done at once.
      */
     public boolean usesStorage() {
         return false;

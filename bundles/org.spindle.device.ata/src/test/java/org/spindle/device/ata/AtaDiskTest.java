@@ -133,8 +133,47 @@ class AtaDiskTest {
         assertThat(image.flushes).isEqualTo(2);
 
         run(Ata.SET_FEATURES, Ata.SF_ENABLE_WRITE_CACHE, 0, 0, 0);
-        assertThat(run(Ata.FLUSH_CACHE_EXT, 0, 0, 0, 0).result()).isEqualTo(AtaResult.OK);
+        Transfer flush = run(Ata.FLUSH_CACHE_EXT, 0, 0, 0, 0);
+        assertThat(flush.direction()).isEqualTo(Transfer.Direction.NONE);
+        assertThat(flush.usesStorage()).as("a controller may move the flush off its thread").isTrue();
+        assertThat(flush.result()).as("not flushed yet").isNull();
+        assertThat(image.flushes).isEqualTo(2);
+        assertThat(flush.finish()).isEqualTo(AtaResult.OK);
         assertThat(image.flushes).isEqualTo(3);
+    }
+
+    @Test
+    void readVerifyReadsTheSectorsWhenItFinishesAndReportsTheFirstBadOne() {
+        assertThat(run(Ata.READ_VERIFY_EXT, 0, 2, 19_999, 0x40).result())
+                .as("past the end: refused at once").isEqualTo(AtaResult.error(Ata.IDNF));
+        image.failAt = 700L * 512 + 9;
+        Transfer bad = run(Ata.READ_VERIFY_EXT, 0, 1000, 100, 0x40);
+        assertThat(bad.direction()).isEqualTo(Transfer.Direction.NONE);
+        assertThat(bad.usesStorage()).isTrue();
+        assertThat(bad.result()).isNull();
+        AtaResult r = bad.finish();
+        assertThat(r.error()).isEqualTo(Ata.UNC);
+        assertThat(r.outputs().lba48()).as("the first sector that failed").isEqualTo(700);
+        image.failAt = -1;
+        assertThat(run(Ata.READ_VERIFY_EXT, 0, 1000, 100, 0x40).finish()).isEqualTo(AtaResult.OK);
+    }
+
+    @Test
+    void aFlushOrVerifySavedBeforeItRanRunsAfterTheRestore() {
+        Transfer flush = run(Ata.FLUSH_CACHE, 0, 0, 0, 0);
+        Transfer verify = run(Ata.READ_VERIFY, 0, 8, 40, 0xE0);
+        AtaDisk other = new AtaDisk(image, new AtaIdentity("Model M", "SER123", "FW1"));
+        int flushes = image.flushes;
+        assertThat(other.resume(flush.save()).finish()).isEqualTo(AtaResult.OK);
+        assertThat(image.flushes).isEqualTo(flushes + 1);
+        image.failAt = 45L * 512;
+        AtaResult r = other.resume(verify.save()).finish();
+        assertThat(r.error()).isEqualTo(Ata.UNC);
+        assertThat(r.outputs().lba28()).isEqualTo(45);
+        Map<String, Object> beyond = new java.util.HashMap<>(verify.save());
+        beyond.put("lba", 19_995L);
+        org.assertj.core.api.Assertions.assertThatIllegalArgumentException().isThrownBy(() -> other.resume(beyond))
+                .withMessageContaining("beyond");
     }
 
     @Test
