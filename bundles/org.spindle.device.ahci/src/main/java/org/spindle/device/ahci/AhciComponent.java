@@ -79,7 +79,7 @@ public final class AhciComponent {
                     value = "workers"),
             @Option(label = "inline: in the register write that issued it (fastest for page-cached local images)",
                     value = "inline")})
-        String io() default "auto";
+        String io() default "inline";
 
         @AttributeDefinition(name = "Link delay", required = false,
                 description = "Nanoseconds of machine time a link takes to come up after COMRESET or spin-up (0: at once)")

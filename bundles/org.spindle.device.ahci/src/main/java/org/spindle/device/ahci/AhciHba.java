@@ -35,8 +35,8 @@ import org.spindle.machine.api.VirtualClock;
  * <p>Registers run on the machine thread. With {@link Io#WORKERS} a disk command's data phase runs on
  * a worker (a virtual thread) and its completion is posted back to the machine thread, so several ports
  * and tags are in flight at once; with {@link Io#INLINE} it runs inside the register write that issued
- * it, which is faster for a disk in the page cache; {@link Io#AUTO} (the default) runs a port inline
- * while its data phases are quick and moves it to workers once one has waited for the storage.
+ * it, which is faster for a disk in the page cache (the default); {@link Io#AUTO} runs a port inline
+ * while its data phases are quick and moves it to workers once they wait for the storage.
  * CD-ROM commands always run inline: their engine's state belongs to the machine thread.
  */
 public final class AhciHba implements PciFunction, DeviceLifecycle {
@@ -201,9 +201,9 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
         updatePresence();
     }
 
-    /** Six ports, automatic I/O placement, the default link delay, operator calls where they are made. */
+    /** Six ports, inline I/O, the default link delay, operator calls where they are made. */
     public static AhciHba of(Object... devices) {
-        return new AhciHba(DEFAULT_PORTS, Io.AUTO, DEFAULT_LINK_DELAY_NANOS, new SlotThread(), devices);
+        return new AhciHba(DEFAULT_PORTS, Io.INLINE, DEFAULT_LINK_DELAY_NANOS, new SlotThread(), devices);
     }
 
     public int ports() {

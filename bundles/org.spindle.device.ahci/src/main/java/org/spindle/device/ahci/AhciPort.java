@@ -121,11 +121,21 @@ final class AhciPort {
     /**
      * Under {@link AhciHba.Io#AUTO}, a data phase that takes longer than this plus a nanosecond per
      * byte (1 GB/s) waited for the storage: a copy from the host's page cache takes a few microseconds
-     * for 4 KiB, a read from this class of machine's disk 50 µs or more.
+     * for 4 KiB (a pread on a worker, with the virtual thread's hand-offs, tens), a read from a disk or
+     * across the network 100 µs and more.
      */
-    static final long SLOW_NANOS = 50_000;
-    /** Under {@link AhciHba.Io#AUTO}, quick data phases on workers in a row before a port comes back inline. */
+    static final long SLOW_NANOS = 200_000;
+    /**
+     * Under {@link AhciHba.Io#AUTO}, the data phases on workers judged together: if at most one in
+     * eight of them was slow (a worker can be held up by the host's scheduler too), the port comes back
+     * inline.
+     */
     static final int QUICK_TO_INLINE = 256;
+    /**
+     * Under {@link AhciHba.Io#AUTO}, slow data phases in a row that move a port to workers: one alone may
+     * be the host's scheduler taking the machine thread away mid-copy; slow storage makes every one slow.
+     */
+    static final int SLOW_TO_WORKERS = 4;
     /** The status of a device that has taken a queued command or finished one cleanly. */
     private static final int STATUS_READY = Ata.DRDY | Ata.DSC;
     /** PxTFD.STS while no device answers (AHCI 1.3.1, 3.3.14: set on COMRESET). */
@@ -180,8 +190,11 @@ final class AhciPort {
     private final AtomicInteger inFlight = new AtomicInteger();
     /** Under {@link AhciHba.Io#AUTO}: whether this port's data phases run on workers now (machine thread). */
     private boolean slowStorage;
-    /** Under {@link AhciHba.Io#AUTO} on workers: quick data phases in a row (machine thread). */
-    private int quickRun;
+    /** Under {@link AhciHba.Io#AUTO} on workers: data phases seen, and how many of them were slow (machine thread). */
+    private int workerPhases;
+    private int slowPhases;
+    /** Under {@link AhciHba.Io#AUTO} inline: slow data phases in a row (machine thread). */
+    private int slowInline;
 
     AhciPort(AhciHba hba, int index) {
         this.hba = hba;
@@ -904,8 +917,8 @@ final class AhciPort {
      * Runs a data phase here, or on a worker when the HBA runs disk I/O there and the transfer reaches
      * the medium (data from the engine's memory, IDENTIFY or a log, moves at once: nothing to wait
      * for, and a log read is never left half-way at a save). Under {@link AhciHba.Io#AUTO} a port goes
-     * to workers when a data phase run here was slow, and comes back after {@link #QUICK_TO_INLINE}
-     * quick ones there.
+     * to workers when {@link #SLOW_TO_WORKERS} data phases in a row run here were slow, and comes back when no more than one in eight
+     * of {@link #QUICK_TO_INLINE} data phases there was.
      */
     private void dispatch(Job job, Command c, Taskfile tf, boolean isQueued, boolean packet) {
         AhciHba.Io io = hba.io();
@@ -915,9 +928,13 @@ final class AhciPort {
             if (storage && io == AhciHba.Io.AUTO) {
                 long start = System.nanoTime();
                 o = runGuarded(job);
-                if (slow(job, System.nanoTime() - start)) {
+                if (!slow(job, System.nanoTime() - start)) {
+                    slowInline = 0;
+                } else if (++slowInline >= SLOW_TO_WORKERS) {
                     slowStorage = true;
-                    quickRun = 0;
+                    slowInline = 0;
+                    workerPhases = 0;
+                    slowPhases = 0;
                 }
             } else {
                 o = runGuarded(job);
@@ -956,9 +973,12 @@ final class AhciPort {
             return;
         }
         if (slow) {
-            quickRun = 0;
-        } else if (++quickRun >= QUICK_TO_INLINE) {
-            slowStorage = false;
+            slowPhases++;
+        }
+        if (++workerPhases >= QUICK_TO_INLINE) {
+            slowStorage = slowPhases * 8 > workerPhases;
+            workerPhases = 0;
+            slowPhases = 0;
         }
     }
 

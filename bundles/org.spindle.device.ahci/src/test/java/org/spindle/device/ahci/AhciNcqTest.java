@@ -305,10 +305,14 @@ class AhciNcqTest {
         start(image, AhciHba.Io.AUTO);
         d.prepare(0, 0, h2d(0x25, 0, BLOCK, lba(0), 0x40), null, 0, List.of(new Prd(buffer(0), BLOCK * 512)));
         assertThat(issueAndReadCi(1)).as("a port starts inline: the read ends inside the PxCI write").isZero();
-        // The storage slows down: the next read still runs inline (nothing knew), and takes the port to workers.
+        // The storage slows down: the next reads still run inline (one slow phase may be the host's
+        // scheduler), and a run of them takes the port to workers.
         image.readMillis = 2;
-        assertThat(issueAndReadCi(1)).isZero();
-        assertThat(onWorkers()).as("after a 2 ms data phase").isTrue();
+        for (int i = 0; i < AhciPort.SLOW_TO_WORKERS; i++) {
+            assertThat(onWorkers()).isFalse();
+            assertThat(issueAndReadCi(1)).isZero();
+        }
+        assertThat(onWorkers()).as("after " + AhciPort.SLOW_TO_WORKERS + " data phases of 2 ms").isTrue();
         image.readMillis = 0;
         // On workers: 32 queued reads waiting on the disk at once, the machine answering meanwhile.
         for (int tag = 0; tag < 32; tag++) {
@@ -331,7 +335,8 @@ class AhciNcqTest {
             assertThat(d.awaitTags(0, -1) & FATAL).isZero();
         }
         assertThat(onWorkers()).as("back inline after " + batches + " batches of 32").isFalse();
-        assertThat(batches).isGreaterThanOrEqualTo(AhciPort.QUICK_TO_INLINE / 32);
+        // a window of 256 phases on workers, the 32 that waited at the gates among them (one in eight)
+        assertThat(batches).isGreaterThanOrEqualTo((AhciPort.QUICK_TO_INLINE - 32) / 32);
         d.port(0, PxIS, -1);
         assertThat(issueAndReadCi(1)).as("inline again").isZero();
     }
