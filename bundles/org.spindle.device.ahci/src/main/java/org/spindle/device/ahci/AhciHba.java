@@ -109,8 +109,9 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
         /** On a worker thread, its completion posted back to the machine thread. */
         WORKERS,
         /**
-         * Inline while the port's data phases are quick (data the host has cached); a port whose data
-         * phase waited for the storage moves to workers, and comes back after a run of quick ones.
+         * Per port: inline while its data phases are quick (data the host has cached); a run of data
+         * phases that waited for the storage moves the port to workers, and it comes back once nearly
+         * all of them are quick again (see {@code docs/devices.md}).
          */
         AUTO;
 
