@@ -82,10 +82,10 @@ final class FileMapping {
     boolean read(long offset, ByteBuffer dst) {
         View v = view;
         int length = dst.remaining();
-        if (v == null || offset > v.segment.byteSize() - length || Thread.currentThread().isVirtual()) {
+        Thread me = Thread.currentThread();
+        if (v == null || offset > v.segment.byteSize() - length || me.isVirtual()) {
             return false;
         }
-        Thread me = Thread.currentThread();
         boolean interrupted = me.isInterrupted();
         try {
             MemorySegment.copy(v.segment, offset, MemorySegment.ofBuffer(dst), 0, length);
@@ -130,8 +130,7 @@ final class FileMapping {
         grownTo.set(size);
         View old = view;
         if (old != null && old.segment.byteSize() > size) {
-            view = null;
-            retire(old);
+            unmap();
         }
         channel.truncate(size);
     }
@@ -148,13 +147,15 @@ final class FileMapping {
 
     synchronized void close() {
         closed = true;
-        View old = view;
-        view = null;
-        retire(old);
+        unmap();
     }
 
     private void giveUp(String why) {
         off = why;
+        unmap();
+    }
+
+    private void unmap() {
         View old = view;
         view = null;
         retire(old);

@@ -917,27 +917,18 @@ final class AhciPort {
      * Runs a data phase here, or on a worker when the HBA runs disk I/O there and the transfer reaches
      * the medium (data from the engine's memory, IDENTIFY or a log, moves at once: nothing to wait
      * for, and a log read is never left half-way at a save). Under {@link AhciHba.Io#AUTO} a port goes
-     * to workers when {@link #SLOW_TO_WORKERS} data phases in a row run here were slow, and comes back when no more than one in eight
-     * of {@link #QUICK_TO_INLINE} data phases there was.
+     * to workers when {@link #SLOW_TO_WORKERS} data phases in a row run here were slow, and comes back
+     * when no more than one in eight of {@link #QUICK_TO_INLINE} data phases there was.
      */
     private void dispatch(Job job, Command c, Taskfile tf, boolean isQueued, boolean packet) {
         AhciHba.Io io = hba.io();
         boolean storage = device.disk != null && job.transfer.usesStorage();
-        if (!storage || io == AhciHba.Io.INLINE || io == AhciHba.Io.AUTO && !slowStorage) {
-            Outcome o;
-            if (storage && io == AhciHba.Io.AUTO) {
-                long start = System.nanoTime();
-                o = runGuarded(job);
-                if (!slow(job, System.nanoTime() - start)) {
-                    slowInline = 0;
-                } else if (++slowInline >= SLOW_TO_WORKERS) {
-                    slowStorage = true;
-                    slowInline = 0;
-                    workerPhases = 0;
-                    slowPhases = 0;
-                }
-            } else {
-                o = runGuarded(job);
+        boolean timed = storage && io == AhciHba.Io.AUTO;
+        if (!storage || io == AhciHba.Io.INLINE || timed && !slowStorage) {
+            long start = timed ? System.nanoTime() : 0;
+            Outcome o = runGuarded(job);
+            if (timed) {
+                noteInlinePhase(slow(job, System.nanoTime() - start));
             }
             if (isQueued) {
                 completeQueued(c.slot, job.transfer, o);
@@ -950,10 +941,10 @@ final class AhciPort {
         inFlight.incrementAndGet();
         hba.worker().execute(() -> {
             try {
-                long start = System.nanoTime();
+                long start = timed ? System.nanoTime() : 0;
                 Outcome o = runGuarded(job);
                 done.add(new Done(gen, c.slot, isQueued, packet, c, tf, job.transfer, o,
-                        slow(job, System.nanoTime() - start)));
+                        timed && slow(job, System.nanoTime() - start)));
             } finally {
                 inFlight.decrementAndGet();
                 if (drainPosted.compareAndSet(false, true) && !hba.post(this::drain)) {
@@ -965,6 +956,18 @@ final class AhciPort {
 
     private static boolean slow(Job job, long nanos) {
         return nanos > SLOW_NANOS + job.transfer.length();
+    }
+
+    /** Under {@link AhciHba.Io#AUTO}, what a data phase run inline says about the storage. */
+    private void noteInlinePhase(boolean slow) {
+        if (!slow) {
+            slowInline = 0;
+        } else if (++slowInline >= SLOW_TO_WORKERS) {
+            slowStorage = true;
+            slowInline = 0;
+            workerPhases = 0;
+            slowPhases = 0;
+        }
     }
 
     /** Under {@link AhciHba.Io#AUTO}, what a data phase on a worker says about the storage. */

@@ -337,25 +337,29 @@ public final class AtaDisk {
                 try {
                     disk.read(offset, scratch);
                 } catch (StorageException e) {
-                    // the outputs name the first sector that cannot be read, so look for it
-                    long bad = offset;
-                    StorageException why = e;
-                    for (long at = offset, chunkEnd = offset + scratch.limit(); at < chunkEnd; at += sectorSize) {
-                        try {
-                            disk.read(at, scratch.clear().limit(sectorSize));
-                        } catch (StorageException sectorFailure) {
-                            bad = at;
-                            why = sectorFailure;
-                            break;
-                        }
-                    }
-                    return failure(why, false, bad, ext, device);
+                    return firstBadSector(offset, scratch.limit(), scratch, e, ext, device);
                 }
             }
             return AtaResult.OK;
         } finally {
             bounce.give(scratch);
         }
+    }
+
+    /**
+     * A read of {@code length} bytes at {@code start} failed with {@code chunkFailure}: the outputs name
+     * the first sector that cannot be read, so the sectors are read one by one to find it.
+     */
+    private AtaResult firstBadSector(long start, int length, ByteBuffer scratch, StorageException chunkFailure,
+            boolean ext, int device) {
+        for (long at = start; at < start + length; at += sectorSize) {
+            try {
+                disk.read(at, scratch.clear().limit(sectorSize));
+            } catch (StorageException e) {
+                return failure(e, false, at, ext, device);
+            }
+        }
+        return failure(chunkFailure, false, start, ext, device); // no sector fails alone: the request's start
     }
 
     /** FLUSH CACHE (EXT): the flush is done when the transfer finishes. */
