@@ -5,10 +5,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
+import org.spindle.device.ata.IoThreads;
 import org.spindle.device.ata.SlotThread;
 import org.spindle.machine.api.DeviceLifecycle;
 import org.spindle.machine.api.DeviceStateDTO;
@@ -101,6 +100,11 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
     /** Device-specific configuration: port mapping (AHCI mode) and the port control and status register. */
     static final int CONFIG_MAP = 0x90;
     static final int CONFIG_PCS = 0x92;
+    /**
+     * The most I/O threads an HBA runs (data phases in flight at once over all its ports under
+     * {@link Io#WORKERS}): a full queue of 32 tags on storage that makes each of them wait.
+     */
+    static final int IO_THREADS = 32;
 
     /** Where a disk command's data phase runs. */
     public enum Io {
@@ -138,7 +142,7 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
     private final AhciPort[] ports;
     private final int cccBit;
     private final List<String> problems = new ArrayList<>();
-    private ExecutorService worker;
+    private IoThreads worker;
     private PciSlot slot;
     private VirtualClock.Timer cccTimer;
 
@@ -260,9 +264,11 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
     }
 
 
-    ExecutorService worker() {
+    /** The threads data phases run on under {@link Io#WORKERS} (and {@link Io#AUTO}), started on first use. */
+    IoThreads worker() {
         if (worker == null) {
-            worker = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("spindle-ahci-", 0).factory());
+            worker = new IoThreads("spindle-ahci", IO_THREADS,
+                    e -> post(() -> problem("an I/O thread's task failed: " + e)));
         }
         return worker;
     }
@@ -324,7 +330,7 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
             slot = null;
             intxDriven = false;
             if (worker != null) {
-                worker.shutdown();
+                worker.close();
                 worker = null;
             }
         });

@@ -926,7 +926,7 @@ final class AhciPort {
         boolean timed = storage && io == AhciHba.Io.AUTO;
         if (!storage || io == AhciHba.Io.INLINE || timed && !slowStorage) {
             long start = timed ? System.nanoTime() : 0;
-            Outcome o = runGuarded(job);
+            Outcome o = runGuarded(job, false);
             if (timed) {
                 noteInlinePhase(slow(job, System.nanoTime() - start));
             }
@@ -942,7 +942,7 @@ final class AhciPort {
         hba.worker().execute(() -> {
             try {
                 long start = timed ? System.nanoTime() : 0;
-                Outcome o = runGuarded(job);
+                Outcome o = runGuarded(job, true);
                 done.add(new Done(gen, c.slot, isQueued, packet, c, tf, job.transfer, o,
                         timed && slow(job, System.nanoTime() - start)));
             } finally {
@@ -991,11 +991,16 @@ final class AhciPort {
     }
 
     /** A data phase that fails inside the disk stack (a backend's bug, memory) ends as an aborted command, never as an exception in the machine. */
-    private Outcome runGuarded(Job job) {
+    private Outcome runGuarded(Job job, boolean onWorker) {
         try {
             return job.run();
         } catch (RuntimeException | Error e) {
-            hba.problem("port " + index + ": a data phase failed: " + e);
+            String text = "port " + index + ": a data phase failed: " + e;
+            if (!onWorker) {
+                hba.problem(text);
+            } else {
+                hba.post(() -> hba.problem(text)); // problems are the machine thread's
+            }
             return new Outcome(job.transfer.abort(Ata.ABRT), job.transfer.done(), 0, false);
         }
     }

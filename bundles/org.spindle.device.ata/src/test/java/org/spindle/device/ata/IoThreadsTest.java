@@ -1,0 +1,169 @@
+package org.spindle.device.ata;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+
+import org.junit.jupiter.api.Test;
+
+/** The threads controllers move disk data on. */
+class IoThreadsTest {
+    private final List<Throwable> failures = new CopyOnWriteArrayList<>();
+
+    @Test
+    void tasksThatWaitForStorageSpreadOverThreadsUpToTheMost() throws Exception {
+        try (IoThreads io = new IoThreads("t", 8, failures::add)) {
+            CountDownLatch release = new CountDownLatch(1);
+            AtomicInteger running = new AtomicInteger();
+            AtomicInteger most = new AtomicInteger();
+            CountDownLatch done = new CountDownLatch(12);
+            for (int i = 0; i < 12; i++) {
+                io.execute(() -> {
+                    most.accumulateAndGet(running.incrementAndGet(), Math::max);
+                    try {
+                        release.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    running.decrementAndGet();
+                    done.countDown();
+                });
+            }
+            waitFor(() -> running.get() == 8);
+            assertThat(io.threads()).isEqualTo(8);
+            assertThat(io.queued()).isEqualTo(4);
+            release.countDown();
+            assertThat(done.await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(most.get()).isEqualTo(8);
+        }
+        assertThat(failures).isEmpty();
+    }
+
+    @Test
+    void quickTasksStayOnFewThreads() throws Exception {
+        try (IoThreads io = new IoThreads("t", 32, failures::add)) {
+            Set<Thread> used = ConcurrentHashMap.newKeySet();
+            for (int round = 0; round < 200; round++) {
+                CountDownLatch done = new CountDownLatch(32);
+                for (int i = 0; i < 32; i++) {
+                    io.execute(() -> {
+                        used.add(Thread.currentThread());
+                        done.countDown();
+                    });
+                }
+                assertThat(done.await(10, TimeUnit.SECONDS)).isTrue();
+            }
+            // A thread is woken only when work waits and nobody looks for it: never one per task.
+            assertThat(used.size()).isLessThan(8);
+            assertThat(io.threads()).isEqualTo(used.size());
+        }
+    }
+
+    @Test
+    void aFailingTaskIsReportedAndTheThreadGoesOn() throws Exception {
+        try (IoThreads io = new IoThreads("t", 1, failures::add)) {
+            CountDownLatch done = new CountDownLatch(1);
+            io.execute(() -> {
+                throw new IllegalStateException("storage bug");
+            });
+            io.execute(done::countDown);
+            assertThat(done.await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(failures).singleElement().extracting(Throwable::getMessage).isEqualTo("storage bug");
+        }
+    }
+
+    @Test
+    void closeRunsWhatWasQueuedThenEndsTheThreadsAndRefusesMore() throws Exception {
+        IoThreads io = new IoThreads("t", 1, failures::add);
+        CountDownLatch release = new CountDownLatch(1);
+        LongAdder ran = new LongAdder();
+        io.execute(() -> {
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            ran.increment();
+        });
+        for (int i = 0; i < 5; i++) {
+            io.execute(ran::increment);
+        }
+        io.close();
+        assertThatThrownBy(() -> io.execute(ran::increment)).isInstanceOf(RejectedExecutionException.class)
+                .hasMessageContaining("closed");
+        release.countDown();
+        waitFor(() -> io.threads() == 0);
+        assertThat(ran.sum()).isEqualTo(6);
+    }
+
+    @Test
+    void idleThreadsEndAndNewOnesStartWhenWorkReturns() throws Exception {
+        try (IoThreads io = new IoThreads("t", 4, 20, TimeUnit.MILLISECONDS, failures::add)) {
+            CountDownLatch first = new CountDownLatch(1);
+            io.execute(first::countDown);
+            assertThat(first.await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(io.threads()).isEqualTo(1);
+            waitFor(() -> io.threads() == 0);
+            CountDownLatch second = new CountDownLatch(1);
+            io.execute(second::countDown);
+            assertThat(second.await(10, TimeUnit.SECONDS)).isTrue();
+        }
+    }
+
+    /**
+     * Many submitters against threads that keep ending (a keep-alive of a microsecond): every task runs
+     * exactly once, none is left in the queue with no thread to take it.
+     */
+    @Test
+    void noTaskIsStrandedWhileThreadsComeAndGo() throws Exception {
+        for (int max : new int[] {1, 2, 5}) {
+            try (IoThreads io = new IoThreads("t", max, 1, TimeUnit.MICROSECONDS, failures::add)) {
+                int submitters = 4;
+                int each = 5_000;
+                LongAdder ran = new LongAdder();
+                Thread[] ts = new Thread[submitters];
+                for (int s = 0; s < submitters; s++) {
+                    ts[s] = Thread.ofPlatform().start(() -> {
+                        for (int i = 0; i < each; i++) {
+                            io.execute(ran::increment);
+                            if (i % 97 == 0) {
+                                LockSupport.parkNanos(200_000); // long enough for idle threads to end
+                            }
+                        }
+                    });
+                }
+                for (Thread t : ts) {
+                    t.join();
+                }
+                waitFor(() -> ran.sum() == (long) submitters * each);
+                assertThat(io.threads()).isLessThanOrEqualTo(max);
+            }
+        }
+        assertThat(failures).isEmpty();
+    }
+
+    @Test
+    void atLeastOneThread() {
+        assertThatThrownBy(() -> new IoThreads("t", 0, failures::add))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at least one");
+    }
+
+    private static void waitFor(BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!condition.getAsBoolean()) {
+            assertThat(System.nanoTime() < deadline).as("waited ten seconds").isTrue();
+            Thread.sleep(1);
+        }
+    }
+}
