@@ -62,8 +62,10 @@ public class AhciNcqBenchmark {
     static final int SMALL = 4096;
     static final int LARGE = 128 * 1024;
     static final int DEPTH = 32;
-    /** Batches (of one command, or of 32) per benchmark invocation. */
+    /** Batches of 32 commands per benchmark invocation. */
     static final int RUN = 16;
+    /** Single commands per benchmark invocation: as many as in {@link #RUN} batches of 32. */
+    static final int SINGLE_RUN = RUN * DEPTH;
     private static final long ABAR = 0xE000_0000L;
     private static final long PORT = ABAR + 0x100;
     private static final long LIST = 0x10_0000;
@@ -162,13 +164,13 @@ public class AhciNcqBenchmark {
     }
 
     @Benchmark
-    @OperationsPerInvocation(RUN)
+    @OperationsPerInvocation(SINGLE_RUN)
     public int random4kDepth1() throws Exception {
-        long[] offsets = randomOffsets(RUN);
+        long[] offsets = randomOffsets(SINGLE_RUN);
         if (machine == null) {
             return rawReads(offsets, small);
         }
-        return run(RUN, 1, i -> prepare(0, offsets[i], SMALL));
+        return run(SINGLE_RUN, 1, i -> prepare(0, offsets[i], SMALL));
     }
 
     @Benchmark
@@ -186,17 +188,17 @@ public class AhciNcqBenchmark {
     }
 
     @Benchmark
-    @OperationsPerInvocation(RUN)
+    @OperationsPerInvocation(SINGLE_RUN)
     public int sequential128k() throws Exception {
-        long[] offsets = new long[RUN];
-        for (int i = 0; i < RUN; i++) {
+        long[] offsets = new long[SINGLE_RUN];
+        for (int i = 0; i < SINGLE_RUN; i++) {
             offsets[i] = cursor;
             cursor = (cursor + LARGE) % SIZE;
         }
         if (machine == null) {
             return rawReads(offsets, large);
         }
-        return run(RUN, 1, i -> prepare(0, offsets[i], LARGE));
+        return run(SINGLE_RUN, 1, i -> prepare(0, offsets[i], LARGE));
     }
 
     private long[] randomOffsets(int n) {

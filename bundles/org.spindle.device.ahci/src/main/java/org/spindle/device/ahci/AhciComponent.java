@@ -73,13 +73,13 @@ public final class AhciComponent {
         int ports() default AhciHba.DEFAULT_PORTS;
 
         @AttributeDefinition(name = "I/O", required = false, options = {
-            @Option(label = "auto: inline while a port's data comes quickly, on workers once it had to wait for the storage",
+            @Option(label = "auto (default): a port starts on I/O threads and runs inline while its data comes quickly from the host's cache",
                     value = "auto"),
-            @Option(label = "workers: a disk command's data moves on a worker thread; ports and tags in flight at once",
+            @Option(label = "workers: a disk command's data always moves on an I/O thread; ports and tags in flight at once",
                     value = "workers"),
-            @Option(label = "inline: in the register write that issued it (fastest for page-cached local images)",
+            @Option(label = "inline: always in the register write that issued it (the machine waits for the storage)",
                     value = "inline")})
-        String io() default "inline";
+        String io() default "auto";
 
         @AttributeDefinition(name = "Link delay", required = false,
                 description = "Nanoseconds of machine time a link takes to come up after COMRESET or spin-up (0: at once)")

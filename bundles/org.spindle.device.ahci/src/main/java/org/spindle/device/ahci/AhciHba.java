@@ -32,10 +32,11 @@ import org.spindle.machine.api.VirtualClock;
  * and coalesces command completions on request.
  *
  * <p>Registers run on the machine thread. With {@link Io#WORKERS} a disk command's data phase runs on
- * a worker (a virtual thread) and its completion is posted back to the machine thread, so several ports
- * and tags are in flight at once; with {@link Io#INLINE} it runs inside the register write that issued
- * it, which is faster for a disk in the page cache (the default); {@link Io#AUTO} runs a port inline
- * while its data phases are quick and moves it to workers once they wait for the storage.
+ * one of the HBA's {@link IoThreads} and its completion is posted back to the machine thread, so
+ * several ports and tags are in flight at once; with {@link Io#INLINE} it runs inside the register
+ * write that issued it. {@link Io#AUTO} (the components' default) starts each port on the I/O threads and
+ * runs it inline once its data phases have shown the storage quick (a page-cached image, where a
+ * hand-over costs more than the copy), back on the threads as soon as they wait ({@link AutoPlacement}).
  * CD-ROM commands always run inline: their engine's state belongs to the machine thread.
  */
 public final class AhciHba implements PciFunction, DeviceLifecycle {
@@ -110,12 +111,12 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
     public enum Io {
         /** Inside the register write that issued it, on the machine thread. */
         INLINE,
-        /** On a worker thread, its completion posted back to the machine thread. */
+        /** On an I/O thread, its completion posted back to the machine thread. */
         WORKERS,
         /**
-         * Per port: inline while its data phases are quick (data the host has cached); a run of data
-         * phases that waited for the storage moves the port to workers, and it comes back once nearly
-         * all of them are quick again (see {@code docs/devices.md}).
+         * Per port: on I/O threads until a window of quick data phases shows the storage quick (data
+         * the host has cached), then inline until they wait for the storage (see {@link AutoPlacement}
+         * and {@code docs/devices.md}).
          */
         AUTO;
 

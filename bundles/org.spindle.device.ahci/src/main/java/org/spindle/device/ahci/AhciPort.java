@@ -118,24 +118,6 @@ final class AhciPort {
     /** Most PRDT entries read from guest memory at once. */
     private static final int PRDT_BATCH = 256;
     private static final long[] NO_ENDS = new long[0];
-    /**
-     * Under {@link AhciHba.Io#AUTO}, a data phase that takes longer than this plus a nanosecond per
-     * byte (1 GB/s) waited for the storage: a copy from the host's page cache takes a few microseconds
-     * for 4 KiB (a pread on a worker, with the virtual thread's hand-offs, tens), a read from a disk or
-     * across the network 100 µs and more.
-     */
-    static final long SLOW_NANOS = 200_000;
-    /**
-     * Under {@link AhciHba.Io#AUTO}, the data phases on workers judged together: if at most one in
-     * eight of them was slow (a worker can be held up by the host's scheduler too), the port comes back
-     * inline.
-     */
-    static final int QUICK_TO_INLINE = 256;
-    /**
-     * Under {@link AhciHba.Io#AUTO}, slow data phases in a row that move a port to workers: one alone may
-     * be the host's scheduler taking the machine thread away mid-copy; slow storage makes every one slow.
-     */
-    static final int SLOW_TO_WORKERS = 4;
     /** The status of a device that has taken a queued command or finished one cleanly. */
     private static final int STATUS_READY = Ata.DRDY | Ata.DSC;
     /** PxTFD.STS while no device answers (AHCI 1.3.1, 3.3.14: set on COMRESET). */
@@ -188,13 +170,8 @@ final class AhciPort {
     private final ConcurrentLinkedQueue<Done> done = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean drainPosted = new AtomicBoolean();
     private final AtomicInteger inFlight = new AtomicInteger();
-    /** Under {@link AhciHba.Io#AUTO}: whether this port's data phases run on workers now (machine thread). */
-    private boolean slowStorage;
-    /** Under {@link AhciHba.Io#AUTO} on workers: data phases seen, and how many of them were slow (machine thread). */
-    private int workerPhases;
-    private int slowPhases;
-    /** Under {@link AhciHba.Io#AUTO} inline: slow data phases in a row (machine thread). */
-    private int slowInline;
+    /** Under {@link AhciHba.Io#AUTO}: where this port's data phases run (machine thread). */
+    private final AutoPlacement placement = new AutoPlacement();
 
     AhciPort(AhciHba hba, int index) {
         this.hba = hba;
@@ -370,6 +347,7 @@ final class AhciPort {
         }
         device = d;
         d.reset();
+        placement.reset();
         if (det() == DET_NONE && !spunUp()) {
             serr |= SERR_DIAG_X;
         }
@@ -916,19 +894,18 @@ final class AhciPort {
     /**
      * Runs a data phase here, or on a worker when the HBA runs disk I/O there and the transfer reaches
      * the medium (data from the engine's memory, IDENTIFY or a log, moves at once: nothing to wait
-     * for, and a log read is never left half-way at a save). Under {@link AhciHba.Io#AUTO} a port goes
-     * to workers when {@link #SLOW_TO_WORKERS} data phases in a row run here were slow, and comes back
-     * when no more than one in eight of {@link #QUICK_TO_INLINE} data phases there was.
+     * for, and a log read is never left half-way at a save). Under {@link AhciHba.Io#AUTO} the port's
+     * {@link AutoPlacement} decides from how long its data phases took.
      */
     private void dispatch(Job job, Command c, Taskfile tf, boolean isQueued, boolean packet) {
         AhciHba.Io io = hba.io();
         boolean storage = device.disk != null && job.transfer.usesStorage();
         boolean timed = storage && io == AhciHba.Io.AUTO;
-        if (!storage || io == AhciHba.Io.INLINE || timed && !slowStorage) {
+        if (!storage || io == AhciHba.Io.INLINE || timed && !placement.onWorkers()) {
             long start = timed ? System.nanoTime() : 0;
             Outcome o = runGuarded(job, false);
             if (timed) {
-                noteInlinePhase(slow(job, System.nanoTime() - start));
+                placement.ranInline(System.nanoTime() - start, job.transfer.length());
             }
             if (isQueued) {
                 completeQueued(c.slot, job.transfer, o);
@@ -944,7 +921,7 @@ final class AhciPort {
                 long start = timed ? System.nanoTime() : 0;
                 Outcome o = runGuarded(job, true);
                 done.add(new Done(gen, c.slot, isQueued, packet, c, tf, job.transfer, o,
-                        timed && slow(job, System.nanoTime() - start)));
+                        timed && AutoPlacement.slow(System.nanoTime() - start, job.transfer.length())));
             } finally {
                 inFlight.decrementAndGet();
                 if (drainPosted.compareAndSet(false, true) && !hba.post(this::drain)) {
@@ -954,40 +931,13 @@ final class AhciPort {
         });
     }
 
-    private static boolean slow(Job job, long nanos) {
-        return nanos > SLOW_NANOS + job.transfer.length();
-    }
-
-    /** Under {@link AhciHba.Io#AUTO}, what a data phase run inline says about the storage. */
-    private void noteInlinePhase(boolean slow) {
-        if (!slow) {
-            slowInline = 0;
-        } else if (++slowInline >= SLOW_TO_WORKERS) {
-            slowStorage = true;
-            slowInline = 0;
-            workerPhases = 0;
-            slowPhases = 0;
-        }
-    }
-
-    /** Under {@link AhciHba.Io#AUTO}, what a data phase on a worker says about the storage. */
-    private void noteWorkerPhase(boolean slow) {
-        if (hba.io() != AhciHba.Io.AUTO) {
-            return;
-        }
-        if (slow) {
-            slowPhases++;
-        }
-        if (++workerPhases >= QUICK_TO_INLINE) {
-            slowStorage = slowPhases * 8 > workerPhases;
-            workerPhases = 0;
-            slowPhases = 0;
-        }
-    }
-
     /** Under {@link AhciHba.Io#AUTO}, whether this port runs its data phases on workers now. */
     boolean onWorkers() {
-        return slowStorage;
+        return placement.onWorkers();
+    }
+
+    AutoPlacement placement() {
+        return placement;
     }
 
     /** A data phase that fails inside the disk stack (a backend's bug, memory) ends as an aborted command, never as an exception in the machine. */
@@ -1019,7 +969,9 @@ final class AhciPort {
                 continue;
             }
             any = true;
-            noteWorkerPhase(d.slow);
+            if (hba.io() == AhciHba.Io.AUTO) {
+                placement.ranOnWorker(d.slow);
+            }
             if (d.queued) {
                 completeQueued(d.slot, d.transfer, d.outcome);
             } else {

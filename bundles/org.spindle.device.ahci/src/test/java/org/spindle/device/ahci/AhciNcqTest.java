@@ -300,27 +300,37 @@ class AhciNcqTest {
     }
 
     @Test
-    void underAutoAPortMovesToWorkersWhenItsStorageIsSlowAndBackWhenItIsQuick() throws Exception {
+    void underAutoAPortStartsOnWorkersRunsInlineWhileItsStorageIsQuickAndLeavesWhenItIsSlow() throws Exception {
         GatedDisk image = new GatedDisk(4096);
         start(image, AhciHba.Io.AUTO);
+        // Nothing is known about the storage yet: the first read waits on a worker, the machine answering.
+        assertThat(onWorkers()).isTrue();
+        image.gate(lba(0));
         d.prepare(0, 0, h2d(0x25, 0, BLOCK, lba(0), 0x40), null, 0, List.of(new Prd(buffer(0), BLOCK * 512)));
-        assertThat(issueAndReadCi(1)).as("a port starts inline: the read ends inside the PxCI write").isZero();
-        // The first data phases, before the JIT has compiled them, may be slow themselves: warm up until
-        // the port is inline with a quick phase last.
-        for (int i = 0; i < 600 && (i < 32 || onWorkers()); i++) {
+        d.port(0, PxCI, 1);
+        image.awaitWaiting(1);
+        assertThat(d.port(0, PxCI)).as("the first read waits on its worker").isEqualTo(1);
+        image.releaseAll();
+        assertThat(d.await(0, 0) & FATAL).isZero();
+        // Quick data phases on workers: after a window of them the port runs inline.
+        int reads = 1;
+        while (onWorkers() && reads++ < 2000) {
             d.port(0, PxIS, -1);
             d.port(0, PxCI, 1);
             assertThat(d.await(0, 0) & FATAL).isZero();
         }
-        assertThat(onWorkers()).isFalse();
+        assertThat(onWorkers()).as("inline after " + reads + " quick reads").isFalse();
+        assertThat(reads).isGreaterThanOrEqualTo(AutoPlacement.FIRST_WINDOW);
+        assertThat(issueAndReadCi(1)).as("inline: the read ends inside the PxCI write").isZero();
         // The storage slows down: the next reads still run inline (one slow phase may be the host's
         // scheduler), and a run of them takes the port to workers.
         image.readMillis = 2;
-        for (int i = 0; i < AhciPort.SLOW_TO_WORKERS; i++) {
+        for (int i = 0; i < AutoPlacement.SLOW_TO_WORKERS; i++) {
             assertThat(onWorkers()).isFalse();
             assertThat(issueAndReadCi(1)).isZero();
         }
-        assertThat(onWorkers()).as("after " + AhciPort.SLOW_TO_WORKERS + " data phases of 2 ms").isTrue();
+        assertThat(onWorkers()).as("after " + AutoPlacement.SLOW_TO_WORKERS + " data phases of 2 ms").isTrue();
+        assertThat(f.machine.call(() -> f.hba.port(0).placement().window())).isEqualTo(2 * AutoPlacement.FIRST_WINDOW);
         image.readMillis = 0;
         // On workers: 32 queued reads waiting on the disk at once, the machine answering meanwhile.
         for (int tag = 0; tag < 32; tag++) {
@@ -335,18 +345,22 @@ class AhciNcqTest {
         for (int tag = 0; tag < 32; tag++) {
             assertThat(f.qt.memread(buffer(tag), BLOCK * 512)).isEqualTo(image.slice(lba(tag) * 512, BLOCK * 512));
         }
-        // Quick again: after a run of quick data phases on workers the port comes back inline.
+        // Quick again: after the (now doubled) window of quick data phases the port comes back inline.
         int batches = 0;
-        while (onWorkers() && batches++ < 100) {
+        while (onWorkers() && batches++ < 200) {
             d.port(0, PxIS, -1);
             queue(-1, false);
             assertThat(d.awaitTags(0, -1) & FATAL).isZero();
         }
         assertThat(onWorkers()).as("back inline after " + batches + " batches of 32").isFalse();
-        // a window of 256 phases on workers, the 32 that waited at the gates among them (one in eight)
-        assertThat(batches).isGreaterThanOrEqualTo((AhciPort.QUICK_TO_INLINE - 32) / 32);
+        // the window of 512 phases on workers, the 32 that waited at the gates among them
+        assertThat(batches).isGreaterThanOrEqualTo((2 * AutoPlacement.FIRST_WINDOW - 32) / 32);
         d.port(0, PxIS, -1);
         assertThat(issueAndReadCi(1)).as("inline again").isZero();
+        // One very slow read is enough to leave.
+        image.readMillis = 15;
+        assertThat(issueAndReadCi(1)).isZero();
+        assertThat(onWorkers()).as("after one read of 15 ms").isTrue();
     }
 
     private boolean onWorkers() throws Exception {

@@ -45,7 +45,7 @@ class AhciProfilesTest {
         DeviceSpec[] specs = AhciComponent.ports(sata, ports);
         assertThat(specs[0]).isEqualTo(new DeviceSpec(DeviceSpec.Kind.DISK, "hd0"));
         assertThat(specs).hasSize(6);
-        assertThat(AhciHba.Io.parse(sata.get("io").toString())).isEqualTo(AhciHba.Io.INLINE);
+        assertThat(AhciHba.Io.parse(sata.get("io").toString())).isEqualTo(AhciHba.Io.AUTO);
         AhciHba hba = new AhciHba(ports, AhciHba.Io.WORKERS, 0, new SlotThread(),
                 new AtaDisk(ArrayDisk.disk(64), AtaIdentity.disk("hd0"), true));
         Path dir = Files.createTempDirectory("win7");

@@ -15,12 +15,14 @@ import java.util.function.Consumer;
  * on one of up to {@code max} platform threads, started as they are needed and ended after they have
  * been idle for a while.
  *
- * <p>Two things make the hand-over cheap. A thread that runs out of work looks at the queue for a
- * short while before it parks, so a guest with a steady stream of commands hands each one to a thread
- * already awake; and at most one thread is awake without work at a time. A thread that takes a task
- * while more are queued and no other thread is looking wakes one more, so tasks that wait for slow
- * storage spread over as many threads as they need (up to {@code max}), while quick ones stay on one
- * or two threads.
+ * <p>The hand-over is cheap when the data comes quickly. A thread that runs out of work looks at the
+ * queue for a short while before it parks, so a guest with a steady stream of commands hands each one
+ * to a thread already awake, and at most one thread does that at a time. A task queued while a thread
+ * is busy with another waits for it rather than waking a second thread: with data in the page cache
+ * the busy thread is back within microseconds, and a second thread would only compete for the CPU
+ * with the guest. When the storage makes threads wait instead (a remote image, a disk seeking), a
+ * watcher thread notices tasks that have been queued for {@link #STALL_NANOS} and wakes a thread for
+ * each, up to {@code max}, so a full queue of commands is in flight at once.
  *
  * <p>Platform threads, not virtual ones: a read copied from a memory-mapped image can fault and wait
  * for the disk, which would hold a virtual thread's carrier; and a blocking read on a virtual thread
@@ -34,19 +36,31 @@ import java.util.function.Consumer;
 public final class IoThreads implements Executor, AutoCloseable {
     /** How long a thread without work looks at the queue before it parks. */
     static final long SPIN_NANOS = TimeUnit.MICROSECONDS.toNanos(50);
+    /** How long a queued task waits behind busy threads before the watcher wakes more threads. */
+    static final long STALL_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+    /** Watcher ticks without work before it stops ticking (it is woken again with the next stall risk). */
+    private static final int WATCH_IDLE_TICKS = 50;
+
+    private record Queued(Runnable task, long since) {
+    }
 
     private final String name;
     private final int max;
     private final long keepAliveNanos;
     private final Consumer<Throwable> failures;
-    private final ConcurrentLinkedQueue<Runnable> queue = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<Queued> queue = new ConcurrentLinkedQueue<>();
     /** Parked threads, the most recently parked first (its cache is the warmest). */
     private final ConcurrentLinkedDeque<Worker> idle = new ConcurrentLinkedDeque<>();
     /** Threads awake and about to look at the queue: spinning, or woken and not yet there. */
     private final AtomicInteger searching = new AtomicInteger();
+    /** Threads running a task. */
+    private final AtomicInteger busy = new AtomicInteger();
     private final AtomicInteger threads = new AtomicInteger();
     private final AtomicInteger started = new AtomicInteger();
     private volatile boolean closed;
+    /** Whether the watcher ticks (work is queued or running); it parks for good when not. */
+    private volatile boolean watching;
+    private Thread watcher;
 
     /**
      * @param name     the threads' name prefix
@@ -80,7 +94,7 @@ public final class IoThreads implements Executor, AutoCloseable {
         if (closed) {
             throw new RejectedExecutionException(name + ": the I/O threads are closed");
         }
-        queue.offer(task);
+        queue.offer(new Queued(task, System.nanoTime()));
         wake();
     }
 
@@ -103,29 +117,99 @@ public final class IoThreads implements Executor, AutoCloseable {
             searching.incrementAndGet();
             w.signal();
         }
+        synchronized (this) {
+            if (watcher != null) {
+                LockSupport.unpark(watcher);
+            }
+        }
     }
 
     /**
-     * Makes sure some thread will look at the queue: one already searching will; otherwise an idle one
-     * is woken or a new one started, counted as searching on its behalf. With {@code max} threads all
-     * busy, the first to finish its task takes the next.
+     * Makes sure some thread will take the task just queued: one searching already will, and so will
+     * a busy one when its task ends (the watcher is set ticking in case they all wait on the storage);
+     * otherwise an idle thread is woken or a new one started.
      */
     private void wake() {
         while (searching.get() == 0) {
-            searching.incrementAndGet();
-            Worker w = idle.pollFirst();
-            if (w != null) {
-                w.signal();
+            if (busy.get() > 0) {
+                watch();
                 return;
             }
-            if (start()) {
+            if (claim()) {
                 return;
             }
-            searching.decrementAndGet();
-            // All threads busy: the first to finish takes the task. Unless one of them was just ending
-            // after its keep-alive; then there is room for a new one now.
+            // No thread at all could be started: one was just ending after its keep-alive. Try again
+            // while there is room.
             if (queue.isEmpty() || threads.get() >= max) {
                 return;
+            }
+        }
+    }
+
+    /** One more thread looking at the queue, counted as searching: an idle one woken or a new one. */
+    private boolean claim() {
+        searching.incrementAndGet();
+        Worker w = idle.pollFirst();
+        if (w != null) {
+            w.signal();
+            return true;
+        }
+        if (start()) {
+            return true;
+        }
+        searching.decrementAndGet();
+        return false;
+    }
+
+    /** Sets the watcher ticking, starting it the first time. */
+    private void watch() {
+        if (watching || closed) {
+            return;
+        }
+        synchronized (this) {
+            if (watching) {
+                return;
+            }
+            watching = true;
+            if (watcher == null) {
+                watcher = Thread.ofPlatform().daemon().name(name + "-watcher").unstarted(this::watcherLoop);
+                watcher.start();
+            } else {
+                LockSupport.unpark(watcher);
+            }
+        }
+    }
+
+    /**
+     * The watcher: while work is queued or running it looks every {@link #STALL_NANOS}, and when the
+     * oldest queued task has waited that long with no thread searching (the busy ones wait on the
+     * storage), it wakes a thread for each queued task, as many as {@code max} allows.
+     */
+    private void watcherLoop() {
+        int idleTicks = 0;
+        while (!closed) {
+            if (!watching) {
+                LockSupport.park(this);
+                continue;
+            }
+            LockSupport.parkNanos(this, STALL_NANOS);
+            Queued head = queue.peek();
+            if (head != null && System.nanoTime() - head.since() >= STALL_NANOS && searching.get() == 0) {
+                for (int n = queue.size(); n > 0 && claim(); n--) {
+                    // one more thread per task waiting
+                }
+            }
+            if (head == null && busy.get() == 0) {
+                if (++idleTicks >= WATCH_IDLE_TICKS) {
+                    idleTicks = 0;
+                    watching = false;
+                    // A task queued behind a busy thread just before: keep ticking.
+                    if (busy.get() > 0 || !queue.isEmpty()) {
+                        watching = true;
+                    }
+                }
+            } else {
+                idleTicks = 0;
             }
         }
     }
@@ -157,14 +241,17 @@ public final class IoThreads implements Executor, AutoCloseable {
         /** Starts searching (counted by whoever started it). */
         void run() {
             while (true) {
-                Runnable task = take();
-                if (task != null) {
-                    // Running: no longer searching. More queued and nobody looking: one more thread.
-                    if (searching.decrementAndGet() == 0 && !queue.isEmpty()) {
-                        IoThreads.this.wake();
+                Queued q = take();
+                if (q != null) {
+                    busy.incrementAndGet();
+                    searching.decrementAndGet();
+                    if (!queue.isEmpty()) {
+                        watch(); // more tasks behind this one: in case it waits on the storage
                     }
-                    runTask(task);
+                    runTask(q.task());
+                    // Searching again before no longer busy: a task queued meanwhile is seen by one or the other.
                     searching.incrementAndGet();
+                    busy.decrementAndGet();
                     continue;
                 }
                 // Nothing came: park. In the idle list before it stops counting as searching, so a
@@ -193,8 +280,8 @@ public final class IoThreads implements Executor, AutoCloseable {
         }
 
         /** The next task, looking for a while if this is the only thread searching; null if none came. */
-        private Runnable take() {
-            Runnable task = queue.poll();
+        private Queued take() {
+            Queued task = queue.poll();
             if (task != null || closed || searching.get() > 1) {
                 return task;
             }

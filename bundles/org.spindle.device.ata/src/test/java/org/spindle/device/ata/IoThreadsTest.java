@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.List;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.RejectedExecutionException;
@@ -50,24 +48,39 @@ class IoThreadsTest {
         assertThat(failures).isEmpty();
     }
 
+    /**
+     * A task queued while a thread is busy with a quick one (200 µs, well under the stall time) waits
+     * for that thread rather than waking another: with page-cached data that is sooner, and a second
+     * thread would compete with the guest for the CPU. (A round the host's scheduler delays by a
+     * millisecond may go to a second thread; nearly all must not.)
+     */
     @Test
-    void quickTasksStayOnFewThreads() throws Exception {
+    void aTaskQueuedBehindAQuickOneWaitsForItsThread() throws Exception {
         try (IoThreads io = new IoThreads("t", 32, failures::add)) {
-            Set<Thread> used = ConcurrentHashMap.newKeySet();
-            for (int round = 0; round < 200; round++) {
-                CountDownLatch done = new CountDownLatch(32);
-                for (int i = 0; i < 32; i++) {
-                    io.execute(() -> {
-                        used.add(Thread.currentThread());
-                        done.countDown();
-                    });
-                }
+            int same = 0;
+            for (int round = 0; round < 100; round++) {
+                Thread[] ran = new Thread[2];
+                CountDownLatch done = new CountDownLatch(2);
+                io.execute(() -> {
+                    ran[0] = Thread.currentThread();
+                    long end = System.nanoTime() + 200_000;
+                    while (System.nanoTime() < end) {
+                        Thread.onSpinWait();
+                    }
+                    done.countDown();
+                });
+                io.execute(() -> {
+                    ran[1] = Thread.currentThread();
+                    done.countDown();
+                });
                 assertThat(done.await(10, TimeUnit.SECONDS)).isTrue();
+                if (ran[0] == ran[1]) {
+                    same++;
+                }
             }
-            // A thread is woken only when work waits and nobody looks for it: never one per task.
-            assertThat(used.size()).isLessThan(8);
-            assertThat(io.threads()).isEqualTo(used.size());
+            assertThat(same).isGreaterThanOrEqualTo(80);
         }
+        assertThat(failures).isEmpty();
     }
 
     @Test

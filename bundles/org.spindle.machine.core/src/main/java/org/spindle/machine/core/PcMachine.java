@@ -7,9 +7,11 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.LinkedTransferQueue;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 import org.spindle.machine.api.DeviceLifecycle;
@@ -61,7 +63,9 @@ public final class PcMachine implements Machine, AutoCloseable {
         this.config = config;
         this.ram = new GuestRam(config.ramSize(), config.holeStart());
         this.memory = new PhysicalMemory(ram, mmio);
-        this.thread = Executors.newSingleThreadExecutor(r -> {
+        // One thread; its queue lock-free, so devices' I/O threads posting completions never wait
+        // for a lock the machine thread holds (or park on it) while it works through its queue.
+        this.thread = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new LinkedTransferQueue<>(), r -> {
             Thread t = new Thread(r, "spindle-machine-" + config.name());
             t.setDaemon(true);
             machineThread = t;
