@@ -258,7 +258,9 @@ public final class AtaDisk {
 
     private Transfer sectorTransfer(boolean write, boolean dma, long start, long length, int block, boolean flush,
             boolean ext, int device) {
-        DiskTransfer.Failure failure = (e, w, offset) -> failure(e, w, offset, ext, device);
+        DiskTransfer.Failure failure = (e, w, offset, bytes) -> w || bytes <= sectorSize
+                ? failure(e, w, offset, ext, device)
+                : firstBadSector(offset, bytes, e, ext, device);
         DiskTransfer.Completion completion = flush ? () -> {
             disk.flush();
             return AtaResult.OK;
@@ -337,7 +339,7 @@ public final class AtaDisk {
                 try {
                     disk.read(offset, scratch);
                 } catch (StorageException e) {
-                    return firstBadSector(offset, scratch.limit(), scratch, e, ext, device);
+                    return firstBadSector(offset, scratch.limit(), e, ext, device);
                 }
             }
             return AtaResult.OK;
@@ -347,19 +349,43 @@ public final class AtaDisk {
     }
 
     /**
-     * A read of {@code length} bytes at {@code start} failed with {@code chunkFailure}: the outputs name
-     * the first sector that cannot be read, so the sectors are read one by one to find it.
+     * A read of {@code length} bytes at {@code start} failed with {@code failed}: the outputs name the
+     * first sector that cannot be read (ATA reports the LBA of the first unrecoverable error), found by
+     * halving: a part of the range read again, each time the half after the sectors known good, until
+     * one sector is left, which must then fail alone. That is about as many reads as halvings (nine
+     * for 256 KiB), not one per sector: each may be slow when the storage is failing. When no single
+     * sector fails (a passing fault), the request's start.
      */
-    private AtaResult firstBadSector(long start, int length, ByteBuffer scratch, StorageException chunkFailure,
-            boolean ext, int device) {
-        for (long at = start; at < start + length; at += sectorSize) {
-            try {
-                disk.read(at, scratch.clear().limit(sectorSize));
-            } catch (StorageException e) {
-                return failure(e, false, at, ext, device);
+    private AtaResult firstBadSector(long start, long length, StorageException failed, boolean ext, int device) {
+        long good = 0; // sectors from start known readable
+        long bad = Math.max(1, length / sectorSize); // a prefix this long fails
+        ByteBuffer scratch = bounce.take();
+        try {
+            while (bad - good > 1) {
+                long mid = (good + bad) >>> 1;
+                try {
+                    read(start + good * sectorSize, (mid - good) * sectorSize, scratch);
+                    good = mid;
+                } catch (StorageException e) {
+                    bad = mid;
+                }
             }
+            try {
+                read(start + good * sectorSize, sectorSize, scratch);
+            } catch (StorageException e) {
+                return failure(e, false, start + good * sectorSize, ext, device);
+            }
+            return failure(failed, false, start, ext, device);
+        } finally {
+            bounce.give(scratch);
         }
-        return failure(chunkFailure, false, start, ext, device); // no sector fails alone: the request's start
+    }
+
+    /** Reads {@code length} bytes at {@code offset} into {@code scratch} and beyond its capacity in pieces. */
+    private void read(long offset, long length, ByteBuffer scratch) throws StorageException {
+        for (long end = offset + length; offset < end; offset += scratch.limit()) {
+            disk.read(offset, scratch.clear().limit((int) Math.min(scratch.capacity(), end - offset)));
+        }
     }
 
     /** FLUSH CACHE (EXT): the flush is done when the transfer finishes. */

@@ -498,7 +498,7 @@ public final class AtapiCdrom implements RemovableMedia {
      * The one place storage failures become sense: an address past the disc is ILLEGAL REQUEST (21h),
      * a disc that has gone is NOT READY (3Ah), anything else a MEDIUM ERROR (11h, unrecovered read error).
      */
-    private AtaResult readFailure(StorageException e, boolean write, long byteOffset) {
+    private AtaResult readFailure(StorageException e, boolean write, long byteOffset, long length) {
         return conditionResult(switch (e.kind()) {
             case OUT_OF_BOUNDS -> Sense.LBA_OUT_OF_RANGE;
             case NO_MEDIUM -> Sense.NO_MEDIUM_TRAY_CLOSED;

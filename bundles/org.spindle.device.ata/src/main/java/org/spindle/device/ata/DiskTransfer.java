@@ -18,9 +18,12 @@ final class DiskTransfer extends Transfer {
     /** The bounce buffer's size: the most one disk request of a gathered list moves. */
     static final int BOUNCE_SIZE = 256 * 1024;
 
-    /** How an engine turns a storage failure into the registers (and sense) to report. */
+    /**
+     * How an engine turns a storage failure into the registers (and sense) to report: {@code e} failed
+     * the request for {@code length} bytes at {@code byteOffset} (0 bytes for a flush at the end).
+     */
     interface Failure {
-        AtaResult map(StorageException e, boolean write, long byteOffset);
+        AtaResult map(StorageException e, boolean write, long byteOffset, long length);
     }
 
     /** What happens when every byte has moved: a flush when writing through, for example. */
@@ -57,19 +60,21 @@ final class DiskTransfer extends Transfer {
 
     @Override
     protected void produce(ByteBuffer dst, long offset) throws TransferException {
+        int length = dst.remaining();
         try {
             disk.read(start + offset, dst);
         } catch (StorageException e) {
-            throw new TransferException(failure.map(e, false, start + offset), e.getMessage(), e);
+            throw new TransferException(failure.map(e, false, start + offset, length), e.getMessage(), e);
         }
     }
 
     @Override
     protected void consume(ByteBuffer src, long offset) throws TransferException {
+        int length = src.remaining();
         try {
             disk.write(start + offset, src);
         } catch (StorageException e) {
-            throw new TransferException(failure.map(e, true, start + offset), e.getMessage(), e);
+            throw new TransferException(failure.map(e, true, start + offset, length), e.getMessage(), e);
         }
     }
 
@@ -98,7 +103,7 @@ final class DiskTransfer extends Transfer {
             try {
                 disk.read(start + offset + moved, staging);
             } catch (StorageException e) {
-                throw new TransferException(failure.map(e, false, start + offset + moved), e.getMessage(), e);
+                throw new TransferException(failure.map(e, false, start + offset + moved, want), e.getMessage(), e);
             }
             staging.flip();
             while (staging.hasRemaining() && i < dsts.size()) {
@@ -160,7 +165,7 @@ final class DiskTransfer extends Transfer {
             try {
                 disk.write(start + offset + moved, staging);
             } catch (StorageException e) {
-                throw new TransferException(failure.map(e, true, start + offset + moved), e.getMessage(), e);
+                throw new TransferException(failure.map(e, true, start + offset + moved, n), e.getMessage(), e);
             }
             moved += n;
         }
@@ -184,7 +189,7 @@ final class DiskTransfer extends Transfer {
         try {
             return completion.complete();
         } catch (StorageException e) {
-            throw new TransferException(failure.map(e, direction() == Direction.OUT, start + length()), e.getMessage(), e);
+            throw new TransferException(failure.map(e, direction() == Direction.OUT, start + length(), 0), e.getMessage(), e);
         }
     }
 

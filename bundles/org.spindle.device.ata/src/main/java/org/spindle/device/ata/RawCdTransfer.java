@@ -57,7 +57,7 @@ final class RawCdTransfer extends Transfer {
             disc.read(block * AtapiCdrom.BLOCK, ByteBuffer.wrap(sector, 16, CdSector.USER_SIZE));
         } catch (StorageException e) {
             cached = -1;
-            throw new TransferException(failure.map(e, false, block * AtapiCdrom.BLOCK), e.getMessage(), e);
+            throw new TransferException(failure.map(e, false, block * AtapiCdrom.BLOCK, AtapiCdrom.BLOCK), e.getMessage(), e);
         }
         CdSector.encodeMode1(sector, block);
         cached = block;

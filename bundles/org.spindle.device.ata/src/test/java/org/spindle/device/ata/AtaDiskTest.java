@@ -189,6 +189,48 @@ class AtaDiskTest {
         assertThat(t.finish()).isSameAs(t.result());
     }
 
+    /**
+     * A DMA read fails inside a 256 KiB request: the outputs name the first sector that cannot be read,
+     * found in a handful of reads (halving), not one read per sector; whether the request went in one
+     * piece or through the bounce buffer (a list of small pieces).
+     */
+    @Test
+    void aFailedDmaReadNamesTheFirstBadSectorFoundByHalving() {
+        for (int[] pieces : new int[][] {{512 * 512}, Drain.repeat(4096, 64)}) {
+            image.failAt = 437L * 512 + 100;
+            Transfer t = run(Ata.READ_DMA_EXT, 0, 512, 100, 0x40);
+            int before = image.reads;
+            Drain.dma(t, pieces);
+            assertThat(t.result().error()).isEqualTo(Ata.UNC);
+            assertThat(t.result().outputs().lba48()).as("the first sector that failed").isEqualTo(437);
+            assertThat(image.reads - before).as("reads to find it").isLessThanOrEqualTo(12);
+        }
+        image.failAt = -1;
+    }
+
+    /** A failure no single sector repeats (it passed): the request's start is named. */
+    @Test
+    void aFailureThatDoesNotRepeatNamesTheRequestStart() {
+        ArrayDisk flaky = new ArrayDisk(20_000 * 512, 512, false) {
+            private boolean failed;
+
+            @Override
+            public void read(long offset, java.nio.ByteBuffer dst) throws org.spindle.storage.api.StorageException {
+                if (!failed && dst.remaining() > 512) {
+                    failed = true;
+                    throw new org.spindle.storage.api.StorageException(
+                            org.spindle.storage.api.StorageException.Kind.IO, "a passing fault");
+                }
+                super.read(offset, dst);
+            }
+        };
+        AtaDisk disk = new AtaDisk(flaky, AtaIdentity.disk("F"));
+        Transfer t = disk.execute(new Taskfile(Ata.READ_DMA_EXT, 0, 64, 3000, 0x40));
+        Drain.dma(t, 64 * 512);
+        assertThat(t.result().error()).isEqualTo(Ata.UNC);
+        assertThat(t.result().outputs().lba48()).isEqualTo(3000);
+    }
+
     @Test
     void readOnlyDisksAbortWritesAndOfferNoTrim() {
         AtaDisk ro = new AtaDisk(new ArrayDisk(64 * 512, 512, true), AtaIdentity.disk("RO"));
