@@ -45,11 +45,13 @@ import org.spindle.storage.core.ServiceLoaderRegistry;
  * {@code sequential128k} one 128 KiB read at a time. Against them, in the same run,
  * {@code path=raw}: the same reads of the same page-cached raw image straight from its
  * {@code VirtualDisk} into a direct buffer. {@code path=inline} runs the data phases in the register
- * write; {@code path=workers} off the machine thread, completions posted back to it; {@code path=auto}
- * (the default) inline while they are quick, as they are here. With workers and auto the guest
- * runs on the machine thread, as a vCPU does: it writes the tables, issues, and polls PxSACT between
- * the machine's other work (each poll goes to the back of the machine thread's queue). An invocation is {@link #RUN} batches back to back, so the benchmark thread's hand-off to the
- * machine is not what is measured.
+ * write; {@code path=workers} on the HBA's I/O threads, completions posted back to the machine thread;
+ * {@code path=auto} (the default) starts on the I/O threads and runs inline once a window of quick data
+ * phases has shown the storage quick, as it is here. With workers and auto the guest runs on the
+ * machine thread, as a vCPU does: it writes the tables, issues, and polls PxSACT between the machine's
+ * other work (each poll goes to the back of the machine thread's queue). An invocation is
+ * {@link #RUN} batches of 32, or {@link #SINGLE_RUN} single commands, back to back, so the benchmark
+ * thread's hand-off to the machine is not what is measured.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
