@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 
 import org.spindle.device.ata.IoThreads;
@@ -143,8 +144,9 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
     private final AhciPort[] ports;
     private final int cccBit;
     private final List<String> problems = new ArrayList<>();
-    private IoThreads worker;
-    private PciSlot slot;
+    /** Written on the machine thread and at unplugging; read by I/O threads (post). */
+    private volatile IoThreads worker;
+    private volatile PciSlot slot;
     private VirtualClock.Timer cccTimer;
 
     private int ghc;
@@ -265,13 +267,21 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
     }
 
 
-    /** The threads data phases run on under {@link Io#WORKERS} (and {@link Io#AUTO}), started on first use. */
+    /**
+     * The threads data phases run on under {@link Io#WORKERS} (and {@link Io#AUTO}), started on first use.
+     *
+     * @throws RejectedExecutionException once the HBA has left its machine
+     */
     IoThreads worker() {
-        if (worker == null) {
-            worker = new IoThreads("spindle-ahci", IO_THREADS,
-                    e -> post(() -> problem("an I/O thread's task failed: " + e)));
+        IoThreads w = worker;
+        if (w == null) {
+            if (slot == null) {
+                throw new RejectedExecutionException("the HBA has left its machine");
+            }
+            w = new IoThreads("spindle-ahci", IO_THREADS, e -> post(() -> problem("an I/O thread's task failed: " + e)));
+            worker = w;
         }
-        return worker;
+        return w;
     }
 
     /** Queues work for the machine thread; false when the HBA is not in a machine (the work is dropped). */
@@ -330,8 +340,11 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
             }
             slot = null;
             intxDriven = false;
-            if (worker != null) {
-                worker.close();
+            IoThreads w = worker;
+            if (w != null) {
+                // What is in flight ends (its completion dropped) before the machine's RAM can go.
+                quiesce();
+                w.close();
                 worker = null;
             }
         });

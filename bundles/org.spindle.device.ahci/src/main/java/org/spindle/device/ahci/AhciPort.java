@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -902,6 +903,7 @@ final class AhciPort {
         boolean storage = device.disk != null && job.transfer.usesStorage();
         boolean timed = storage && io == AhciHba.Io.AUTO;
         if (!storage || io == AhciHba.Io.INLINE || timed && !placement.onWorkers()) {
+
             long start = timed ? System.nanoTime() : 0;
             Outcome o = runGuarded(job, false);
             if (timed) {
@@ -916,7 +918,8 @@ final class AhciPort {
         }
         int gen = generation;
         inFlight.incrementAndGet();
-        hba.worker().execute(() -> {
+        try {
+            hba.worker().execute(() -> {
             try {
                 long start = timed ? System.nanoTime() : 0;
                 Outcome o = runGuarded(job, true);
@@ -928,7 +931,11 @@ final class AhciPort {
                     drainPosted.set(false);
                 }
             }
-        });
+            });
+        } catch (RejectedExecutionException closed) {
+            // The HBA is being unplugged: the command never completes, as for a pulled disk.
+            inFlight.decrementAndGet();
+        }
     }
 
     /** Under {@link AhciHba.Io#AUTO}, whether this port runs its data phases on workers now. */

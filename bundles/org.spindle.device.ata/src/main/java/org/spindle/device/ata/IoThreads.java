@@ -29,7 +29,8 @@ import java.util.function.Consumer;
  * pays for a compensating carrier each time.
  *
  * <p>{@link #close()} lets the tasks already queued run, then ends the threads; tasks queued after it
- * are refused.
+ * are refused. A thread's interrupt status is cleared after each task, so one task's interrupt never
+ * reaches the next (a file channel would close under it).
  *
  * @since 1.4
  */
@@ -38,15 +39,24 @@ public final class IoThreads implements Executor, AutoCloseable {
     static final long SPIN_NANOS = TimeUnit.MICROSECONDS.toNanos(50);
     /** How long a queued task waits behind busy threads before the watcher wakes more threads. */
     static final long STALL_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
-    /** Watcher ticks without work before it stops ticking (it is woken again with the next stall risk). */
+    /** Watcher ticks with nothing queued or running before the watcher thread ends (a new one starts when needed). */
     private static final int WATCH_IDLE_TICKS = 50;
 
-    private record Queued(Runnable task, long since) {
+    /** A queued task; compared by identity, so a task refused at close is taken back exactly. */
+    private static final class Queued {
+        final Runnable task;
+        final long since;
+
+        Queued(Runnable task, long since) {
+            this.task = task;
+            this.since = since;
+        }
     }
 
     private final String name;
     private final int max;
     private final long keepAliveNanos;
+    private final long stallNanos;
     private final Consumer<Throwable> failures;
     private final ConcurrentLinkedQueue<Queued> queue = new ConcurrentLinkedQueue<>();
     /** Parked threads, the most recently parked first (its cache is the warmest). */
@@ -58,29 +68,34 @@ public final class IoThreads implements Executor, AutoCloseable {
     private final AtomicInteger threads = new AtomicInteger();
     private final AtomicInteger started = new AtomicInteger();
     private volatile boolean closed;
-    /** Whether the watcher ticks (work is queued or running); it parks for good when not. */
+    /** Whether a watcher thread runs (work is queued or running); guarded by this for changes. */
     private volatile boolean watching;
-    private Thread watcher;
 
     /**
-     * @param name     the threads' name prefix
-     * @param max      the most threads at once (tasks in flight at once)
+     * @param name      the threads' name prefix
+     * @param max       the most threads at once (tasks in flight at once)
      * @param keepAlive how long a thread stays parked without work before it ends
-     * @param failures told of a task that threw (the thread goes on with the next one)
+     * @param failures  told of a task that threw (the thread goes on with the next one)
      */
     public IoThreads(String name, int max, long keepAlive, TimeUnit unit, Consumer<Throwable> failures) {
-        if (max < 1) {
-            throw new IllegalArgumentException("I/O threads: at least one, not " + max);
-        }
-        this.name = Objects.requireNonNull(name);
-        this.max = max;
-        this.keepAliveNanos = unit.toNanos(keepAlive);
-        this.failures = Objects.requireNonNull(failures);
+        this(name, max, unit.toNanos(keepAlive), STALL_NANOS, failures);
     }
 
     /** Up to {@code max} threads named {@code name-N}, ending after ten seconds idle. */
     public IoThreads(String name, int max, Consumer<Throwable> failures) {
         this(name, max, 10, TimeUnit.SECONDS, failures);
+    }
+
+    /** With the watcher's stall time too (tests). */
+    IoThreads(String name, int max, long keepAliveNanos, long stallNanos, Consumer<Throwable> failures) {
+        if (max < 1) {
+            throw new IllegalArgumentException("I/O threads: at least one, not " + max);
+        }
+        this.name = Objects.requireNonNull(name);
+        this.max = max;
+        this.keepAliveNanos = keepAliveNanos;
+        this.stallNanos = stallNanos;
+        this.failures = Objects.requireNonNull(failures);
     }
 
     /**
@@ -92,10 +107,20 @@ public final class IoThreads implements Executor, AutoCloseable {
     public void execute(Runnable task) {
         Objects.requireNonNull(task);
         if (closed) {
-            throw new RejectedExecutionException(name + ": the I/O threads are closed");
+            throw rejected();
         }
-        queue.offer(new Queued(task, System.nanoTime()));
+        Queued q = new Queued(task, System.nanoTime());
+        queue.offer(q);
+        // Closed meanwhile: the threads may have ended already. Take the task back if it is still
+        // there; if a thread took it, it runs.
+        if (closed && queue.remove(q)) {
+            throw rejected();
+        }
         wake();
+    }
+
+    private RejectedExecutionException rejected() {
+        return new RejectedExecutionException(name + ": the I/O threads are closed");
     }
 
     /** Threads running now (busy or idle). */
@@ -108,6 +133,11 @@ public final class IoThreads implements Executor, AutoCloseable {
         return queue.size();
     }
 
+    /** Threads searching, busy, and parked (tests: at rest, nothing searches or runs, and every thread is parked). */
+    int[] counts() {
+        return new int[] {searching.get(), busy.get(), idle.size()};
+    }
+
     /** Lets the queued tasks run and ends the threads once the queue is empty; refuses new tasks. */
     @Override
     public void close() {
@@ -117,16 +147,12 @@ public final class IoThreads implements Executor, AutoCloseable {
             searching.incrementAndGet();
             w.signal();
         }
-        synchronized (this) {
-            if (watcher != null) {
-                LockSupport.unpark(watcher);
-            }
-        }
+        // A watcher thread sees closed at its next tick (at most the stall time).
     }
 
     /**
      * Makes sure some thread will take the task just queued: one searching already will, and so will
-     * a busy one when its task ends (the watcher is set ticking in case they all wait on the storage);
+     * a busy one when its task ends (the watcher runs in case they all wait on the storage);
      * otherwise an idle thread is woken or a new one started.
      */
     private void wake() {
@@ -138,8 +164,8 @@ public final class IoThreads implements Executor, AutoCloseable {
             if (claim()) {
                 return;
             }
-            // No thread at all could be started: one was just ending after its keep-alive. Try again
-            // while there is room.
+            // No thread could be started: one was just ending (after its keep-alive, or at close).
+            // Try again while there is room.
             if (queue.isEmpty() || threads.get() >= max) {
                 return;
             }
@@ -161,59 +187,6 @@ public final class IoThreads implements Executor, AutoCloseable {
         return false;
     }
 
-    /** Sets the watcher ticking, starting it the first time. */
-    private void watch() {
-        if (watching || closed) {
-            return;
-        }
-        synchronized (this) {
-            if (watching) {
-                return;
-            }
-            watching = true;
-            if (watcher == null) {
-                watcher = Thread.ofPlatform().daemon().name(name + "-watcher").unstarted(this::watcherLoop);
-                watcher.start();
-            } else {
-                LockSupport.unpark(watcher);
-            }
-        }
-    }
-
-    /**
-     * The watcher: while work is queued or running it looks every {@link #STALL_NANOS}, and when the
-     * oldest queued task has waited that long with no thread searching (the busy ones wait on the
-     * storage), it wakes a thread for each queued task, as many as {@code max} allows.
-     */
-    private void watcherLoop() {
-        int idleTicks = 0;
-        while (!closed) {
-            if (!watching) {
-                LockSupport.park(this);
-                continue;
-            }
-            LockSupport.parkNanos(this, STALL_NANOS);
-            Queued head = queue.peek();
-            if (head != null && System.nanoTime() - head.since() >= STALL_NANOS && searching.get() == 0) {
-                for (int n = queue.size(); n > 0 && claim(); n--) {
-                    // one more thread per task waiting
-                }
-            }
-            if (head == null && busy.get() == 0) {
-                if (++idleTicks >= WATCH_IDLE_TICKS) {
-                    idleTicks = 0;
-                    watching = false;
-                    // A task queued behind a busy thread just before: keep ticking.
-                    if (busy.get() > 0 || !queue.isEmpty()) {
-                        watching = true;
-                    }
-                }
-            } else {
-                idleTicks = 0;
-            }
-        }
-    }
-
     private boolean start() {
         int n;
         do {
@@ -223,10 +196,77 @@ public final class IoThreads implements Executor, AutoCloseable {
             }
         } while (!threads.compareAndSet(n, n + 1));
         Worker w = new Worker();
-        Thread t = Thread.ofPlatform().daemon().name(name + "-" + started.incrementAndGet()).unstarted(w::run);
-        w.thread = t;
-        t.start();
-        return true;
+        try {
+            Thread t = Thread.ofPlatform().daemon().name(name + "-" + started.incrementAndGet()).unstarted(w::run);
+            w.thread = t;
+            t.start();
+            return true;
+        } catch (OutOfMemoryError | RuntimeException e) {
+            // The host would not give a thread (a limit on threads): the ones running take the work.
+            threads.decrementAndGet();
+            report(e);
+            return false;
+        }
+    }
+
+    /** Starts the watcher thread unless it runs. */
+    private void watch() {
+        if (watching || closed) {
+            return;
+        }
+        synchronized (this) {
+            if (watching) {
+                return;
+            }
+            try {
+                Thread.ofPlatform().daemon().name(name + "-watcher").start(this::watcherLoop);
+                watching = true;
+            } catch (OutOfMemoryError | RuntimeException e) {
+                report(e); // no watcher: commands behind a thread that waits on the storage wait for it
+            }
+        }
+    }
+
+    /**
+     * The watcher: every stall time it looks at the oldest queued task, and when that has waited a
+     * stall time with no thread searching (the busy ones wait on the storage), it wakes a thread for
+     * each queued task, as many as {@code max} allows. It ends when nothing has been queued or running
+     * for {@link #WATCH_IDLE_TICKS} ticks, or at close.
+     */
+    private void watcherLoop() {
+        int idleTicks = 0;
+        while (!closed) {
+            LockSupport.parkNanos(this, stallNanos);
+            Queued head = queue.peek();
+            if (head != null && System.nanoTime() - head.since >= stallNanos && searching.get() == 0) {
+                for (int n = queue.size(); n > 0 && claim(); n--) {
+                    // one more thread per task waiting
+                }
+            }
+            if (head != null || busy.get() > 0) {
+                idleTicks = 0;
+            } else if (++idleTicks >= WATCH_IDLE_TICKS) {
+                synchronized (this) {
+                    // A task queued behind a busy thread just before found the watcher running: keep on.
+                    if (busy.get() == 0 && queue.isEmpty()) {
+                        watching = false;
+                        return;
+                    }
+                }
+                idleTicks = 0;
+            }
+        }
+        synchronized (this) {
+            watching = false;
+        }
+    }
+
+    private void report(Throwable t) {
+        try {
+            failures.accept(t);
+        } catch (Throwable ignored) {
+            // The report failed too: the pool still goes on.
+        }
     }
 
     private final class Worker {
@@ -248,7 +288,8 @@ public final class IoThreads implements Executor, AutoCloseable {
                     if (!queue.isEmpty()) {
                         watch(); // more tasks behind this one: in case it waits on the storage
                     }
-                    runTask(q.task());
+                    runTask(q.task);
+                    Thread.interrupted(); // a task's interrupt stays with it
                     // Searching again before no longer busy: a task queued meanwhile is seen by one or the other.
                     searching.incrementAndGet();
                     busy.decrementAndGet();
@@ -261,8 +302,7 @@ public final class IoThreads implements Executor, AutoCloseable {
                 if ((!queue.isEmpty() || closed) && idle.remove(this)) {
                     searching.incrementAndGet();
                     if (closed && queue.isEmpty()) {
-                        searching.decrementAndGet();
-                        end();
+                        leave(true);
                         return;
                     }
                     continue;
@@ -272,10 +312,23 @@ public final class IoThreads implements Executor, AutoCloseable {
                 }
                 woken = false;
                 if (closed && queue.isEmpty()) {
-                    searching.decrementAndGet();
-                    end();
+                    leave(true);
                     return;
                 }
+            }
+        }
+
+        /**
+         * The thread ends; a task queued while it was leaving, when no other thread could be started
+         * for it, gets one now.
+         */
+        private void leave(boolean searchingNow) {
+            if (searchingNow) {
+                searching.decrementAndGet();
+            }
+            threads.decrementAndGet();
+            if (!queue.isEmpty()) {
+                wake();
             }
         }
 
@@ -302,11 +355,7 @@ public final class IoThreads implements Executor, AutoCloseable {
             while (!woken) {
                 long left = deadline - System.nanoTime();
                 if (left <= 0 && idle.remove(this)) {
-                    end();
-                    // A task queued while this thread was leaving, when no other could be started.
-                    if (!queue.isEmpty()) {
-                        IoThreads.this.wake();
-                    }
+                    leave(false);
                     return false;
                 }
                 LockSupport.parkNanos(IoThreads.this, Math.max(left, 1000));
@@ -314,19 +363,11 @@ public final class IoThreads implements Executor, AutoCloseable {
             return true;
         }
 
-        private void end() {
-            threads.decrementAndGet();
-        }
-
         private void runTask(Runnable task) {
             try {
                 task.run();
             } catch (Throwable t) {
-                try {
-                    failures.accept(t);
-                } catch (RuntimeException ignored) {
-                    // The report failed too: the thread still goes on.
-                }
+                report(t);
             }
         }
     }
