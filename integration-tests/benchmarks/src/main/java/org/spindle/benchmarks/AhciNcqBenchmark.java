@@ -48,8 +48,9 @@ import org.spindle.storage.core.ServiceLoaderRegistry;
  * write; {@code path=workers} on the HBA's I/O threads, completions posted back to the machine thread;
  * {@code path=auto} (the default) starts on the I/O threads and runs inline once a window of quick data
  * phases has shown the storage quick, as it is here. With workers and auto the guest runs on the
- * machine thread, as a vCPU does: it writes the tables, issues, and polls PxSACT between the machine's
- * other work (each poll goes to the back of the machine thread's queue). An invocation is
+ * machine thread, as a vCPU does: it writes the tables, issues, and reads PxSACT; while tags are
+ * outstanding it reads again between the machine's other work (each poll goes to the back of the
+ * machine thread's queue). An invocation is
  * {@link #RUN} batches of 32, or {@link #SINGLE_RUN} single commands, back to back, so the benchmark
  * thread's hand-off to the machine is not what is measured.
  */
@@ -261,11 +262,26 @@ public class AhciNcqBenchmark {
             this.tables = tables;
         }
 
+        /**
+         * Issues batches while each has ended by the time the guest first reads PxSACT (data moved
+         * inline); once one has not, the guest polls between the machine's other work.
+         */
         void next() {
             try {
-                tables.write(issued++);
-                issue(tags);
-                machine.post(AhciNcqBenchmark.this::poll);
+                while (true) {
+                    tables.write(issued++);
+                    issue(tags);
+                    if ((mmio.read(PORT + 0x34, 4) & tags) != 0) {
+                        machine.post(AhciNcqBenchmark.this::poll);
+                        return;
+                    }
+                    int is = complete();
+                    if (issued >= batches) {
+                        current = null;
+                        done.complete(is);
+                        return;
+                    }
+                }
             } catch (Exception e) {
                 fail(e);
             }
