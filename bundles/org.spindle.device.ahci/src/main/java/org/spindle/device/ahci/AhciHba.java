@@ -103,8 +103,9 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
     static final int CONFIG_MAP = 0x90;
     static final int CONFIG_PCS = 0x92;
     /**
-     * The most I/O threads an HBA runs (data phases in flight at once over all its ports under
-     * {@link Io#WORKERS}): a full queue of 32 tags on storage that makes each of them wait.
+     * The most I/O threads an HBA runs (data phases in flight at once over all its ports, under
+     * {@link Io#WORKERS} or a port of {@link Io#AUTO} on the threads): a full queue of 32 tags on
+     * storage that makes each of them wait.
      */
     static final int IO_THREADS = 32;
 
@@ -266,7 +267,6 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
         return slot == null ? 0 : slot.clock().nanos();
     }
 
-
     /**
      * The threads data phases run on under {@link Io#WORKERS} (and {@link Io#AUTO}), started on first use.
      *
@@ -278,7 +278,8 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
             if (slot == null) {
                 throw new RejectedExecutionException("the HBA has left its machine");
             }
-            w = new IoThreads("spindle-ahci", IO_THREADS, e -> post(() -> problem("an I/O thread's task failed: " + e)));
+            w = new IoThreads("spindle-ahci", IO_THREADS,
+                    e -> post(() -> problem("an I/O thread's task failed: " + e)));
             worker = w;
         }
         return w;

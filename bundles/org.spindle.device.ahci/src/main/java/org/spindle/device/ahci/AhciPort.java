@@ -903,7 +903,6 @@ final class AhciPort {
         boolean storage = device.disk != null && job.transfer.usesStorage();
         boolean timed = storage && io == AhciHba.Io.AUTO;
         if (!storage || io == AhciHba.Io.INLINE || timed && !placement.onWorkers()) {
-
             long start = timed ? System.nanoTime() : 0;
             Outcome o = runGuarded(job, false);
             if (timed) {
@@ -920,17 +919,17 @@ final class AhciPort {
         inFlight.incrementAndGet();
         try {
             hba.worker().execute(() -> {
-            try {
-                long start = timed ? System.nanoTime() : 0;
-                Outcome o = runGuarded(job, true);
-                done.add(new Done(gen, c.slot, isQueued, packet, c, tf, job.transfer, o,
-                        timed && AutoPlacement.slow(System.nanoTime() - start, job.transfer.length())));
-            } finally {
-                inFlight.decrementAndGet();
-                if (drainPosted.compareAndSet(false, true) && !hba.post(this::drain)) {
-                    drainPosted.set(false);
+                try {
+                    long start = timed ? System.nanoTime() : 0;
+                    Outcome o = runGuarded(job, true);
+                    done.add(new Done(gen, c.slot, isQueued, packet, c, tf, job.transfer, o,
+                            timed && AutoPlacement.slow(System.nanoTime() - start, job.transfer.length())));
+                } finally {
+                    inFlight.decrementAndGet();
+                    if (drainPosted.compareAndSet(false, true) && !hba.post(this::drain)) {
+                        drainPosted.set(false);
+                    }
                 }
-            }
             });
         } catch (RejectedExecutionException closed) {
             // The HBA is being unplugged: the command never completes, as for a pulled disk.
@@ -938,11 +937,7 @@ final class AhciPort {
         }
     }
 
-    /** Under {@link AhciHba.Io#AUTO}, whether this port runs its data phases on workers now. */
-    boolean onWorkers() {
-        return placement.onWorkers();
-    }
-
+    /** Under {@link AhciHba.Io#AUTO}, where this port runs its data phases now. */
     AutoPlacement placement() {
         return placement;
     }

@@ -273,6 +273,29 @@ class AhciNcqTest {
         assertThat(f.qt.memread(buffer(2), BLOCK * 512)).isEqualTo(image.slice(lba(2) * 512, BLOCK * 512));
     }
 
+    /**
+     * Unplugging the HBA while a read waits on its I/O thread: the unplug waits for it (the machine's
+     * RAM must outlive what writes into it) and its completion is dropped.
+     */
+    @Test
+    void unpluggingWaitsForADataPhaseInFlight() throws Exception {
+        GatedDisk image = new GatedDisk(4096);
+        start(image, AhciHba.Io.WORKERS);
+        image.gate(lba(2));
+        d.prepare(0, 2, h2d(0x25, 0, BLOCK, lba(2), 0x40), null, 0, List.of(new Prd(buffer(2), BLOCK * 512)));
+        d.port(0, PxCI, 1 << 2);
+        image.awaitWaiting(1);
+        Thread release = Thread.ofPlatform().start(() -> {
+            java.util.concurrent.locks.LockSupport.parkNanos(200_000_000L);
+            image.releaseAll();
+        });
+        long start = System.nanoTime();
+        f.machine.unplug(org.spindle.machine.api.PciAddress.parse("00:02.0"));
+        assertThat(System.nanoTime() - start).as("the unplug waited for the read").isGreaterThan(150_000_000L);
+        release.join();
+        assertThat(f.hba.port(0).inFlight()).isZero();
+    }
+
     @Test
     void onWorkersFlushAndReadVerifyWaitOnAWorkerWhileTheMachineGoesOn() throws Exception {
         GatedDisk image = new GatedDisk(4096);
@@ -364,7 +387,7 @@ class AhciNcqTest {
     }
 
     private boolean onWorkers() throws Exception {
-        return f.machine.call(() -> f.hba.port(0).onWorkers());
+        return f.machine.call(() -> f.hba.port(0).placement().onWorkers());
     }
 
     /** PxCI written and read back in one go on the machine thread: no worker's completion can land in between. */

@@ -14,7 +14,8 @@ import java.util.Map;
  * without data ({@link Direction#NONE}) is ended by {@link #finish()} too: most have their result
  * already, but one that {@link #usesStorage()} does its work there.
  *
- * <p>Transfers run on the machine thread and are not thread-safe. A transfer in progress can be saved
+ * <p>Transfers are not thread-safe: a controller uses each on one thread at a time (the machine
+ * thread, or an I/O thread it hands the data phase to). A transfer in progress can be saved
  * ({@link #save()}) and given back to its engine after a restore.
  */
 public abstract class Transfer {
