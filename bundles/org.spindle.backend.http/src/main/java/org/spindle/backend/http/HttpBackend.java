@@ -1,0 +1,301 @@
+package org.spindle.backend.http;
+
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+import org.spindle.storage.api.StorageBackend;
+import org.spindle.storage.api.StorageException;
+import org.spindle.storage.api.StorageException.Kind;
+import org.spindle.storage.api.StorageException.Operation;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+
+/**
+ * A read-only image on an HTTP(S) server, read in chunks by Range requests.
+ *
+ * <p>A read is split at chunk boundaries. Each chunk comes from memory, else from the persistent
+ * cache, else from one ranged GET; a chunk already being fetched is waited for, never fetched twice.
+ * A reader that goes on where its last read ended is sequential: the next {@code read.ahead} chunks are
+ * then fetched before it asks. At most {@code max.fetches} requests are in flight. A read that cannot
+ * be served within {@code read.timeout} fails with {@code IO}; a chunk enters a cache only after its
+ * response passed every check, so nothing from a failed or mismatched response is ever kept or read.
+ *
+ * <p>{@link #mayBlock()} is true: callers move reads off the machine thread.
+ */
+final class HttpBackend implements StorageBackend {
+    private final String location;
+    private final RangeClient client;
+    private final RemoteImage image;
+    private final HttpSettings settings;
+    private final int chunkSize;
+    private final ChunkStore persistent;
+    private final Cache<Long, byte[]> memory;
+    private final ConcurrentHashMap<Long, CompletableFuture<byte[]>> inFlight = new ConcurrentHashMap<>();
+    private final Semaphore fetchPermits;
+    private final ExecutorService loaders = Executors.newThreadPerTaskExecutor(
+            Thread.ofVirtual().name("spindle-http-", 0).factory());
+    private final Traffic traffic;
+    /** Where a sequential reader's next read starts: the end of the last read. */
+    private volatile long sequentialEnd = -1;
+    private volatile boolean closed;
+
+    /**
+     * Discovers the image at {@code uri} and opens it.
+     *
+     * @param cache the persistent cache, or {@code null} for none
+     */
+    static HttpBackend open(URI uri, HttpSettings settings, Credentials credentials, ChunkCache cache)
+            throws StorageException {
+        String location = HttpLocations.display(uri);
+        Traffic traffic = new Traffic();
+        RangeClient client = new RangeClient(HttpLocations.request(uri), location, settings, credentials, traffic);
+        try {
+            RemoteImage image = client.discover(System.nanoTime() + settings.readTimeout().toNanos());
+            ChunkStore store = null;
+            if (cache != null) {
+                store = image.validator().map(v -> cache.store(image.size(), v, settings.chunkSize(), location))
+                        .orElse(null);
+            }
+            return new HttpBackend(location, client, image, settings, store, traffic);
+        } catch (StorageException | RuntimeException e) {
+            client.close();
+            throw e;
+        }
+    }
+
+    HttpBackend(String location, RangeClient client, RemoteImage image, HttpSettings settings, ChunkStore persistent,
+            Traffic traffic) {
+        this.location = location;
+        this.client = client;
+        this.image = image;
+        this.settings = settings;
+        this.chunkSize = settings.chunkSize();
+        this.persistent = persistent;
+        this.traffic = traffic;
+        this.fetchPermits = new Semaphore(settings.maxFetches(), true);
+        // at least what is in flight and ahead, so read-ahead is not dropped before it is read
+        long floor = (long) chunkSize * (settings.readAhead() + settings.maxFetches() + 1);
+        this.memory = Caffeine.newBuilder().maximumWeight(Math.max(settings.memoryCache(), floor))
+                .weigher((Long k, byte[] v) -> v.length).executor(Runnable::run).build();
+    }
+
+    @Override
+    public String location() {
+        return location;
+    }
+
+    @Override
+    public long size() throws StorageException {
+        checkOpen(Operation.READ);
+        return image.size();
+    }
+
+    @Override
+    public boolean isReadOnly() {
+        return true;
+    }
+
+    @Override
+    public boolean mayBlock() {
+        return true;
+    }
+
+    /** The version that was opened (size and validator). */
+    RemoteImage image() {
+        return image;
+    }
+
+    Traffic traffic() {
+        return traffic;
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws StorageException {
+        checkOpen(Operation.READ);
+        int length = dst.remaining();
+        if (offset < 0 || offset > image.size() - length) {
+            throw new StorageException(Kind.OUT_OF_BOUNDS, "the image has " + image.size() + " bytes")
+                    .withLocation(location).at(Operation.READ, offset, length);
+        }
+        if (length == 0) {
+            return;
+        }
+        long deadline = System.nanoTime() + settings.readTimeout().toNanos();
+        long first = offset / chunkSize;
+        long last = (offset + length - 1) / chunkSize;
+        boolean sequential = offset == sequentialEnd;
+        sequentialEnd = offset + length;
+        traffic.bytesRead.add(length);
+        // every chunk not at hand is asked for before any is waited for, so they arrive in parallel
+        @SuppressWarnings("unchecked")
+        CompletableFuture<byte[]>[] parts = new CompletableFuture[(int) (last - first + 1)];
+        for (int i = 0; i < parts.length; i++) {
+            long index = first + i;
+            byte[] cached = memory.getIfPresent(index);
+            if (cached != null) {
+                traffic.hits.increment();
+                parts[i] = CompletableFuture.completedFuture(cached);
+            } else {
+                parts[i] = persistent != null && persistent.contains(index) ? null : chunk(index, false);
+            }
+        }
+        if (sequential) {
+            readAhead(last + 1);
+        }
+        int out = dst.position();
+        for (int i = 0; i < parts.length; i++) {
+            long index = first + i;
+            long chunkStart = index * chunkSize;
+            int from = (int) Math.max(0, offset - chunkStart);
+            int n = (int) (Math.min(chunkStart + chunkSize, offset + length) - chunkStart) - from;
+            if (parts[i] == null) {
+                if (persistent.read(index, from, dst, out, n)) {
+                    traffic.hits.increment();
+                    out += n;
+                    continue;
+                }
+                parts[i] = chunk(index, false);
+            }
+            byte[] data = await(parts[i], deadline, offset, length);
+            dst.put(out, data, from, n);
+            out += n;
+        }
+        dst.position(out);
+    }
+
+    private void readAhead(long from) {
+        long chunks = (image.size() + chunkSize - 1) / chunkSize;
+        long to = Math.min(chunks, from + settings.readAhead());
+        for (long index = from; index < to; index++) {
+            if (memory.getIfPresent(index) == null && !inFlight.containsKey(index)
+                    && (persistent == null || !persistent.contains(index))) {
+                chunk(index, true);
+            }
+        }
+    }
+
+    /** The chunk {@code index}: at once from memory, else the load already running, else a new load. */
+    private CompletableFuture<byte[]> chunk(long index, boolean ahead) {
+        byte[] cached = memory.getIfPresent(index);
+        if (cached != null) {
+            if (!ahead) {
+                traffic.hits.increment();
+            }
+            return CompletableFuture.completedFuture(cached);
+        }
+        CompletableFuture<byte[]> mine = new CompletableFuture<>();
+        CompletableFuture<byte[]> running = inFlight.putIfAbsent(index, mine);
+        if (running != null) {
+            return running;
+        }
+        try {
+            loaders.execute(() -> load(index, mine, ahead));
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            inFlight.remove(index, mine);
+            mine.completeExceptionally(closedException(Operation.READ));
+        }
+        return mine;
+    }
+
+    private void load(long index, CompletableFuture<byte[]> result, boolean ahead) {
+        long start = index * chunkSize;
+        int length = (int) Math.min(chunkSize, image.size() - start);
+        long deadline = System.nanoTime() + settings.readTimeout().toNanos();
+        try {
+            (ahead ? traffic.readAheads : traffic.misses).increment();
+            if (!fetchPermits.tryAcquire(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+                throw new StorageException(Kind.IO, "no fetch slot within " + HttpSettings.READ_TIMEOUT)
+                        .withLocation(location).at(Operation.READ, start, length);
+            }
+            byte[] data;
+            try {
+                data = client.fetch(image, start, length, deadline);
+            } catch (StorageException e) {
+                if (persistent != null && client.changed() != null) {
+                    persistent.invalidate();
+                }
+                throw e;
+            } finally {
+                fetchPermits.release();
+            }
+            if (persistent != null) {
+                persistent.put(index, data);
+            }
+            memory.put(index, data);
+            result.complete(data);
+        } catch (InterruptedException e) {
+            result.completeExceptionally(closedException(Operation.READ));
+        } catch (Throwable t) {
+            result.completeExceptionally(t);
+        } finally {
+            inFlight.remove(index, result);
+        }
+    }
+
+    private byte[] await(CompletableFuture<byte[]> part, long deadline, long offset, int length)
+            throws StorageException {
+        try {
+            return part.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            throw new StorageException(Kind.IO, "no answer within " + settings.readTimeout().toMillis() + " ms ("
+                    + HttpSettings.READ_TIMEOUT + ")").withLocation(location).at(Operation.READ, offset, length);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StorageException(Kind.IO, "interrupted").withLocation(location).at(Operation.READ, offset, length);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            // a fresh exception per reader: several may wait on one chunk, each with its own range
+            Kind kind = cause instanceof StorageException se ? se.kind() : Kind.IO;
+            String detail = cause instanceof StorageException se ? se.detail() : String.valueOf(cause);
+            throw new StorageException(kind, detail, cause).withLocation(location).at(Operation.READ, offset, length);
+        }
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src) throws StorageException {
+        checkOpen(Operation.WRITE);
+        throw new StorageException(Kind.READ_ONLY, "an image on an HTTP server is read-only; give the drive an"
+                + " overlay to take its writes").withLocation(location).at(Operation.WRITE, offset, src.remaining());
+    }
+
+    @Override
+    public void flush() throws StorageException {
+        checkOpen(Operation.FLUSH);
+    }
+
+    private void checkOpen(Operation op) throws StorageException {
+        if (closed) {
+            throw closedException(op);
+        }
+    }
+
+    private StorageException closedException(Operation op) {
+        return new StorageException(Kind.BACKEND_UNAVAILABLE, "the backend is closed").withLocation(location)
+                .withOperation(op);
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        loaders.shutdownNow();
+        client.close();
+        memory.invalidateAll();
+    }
+
+    @Override
+    public String toString() {
+        return "HttpBackend[" + location + ", " + image.size() + " bytes]";
+    }
+}

@@ -1,0 +1,223 @@
+package org.spindle.backend.http;
+
+import java.lang.System.Logger.Level;
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.ConfigurationPolicy;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Modified;
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.Designate;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+import org.spindle.storage.api.AccessMode;
+import org.spindle.storage.api.StorageBackend;
+import org.spindle.storage.api.StorageBackendProvider;
+import org.spindle.storage.api.StorageException;
+import org.spindle.storage.api.StorageException.Kind;
+import org.spindle.storage.api.StorageException.Operation;
+
+/**
+ * Opens {@code http:} and {@code https:} URLs as read-only backends (see {@link HttpBackend}).
+ *
+ * <p>Settings come from the configuration {@value #PID} and, per image, from the URL's fragment:
+ * {@code https://images.example/win7.img#chunk.size=2M&read.ahead=8}. The fragment is never sent. The
+ * persistent cache ({@code cache.dir}, {@code cache.size}) is shared by all images and set only in the
+ * configuration. Outside OSGi (the image tool) the configuration is read from system properties
+ * {@code spindle.http.<setting>}.
+ */
+@Component(configurationPid = HttpBackendProvider.PID, configurationPolicy = ConfigurationPolicy.OPTIONAL,
+        property = {StorageBackendProvider.SCHEME + "=http", StorageBackendProvider.SCHEME + "=https"})
+@Designate(ocd = HttpBackendProvider.Config.class)
+public final class HttpBackendProvider implements StorageBackendProvider {
+    public static final String PID = "org.spindle.backend.http";
+    private static final System.Logger LOG = System.getLogger(HttpBackendProvider.class.getName());
+
+    @ObjectClassDefinition(name = "Spindle HTTP backend",
+            description = "Images streamed from HTTP(S) servers by Range requests")
+    public @interface Config {
+        @AttributeDefinition(description = "Bytes per range request and cache entry (4K to 64M, a multiple of 512)")
+        String chunk_size() default "1M";
+
+        @AttributeDefinition(description = "Chunks fetched ahead of a sequential reader (0 to 1024, at most 512M)")
+        int read_ahead() default 4;
+
+        @AttributeDefinition(description = "Range requests in flight at once per image (1 to 128)")
+        int max_fetches() default 4;
+
+        @AttributeDefinition(description = "Retries of a request that failed transiently (5xx, 408, 429, reset)")
+        int retries() default 4;
+
+        @AttributeDefinition(description = "Wait before the first retry, doubling after (250ms, 1s)")
+        String retry_backoff() default "100ms";
+
+        @AttributeDefinition(description = "Longest wait for a connection")
+        String connect_timeout() default "10s";
+
+        @AttributeDefinition(description = "Longest time one request may take, body included; then it is retried")
+        String request_timeout() default "20s";
+
+        @AttributeDefinition(description = "Longest time one read may take, retries included; then it fails")
+        String read_timeout() default "60s";
+
+        @AttributeDefinition(description = "auto (HTTP/2 over TLS, else HTTP/1.1), 1.1 or 2")
+        String http_version() default "auto";
+
+        @AttributeDefinition(description = "Directory of the persistent chunk cache; empty for the user's cache"
+                + " directory ($XDG_CACHE_HOME or ~/.cache, then spindle/http)")
+        String cache_dir() default "";
+
+        @AttributeDefinition(description = "Most bytes kept in the persistent chunk cache; 0 turns it off")
+        String cache_size() default "4G";
+
+        @AttributeDefinition(description = "Most bytes of chunks held in memory per image")
+        String memory_cache() default "64M";
+
+        @AttributeDefinition(description = "Environment variable holding a bearer token (the token itself is"
+                + " never stored in the configuration)")
+        String token_env() default "";
+    }
+
+    private final Object lock = new Object();
+    private volatile HttpSettings settings;
+    private ChunkCache cache;
+    private boolean cacheUnavailable;
+    /** Outside OSGi nothing deactivates the provider: the cache is closed when the JVM ends. */
+    private boolean closeAtExit;
+
+    /** Configured from system properties {@code spindle.http.<setting>} (as {@link java.util.ServiceLoader} makes it). */
+    public HttpBackendProvider() {
+        Map<String, String> values = new LinkedHashMap<>();
+        for (String key : HttpSettings.keys()) {
+            String value = System.getProperty("spindle.http." + key);
+            if (value != null) {
+                values.put(key, value);
+            }
+        }
+        values.putIfAbsent(HttpSettings.CACHE_DIR, defaultCacheDir().toString());
+        values.putIfAbsent(HttpSettings.CACHE_SIZE, "4G");
+        try {
+            this.settings = HttpSettings.defaults().with(values);
+        } catch (StorageException e) {
+            throw new IllegalArgumentException("system properties spindle.http.*: " + e.getMessage(), e);
+        }
+        this.closeAtExit = true;
+    }
+
+    @Activate
+    public HttpBackendProvider(Config config) throws StorageException {
+        this.settings = settings(config);
+    }
+
+    /** A changed configuration applies to images opened from now on; a new cache place closes the old cache. */
+    @Modified
+    void modified(Config config) throws StorageException {
+        HttpSettings next = settings(config);
+        synchronized (lock) {
+            if (cache != null && (!cache.directory().equals(next.cacheDir()) || next.cacheSize() != settings.cacheSize())) {
+                cache.close();
+                cache = null;
+            }
+            cacheUnavailable = false;
+            settings = next;
+        }
+    }
+
+    @Deactivate
+    void deactivate() {
+        synchronized (lock) {
+            if (cache != null) {
+                cache.close();
+                cache = null;
+            }
+        }
+    }
+
+    private static HttpSettings settings(Config c) throws StorageException {
+        Map<String, String> values = new LinkedHashMap<>();
+        values.put(HttpSettings.CHUNK_SIZE, c.chunk_size());
+        values.put(HttpSettings.READ_AHEAD, Integer.toString(c.read_ahead()));
+        values.put(HttpSettings.MAX_FETCHES, Integer.toString(c.max_fetches()));
+        values.put(HttpSettings.RETRIES, Integer.toString(c.retries()));
+        values.put(HttpSettings.RETRY_BACKOFF, c.retry_backoff());
+        values.put(HttpSettings.CONNECT_TIMEOUT, c.connect_timeout());
+        values.put(HttpSettings.REQUEST_TIMEOUT, c.request_timeout());
+        values.put(HttpSettings.READ_TIMEOUT, c.read_timeout());
+        values.put(HttpSettings.HTTP_VERSION, c.http_version());
+        values.put(HttpSettings.CACHE_DIR, c.cache_dir().isBlank() ? defaultCacheDir().toString() : c.cache_dir());
+        values.put(HttpSettings.CACHE_SIZE, c.cache_size());
+        values.put(HttpSettings.MEMORY_CACHE, c.memory_cache());
+        values.put(HttpSettings.TOKEN_ENV, c.token_env());
+        return HttpSettings.defaults().with(values);
+    }
+
+    /** {@code $XDG_CACHE_HOME/spindle/http}, else {@code ~/.cache/spindle/http}. */
+    static Path defaultCacheDir() {
+        String xdg = System.getenv("XDG_CACHE_HOME");
+        Path base = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
+        return base.resolve("spindle").resolve("http");
+    }
+
+    /** The settings images are opened with (before their fragment). */
+    public HttpSettings settings() {
+        return settings;
+    }
+
+    @Override
+    public Set<String> schemes() {
+        return Set.of("http", "https");
+    }
+
+    @Override
+    public StorageBackend open(URI uri, AccessMode mode) throws StorageException {
+        HttpLocations.check(uri);
+        String display = HttpLocations.display(uri);
+        if (mode != AccessMode.READ_ONLY) {
+            throw new StorageException(mode == AccessMode.READ_WRITE ? Kind.READ_ONLY : Kind.UNSUPPORTED_FEATURE,
+                    "an image on an HTTP server is read-only: open the drive read-only, or give it an overlay"
+                            + " that takes the writes").withLocation(display).withOperation(Operation.OPEN);
+        }
+        Map<String, String> fragment = HttpSettings.fragment(uri.getRawFragment() == null ? null : uri.getFragment());
+        for (String shared : new String[] {HttpSettings.CACHE_DIR, HttpSettings.CACHE_SIZE}) {
+            if (fragment.containsKey(shared)) {
+                throw new StorageException(Kind.INVALID_CONFIG, shared + " is shared by every image: set it in the"
+                        + " configuration " + PID + ", not in the URL").withLocation(display)
+                        .withOperation(Operation.OPEN);
+            }
+        }
+        HttpSettings effective;
+        try {
+            effective = settings.with(fragment);
+        } catch (StorageException e) {
+            throw e.withLocation(display);
+        }
+        Credentials credentials = effective.tokenEnv() == null ? Credentials.NONE
+                : Credentials.bearerFromEnvironment(effective.tokenEnv(), System::getenv);
+        return HttpBackend.open(uri, effective, credentials, cache(effective));
+    }
+
+    private ChunkCache cache(HttpSettings s) {
+        if (!s.persistent()) {
+            return null;
+        }
+        synchronized (lock) {
+            if (cache == null && !cacheUnavailable) {
+                try {
+                    cache = ChunkCache.open(s.cacheDir(), s.cacheSize());
+                    if (closeAtExit) {
+                        Runtime.getRuntime().addShutdownHook(new Thread(this::deactivate, "spindle-http-cache-close"));
+                    }
+                } catch (StorageException e) {
+                    cacheUnavailable = true;
+                    LOG.log(Level.WARNING, "images are read without a persistent cache: {0}", e.getMessage());
+                }
+            }
+            return cache;
+        }
+    }
+}

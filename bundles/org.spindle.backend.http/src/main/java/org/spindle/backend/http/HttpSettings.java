@@ -1,0 +1,203 @@
+package org.spindle.backend.http;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.spindle.storage.api.ByteSize;
+import org.spindle.storage.api.StorageException;
+import org.spindle.storage.api.StorageException.Kind;
+import org.spindle.storage.api.StorageException.Operation;
+
+/**
+ * How the HTTP backend fetches and caches: one immutable set of values, read from the provider's
+ * configuration and overridden per image by the URI fragment ({@code #chunk.size=2M&read.ahead=8}; a
+ * fragment is never sent to the server). Every value is checked against its limits here, so a bad
+ * setting fails when the drive is opened, naming the setting.
+ *
+ * @param chunkSize the bytes of one range request and one cache entry (default 1 MiB)
+ * @param readAhead chunks fetched ahead of a sequential reader (default 4)
+ * @param maxFetches range requests in flight at once per image (default 4)
+ * @param retries attempts after the first for a retryable failure (default 4)
+ * @param retryBackoff the wait before the first retry; each later wait doubles, with jitter
+ * @param connectTimeout the longest wait for a connection
+ * @param requestTimeout the longest one request may take, body included; a stalled request is
+ *        abandoned and retried
+ * @param readTimeout the longest one read may take, retries included; after it the read fails
+ * @param httpVersion {@code auto} (HTTP/2 over TLS, HTTP/1.1 otherwise), {@code 1.1} or {@code 2}
+ * @param cacheDir where the persistent chunk cache lives, or {@code null} for none
+ * @param cacheSize the most bytes of chunks the persistent cache holds (0: no persistent cache)
+ * @param memoryCache the most bytes of chunks held in memory per image
+ * @param tokenEnv the environment variable holding a bearer token, or {@code null}
+ */
+public record HttpSettings(int chunkSize, int readAhead, int maxFetches, int retries, Duration retryBackoff,
+        Duration connectTimeout, Duration requestTimeout, Duration readTimeout, String httpVersion, Path cacheDir,
+        long cacheSize, long memoryCache, String tokenEnv) {
+
+    public static final String CHUNK_SIZE = "chunk.size";
+    public static final String READ_AHEAD = "read.ahead";
+    public static final String MAX_FETCHES = "max.fetches";
+    public static final String RETRIES = "retries";
+    public static final String RETRY_BACKOFF = "retry.backoff";
+    public static final String CONNECT_TIMEOUT = "connect.timeout";
+    public static final String REQUEST_TIMEOUT = "request.timeout";
+    public static final String READ_TIMEOUT = "read.timeout";
+    public static final String HTTP_VERSION = "http.version";
+    public static final String CACHE_DIR = "cache.dir";
+    public static final String CACHE_SIZE = "cache.size";
+    public static final String MEMORY_CACHE = "memory.cache";
+    public static final String TOKEN_ENV = "token.env";
+
+    /** The largest chunk: one request's body is held in memory whole. */
+    public static final int MAX_CHUNK = 64 << 20;
+    /** The most bytes fetched ahead of a reader. */
+    public static final long MAX_READ_AHEAD_BYTES = 512L << 20;
+
+    private static final Pattern DURATION = Pattern.compile("\\s*(\\d+)\\s*(ms|s|m|h)?\\s*");
+    private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
+
+    /** The defaults: 1 MiB chunks, 4 ahead, 4 in flight, 4 retries from 100 ms, no persistent cache. */
+    public static HttpSettings defaults() {
+        return new HttpSettings(1 << 20, 4, 4, 4, Duration.ofMillis(100), Duration.ofSeconds(10),
+                Duration.ofSeconds(20), Duration.ofSeconds(60), "auto", null, 0, 64L << 20, null);
+    }
+
+    public HttpSettings {
+        check(chunkSize >= 4096 && chunkSize <= MAX_CHUNK && chunkSize % 512 == 0, CHUNK_SIZE,
+                "must be a multiple of 512 from 4K to 64M, not " + chunkSize);
+        check(readAhead >= 0 && readAhead <= 1024 && (long) readAhead * chunkSize <= MAX_READ_AHEAD_BYTES,
+                READ_AHEAD, "must be 0 to 1024 chunks and at most 512M ahead, not " + readAhead + " chunks of "
+                        + chunkSize + " bytes");
+        check(maxFetches >= 1 && maxFetches <= 128, MAX_FETCHES, "must be 1 to 128, not " + maxFetches);
+        check(retries >= 0 && retries <= 32, RETRIES, "must be 0 to 32, not " + retries);
+        positive(retryBackoff, RETRY_BACKOFF);
+        positive(connectTimeout, CONNECT_TIMEOUT);
+        positive(requestTimeout, REQUEST_TIMEOUT);
+        positive(readTimeout, READ_TIMEOUT);
+        check(httpVersion.equals("auto") || httpVersion.equals("1.1") || httpVersion.equals("2"), HTTP_VERSION,
+                "must be auto, 1.1 or 2, not '" + httpVersion + "'");
+        check(cacheSize >= 0, CACHE_SIZE, "must not be negative");
+        check(memoryCache >= 0, MEMORY_CACHE, "must not be negative");
+        check(tokenEnv == null || ENV_NAME.matcher(tokenEnv).matches(), TOKEN_ENV,
+                "must be an environment variable name, not '" + tokenEnv + "'");
+    }
+
+    /** Whether chunks are kept across restarts. */
+    public boolean persistent() {
+        return cacheDir != null && cacheSize > 0;
+    }
+
+    /**
+     * These settings with {@code values} applied over them; keys are the constants of this class,
+     * unknown keys are refused.
+     *
+     * @throws StorageException {@code INVALID_CONFIG} naming the key and the value that was wrong
+     */
+    public HttpSettings with(Map<String, String> values) throws StorageException {
+        int chunk = chunkSize;
+        int ahead = readAhead;
+        int fetches = maxFetches;
+        int tries = retries;
+        Duration backoff = retryBackoff;
+        Duration connect = connectTimeout;
+        Duration request = requestTimeout;
+        Duration read = readTimeout;
+        String version = httpVersion;
+        Path dir = cacheDir;
+        long cache = cacheSize;
+        long memory = memoryCache;
+        String env = tokenEnv;
+        for (Map.Entry<String, String> e : values.entrySet()) {
+            String key = e.getKey();
+            String value = e.getValue() == null ? "" : e.getValue().strip();
+            try {
+                switch (key) {
+                    case CHUNK_SIZE -> chunk = Math.toIntExact(ByteSize.parse(value));
+                    case READ_AHEAD -> ahead = Integer.parseInt(value);
+                    case MAX_FETCHES -> fetches = Integer.parseInt(value);
+                    case RETRIES -> tries = Integer.parseInt(value);
+                    case RETRY_BACKOFF -> backoff = duration(value);
+                    case CONNECT_TIMEOUT -> connect = duration(value);
+                    case REQUEST_TIMEOUT -> request = duration(value);
+                    case READ_TIMEOUT -> read = duration(value);
+                    case HTTP_VERSION -> version = value.toLowerCase(Locale.ROOT);
+                    case CACHE_DIR -> dir = value.isEmpty() ? null : Path.of(value).toAbsolutePath();
+                    case CACHE_SIZE -> cache = ByteSize.parse(value);
+                    case MEMORY_CACHE -> memory = ByteSize.parse(value);
+                    case TOKEN_ENV -> env = value.isEmpty() ? null : value;
+                    default -> throw new StorageException(Kind.INVALID_CONFIG, "unknown HTTP setting '" + key
+                            + "' (known: " + String.join(", ", keys()) + ")").withOperation(Operation.CONFIGURE);
+                }
+            } catch (IllegalArgumentException | ArithmeticException ex) {
+                throw new StorageException(Kind.INVALID_CONFIG, "HTTP setting " + key + "='" + value + "': "
+                        + ex.getMessage(), ex).withOperation(Operation.CONFIGURE);
+            }
+        }
+        try {
+            return new HttpSettings(chunk, ahead, fetches, tries, backoff, connect, request, read, version, dir,
+                    cache, memory, env);
+        } catch (IllegalArgumentException ex) {
+            throw new StorageException(Kind.INVALID_CONFIG, ex.getMessage(), ex).withOperation(Operation.CONFIGURE);
+        }
+    }
+
+    /** The setting names, in the order of the record. */
+    public static java.util.List<String> keys() {
+        return java.util.List.of(CHUNK_SIZE, READ_AHEAD, MAX_FETCHES, RETRIES, RETRY_BACKOFF, CONNECT_TIMEOUT,
+                REQUEST_TIMEOUT, READ_TIMEOUT, HTTP_VERSION, CACHE_DIR, CACHE_SIZE, MEMORY_CACHE, TOKEN_ENV);
+    }
+
+    /**
+     * Reads a URI fragment of settings: {@code key=value} pairs joined by {@code &}.
+     *
+     * @throws StorageException {@code INVALID_CONFIG} for a pair without '='
+     */
+    public static Map<String, String> fragment(String fragment) throws StorageException {
+        Map<String, String> values = new LinkedHashMap<>();
+        if (fragment == null || fragment.isBlank()) {
+            return values;
+        }
+        for (String pair : fragment.split("&")) {
+            if (pair.isBlank()) {
+                continue;
+            }
+            int eq = pair.indexOf('=');
+            if (eq <= 0) {
+                throw new StorageException(Kind.INVALID_CONFIG, "the URI fragment holds HTTP settings as key=value"
+                        + " pairs joined by '&'; '" + pair + "' is not one").withOperation(Operation.CONFIGURE);
+            }
+            values.put(pair.substring(0, eq).strip(), pair.substring(eq + 1));
+        }
+        return values;
+    }
+
+    /** A duration as {@code 250ms}, {@code 20s}, {@code 2m}, {@code 1h}; a bare number is seconds. */
+    static Duration duration(String text) {
+        Matcher m = DURATION.matcher(text);
+        if (!m.matches()) {
+            throw new IllegalArgumentException("not a duration (write 250ms, 20s, 2m or 1h)");
+        }
+        long n = Long.parseLong(m.group(1));
+        String unit = m.group(2) == null ? "s" : m.group(2);
+        return switch (unit) {
+            case "ms" -> Duration.ofMillis(n);
+            case "m" -> Duration.ofMinutes(n);
+            case "h" -> Duration.ofHours(n);
+            default -> Duration.ofSeconds(n);
+        };
+    }
+
+    private static void positive(Duration d, String key) {
+        check(d != null && !d.isNegative() && !d.isZero(), key, "must be a positive duration");
+    }
+
+    private static void check(boolean ok, String key, String problem) {
+        if (!ok) {
+            throw new IllegalArgumentException("HTTP setting " + key + " " + problem);
+        }
+    }
+}
