@@ -109,6 +109,11 @@ public final class HttpBackendProvider implements StorageBackendProvider {
         this.closeAtExit = true;
     }
 
+    /** With {@code settings} as its configuration (tests, embedding). */
+    HttpBackendProvider(HttpSettings settings) {
+        this.settings = settings;
+    }
+
     @Activate
     public HttpBackendProvider(Config config) throws StorageException {
         this.settings = settings(config);

@@ -361,12 +361,20 @@ final class RangeClient implements AutoCloseable {
      */
     private <T> T withRetries(Operation op, long offset, long length, long deadline, Attempt<T> attempt)
             throws StorageException {
+        try {
+            return retrying(deadline, attempt);
+        } catch (StorageException e) {
+            throw op == Operation.OPEN ? e.withOperation(op) : e.at(op, offset, length);
+        }
+    }
+
+    private <T> T retrying(long deadline, Attempt<T> attempt) throws StorageException {
         boolean renewed = false;
         FetchFailure last = null;
         for (int retry = 0;;) {
             long left = deadline - System.nanoTime();
             if (left <= 0) {
-                throw timedOut(op, offset, length, last);
+                throw timedOut(last);
             }
             try {
                 return attempt.run(min(settings.requestTimeout(), Duration.ofNanos(left)));
@@ -377,7 +385,7 @@ final class RangeClient implements AutoCloseable {
                         if (retry >= settings.retries()) {
                             traffic.failures.increment();
                             throw failure(Kind.IO, "gave up after " + (retry + 1) + " attempts; the last: "
-                                    + f.getMessage(), f).at(op, offset, length);
+                                    + f.getMessage(), f);
                         }
                         retry++;
                         traffic.retries.increment();
@@ -386,18 +394,18 @@ final class RangeClient implements AutoCloseable {
                     case REAUTHORIZE -> {
                         if (renewed || !credentials.renew()) {
                             traffic.failures.increment();
-                            throw failure(Kind.ACCESS_DENIED, f.getMessage(), f).at(op, offset, length);
+                            throw failure(Kind.ACCESS_DENIED, f.getMessage(), f);
                         }
                         renewed = true;
                     }
                     case CHANGED -> {
                         traffic.failures.increment();
                         changed = f.getMessage();
-                        throw changedException(f.getMessage()).at(op, offset, length);
+                        throw changedException(f.getMessage());
                     }
                     default -> {
                         traffic.failures.increment();
-                        throw failure(f.kind(), f.getMessage(), f).at(op, offset, length);
+                        throw failure(f.kind(), f.getMessage(), f);
                     }
                 }
             }
@@ -427,10 +435,10 @@ final class RangeClient implements AutoCloseable {
         }
     }
 
-    private StorageException timedOut(Operation op, long offset, long length, FetchFailure last) {
+    private StorageException timedOut(FetchFailure last) {
         traffic.failures.increment();
         return failure(Kind.IO, "no answer within " + settings.readTimeout().toMillis() + " ms (" + HttpSettings.READ_TIMEOUT
-                + ")" + (last == null ? "" : "; the last attempt: " + last.getMessage()), last).at(op, offset, length);
+                + ")" + (last == null ? "" : "; the last attempt: " + last.getMessage()), last);
     }
 
     private StorageException changedException(String why) {

@@ -1,0 +1,351 @@
+package org.spindle.backend.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.spindle.backend.http.FaultProxy.Fault;
+import org.spindle.storage.api.AccessMode;
+import org.spindle.storage.api.StorageException;
+import org.spindle.storage.api.StorageException.Kind;
+
+class HttpBackendTest {
+    private static final int CHUNK = 64 * 1024;
+    private static final byte SENTINEL = (byte) 0xA5;
+
+    private RangeOrigin origin;
+    private final List<AutoCloseable> closing = new ArrayList<>();
+    private byte[] image;
+
+    @BeforeEach
+    void start() throws Exception {
+        image = pattern(20 * CHUNK + 4096, 1);
+        origin = new RangeOrigin().serve("/disk.img", image);
+        closing.add(origin);
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        for (AutoCloseable c : closing.reversed()) {
+            c.close();
+        }
+    }
+
+    private HttpSettings settings(String... pairs) throws StorageException {
+        Map<String, String> values = new java.util.LinkedHashMap<>();
+        values.put(HttpSettings.CHUNK_SIZE, Integer.toString(CHUNK));
+        values.put(HttpSettings.RETRY_BACKOFF, "5ms");
+        for (int i = 0; i < pairs.length; i += 2) {
+            values.put(pairs[i], pairs[i + 1]);
+        }
+        return HttpSettings.defaults().with(values);
+    }
+
+    private HttpBackend open(URI uri, HttpSettings settings) throws StorageException {
+        HttpBackend backend = HttpBackend.open(uri, settings, Credentials.NONE, null);
+        closing.add(backend);
+        return backend;
+    }
+
+    private FaultProxy proxy() throws Exception {
+        FaultProxy proxy = new FaultProxy(origin.port());
+        closing.add(proxy);
+        return proxy;
+    }
+
+    @Test
+    void discoversSizeAndStrongValidatorByHead() throws Exception {
+        HttpBackend backend = open(origin.uri("/disk.img"), settings());
+        assertThat(backend.size()).isEqualTo(image.length);
+        assertThat(backend.image().etag()).isEqualTo(origin.image("/disk.img").etag());
+        assertThat(backend.isReadOnly()).isTrue();
+        assertThat(backend.mayBlock()).isTrue();
+        assertThat(origin.log()).extracting(RangeOrigin.Seen::method).containsExactly("HEAD");
+    }
+
+    @Test
+    void fallsBackToAOneByteRangeWhenHeadIsRefused() throws Exception {
+        origin.refuseHead();
+        HttpBackend backend = open(origin.uri("/disk.img"), settings());
+        assertThat(backend.size()).isEqualTo(image.length);
+        assertThat(origin.log()).extracting(RangeOrigin.Seen::range).containsExactly(null, "bytes=0-0");
+    }
+
+    @Test
+    void randomReadsAreByteIdenticalAndEachChunkIsFetchedOnceByOneClosedAlignedRange() throws Exception {
+        HttpBackend backend = open(origin.uri("/disk.img"), settings(HttpSettings.READ_AHEAD, "0"));
+        Random random = new Random(7);
+        for (int i = 0; i < 300; i++) {
+            int length = 1 + random.nextInt(3 * CHUNK);
+            long offset = (long) random.nextInt(image.length - length + 1);
+            assertThat(read(backend, offset, length)).isEqualTo(Arrays.copyOfRange(image, (int) offset,
+                    (int) offset + length));
+        }
+        List<String> ranges = origin.log().stream().map(RangeOrigin.Seen::range).filter(r -> r != null).toList();
+        assertThat(ranges).doesNotHaveDuplicates().allSatisfy(r -> {
+            String[] ab = r.substring("bytes=".length()).split("-");
+            long a = Long.parseLong(ab[0]);
+            long b = Long.parseLong(ab[1]);
+            assertThat(a % CHUNK).isZero();
+            assertThat(b + 1 == image.length || (b + 1) % CHUNK == 0).as(r).isTrue();
+        });
+        assertThat(ranges).hasSizeLessThanOrEqualTo(21);
+        // the last chunk is short: the range ends at the image's last byte
+        assertThat(read(backend, image.length - 10, 10)).isEqualTo(Arrays.copyOfRange(image, image.length - 10,
+                image.length));
+    }
+
+    @Test
+    void readsPastTheEndFailWithoutARequest() throws Exception {
+        HttpBackend backend = open(origin.uri("/disk.img"), settings());
+        origin.clearLog();
+        assertThatThrownBy(() -> backend.read(image.length - 10, ByteBuffer.allocate(11)))
+                .isInstanceOfSatisfying(StorageException.class, e -> assertThat(e.kind()).isEqualTo(Kind.OUT_OF_BOUNDS));
+        assertThat(origin.log()).isEmpty();
+        assertThatThrownBy(() -> backend.write(0, ByteBuffer.allocate(1)))
+                .isInstanceOfSatisfying(StorageException.class, e -> assertThat(e.kind()).isEqualTo(Kind.READ_ONLY));
+    }
+
+    @Test
+    void concurrentReadersOfOneChunkShareOneFetch() throws Exception {
+        HttpBackend backend = open(origin.uri("/disk.img"), settings(HttpSettings.READ_AHEAD, "0"));
+        origin.clearLog();
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        CountDownLatch go = new CountDownLatch(1);
+        List<Future<byte[]>> results = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            int at = 3 * CHUNK + i * 512;
+            results.add(pool.submit(() -> {
+                go.await();
+                return read(backend, at, 512);
+            }));
+        }
+        go.countDown();
+        for (int i = 0; i < 8; i++) {
+            int at = 3 * CHUNK + i * 512;
+            assertThat(results.get(i).get()).isEqualTo(Arrays.copyOfRange(image, at, at + 512));
+        }
+        pool.shutdown();
+        assertThat(origin.rangeRequests()).isEqualTo(1);
+    }
+
+    @Test
+    void aSequentialReaderIsReadAheadAndFetchesEachByteOnce() throws Exception {
+        HttpBackend backend = open(origin.uri("/disk.img"), settings(HttpSettings.READ_AHEAD, "4"));
+        origin.clearLog();
+        for (long at = 0; at < image.length; at += 16 * 1024) {
+            int n = (int) Math.min(16 * 1024, image.length - at);
+            assertThat(read(backend, at, n)).isEqualTo(Arrays.copyOfRange(image, (int) at, (int) at + n));
+        }
+        assertThat(backend.traffic().readAheads.sum()).isGreaterThan(10);
+        assertThat(origin.rangeRequests()).isEqualTo(21);
+        assertThat((double) origin.bodyBytes() / image.length).isLessThanOrEqualTo(1.0);
+    }
+
+    @Test
+    void aConnectionResetMidBodyIsRetriedTransparently() throws Exception {
+        FaultProxy proxy = proxy();
+        HttpBackend backend = open(proxy.uri("/disk.img"), settings(HttpSettings.READ_AHEAD, "0"));
+        proxy.next(Fault.RESET_MID_BODY, Fault.RESET_MID_BODY);
+        assertThat(read(backend, CHUNK + 100, 3000)).isEqualTo(Arrays.copyOfRange(image, CHUNK + 100, CHUNK + 3100));
+        assertThat(proxy.applied()).isEqualTo(2);
+        assertThat(backend.traffic().retries.sum()).isEqualTo(2);
+    }
+
+    @Test
+    void aBurstOf503IsRetriedAndTooManyFailTheRead() throws Exception {
+        FaultProxy proxy = proxy();
+        HttpBackend backend = open(proxy.uri("/disk.img"), settings(HttpSettings.READ_AHEAD, "0",
+                HttpSettings.RETRIES, "3"));
+        proxy.next(Fault.STATUS_503, Fault.STATUS_503, Fault.STATUS_503);
+        assertThat(read(backend, 0, 4096)).isEqualTo(Arrays.copyOf(image, 4096));
+        proxy.always(Fault.STATUS_503);
+        ByteBuffer dst = sentinel(4096);
+        assertThatThrownBy(() -> backend.read(5L * CHUNK, dst)).isInstanceOfSatisfying(StorageException.class, e -> {
+            assertThat(e.kind()).isEqualTo(Kind.IO);
+            assertThat(e.getMessage()).contains("gave up after 4 attempts", "503");
+        });
+        assertUntouched(dst);
+        proxy.always(Fault.PASS);
+        assertThat(read(backend, 5L * CHUNK, 4096)).isEqualTo(Arrays.copyOfRange(image, 5 * CHUNK, 5 * CHUNK + 4096));
+    }
+
+    @Test
+    void brokenResponsesAreProtocolErrorsAndNeverData() throws Exception {
+        for (Fault fault : new Fault[] {Fault.FULL_200, Fault.WRONG_RANGE, Fault.GZIP}) {
+            FaultProxy proxy = proxy();
+            HttpBackend backend = open(proxy.uri("/disk.img"), settings(HttpSettings.READ_AHEAD, "0"));
+            proxy.always(fault);
+            ByteBuffer dst = sentinel(8192);
+            assertThatThrownBy(() -> backend.read(2L * CHUNK, dst)).as(fault.name())
+                    .isInstanceOfSatisfying(StorageException.class, e -> {
+                        assertThat(e.kind()).isEqualTo(Kind.IO);
+                        assertThat(e.getMessage()).contains("protocol error");
+                    });
+            assertUntouched(dst);
+            // nothing of it was kept: once the server behaves, the chunk is fetched again and right
+            proxy.always(Fault.PASS);
+            long before = origin.rangeRequests();
+            assertThat(read(backend, 2L * CHUNK, 8192)).isEqualTo(Arrays.copyOfRange(image, 2 * CHUNK, 2 * CHUNK + 8192));
+            assertThat(origin.rangeRequests()).isEqualTo(before + 1);
+        }
+    }
+
+    @Test
+    void anImageThatChangesMidRunFailsEveryLaterReadInsteadOfMixingVersions() throws Exception {
+        FaultProxy proxy = proxy();
+        HttpBackend backend = open(proxy.uri("/disk.img"), settings(HttpSettings.READ_AHEAD, "0"));
+        assertThat(read(backend, 0, 100)).isEqualTo(Arrays.copyOf(image, 100));
+        proxy.next(Fault.NEW_ETAG);
+        ByteBuffer dst = sentinel(100);
+        assertThatThrownBy(() -> backend.read(4L * CHUNK, dst)).isInstanceOfSatisfying(StorageException.class,
+                e -> assertThat(e.getMessage()).contains("changed on the server", "\"replaced\""));
+        assertUntouched(dst);
+        assertThatThrownBy(() -> backend.read(6L * CHUNK, ByteBuffer.allocate(100)))
+                .hasMessageContaining("changed on the server");
+        assertThat(proxy.applied()).isEqualTo(1);
+    }
+
+    @Test
+    void theOriginReplacingTheImageIsSeenThroughIfRange() throws Exception {
+        HttpBackend backend = open(origin.uri("/disk.img"), settings(HttpSettings.READ_AHEAD, "0"));
+        assertThat(read(backend, 0, 100)).isEqualTo(Arrays.copyOf(image, 100));
+        origin.serve("/disk.img", pattern(image.length, 9));
+        // If-Range names the old ETag: the origin sends the whole new image (200), which is refused
+        assertThatThrownBy(() -> backend.read(9L * CHUNK, sentinel(100))).hasMessageContaining("changed on the server");
+        assertThat(origin.log()).filteredOn(s -> s.range() != null).hasSize(2);
+    }
+
+    @Test
+    void aStalledServerFailsTheReadWithinTheReadTimeout() throws Exception {
+        FaultProxy proxy = proxy();
+        HttpBackend backend = open(proxy.uri("/disk.img"), settings(HttpSettings.READ_AHEAD, "0",
+                HttpSettings.REQUEST_TIMEOUT, "200ms", HttpSettings.READ_TIMEOUT, "1s"));
+        proxy.always(Fault.STALL);
+        ByteBuffer dst = sentinel(4096);
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> backend.read(CHUNK, dst)).isInstanceOfSatisfying(StorageException.class,
+                e -> assertThat(e.kind()).isEqualTo(Kind.IO));
+        long took = (System.nanoTime() - start) / 1_000_000;
+        assertThat(took).isBetween(150L, 3000L);
+        assertUntouched(dst);
+    }
+
+    @Test
+    void aSingleStallIsRetriedTransparently() throws Exception {
+        FaultProxy proxy = proxy();
+        HttpBackend backend = open(proxy.uri("/disk.img"), settings(HttpSettings.READ_AHEAD, "0",
+                HttpSettings.REQUEST_TIMEOUT, "200ms", HttpSettings.READ_TIMEOUT, "5s"));
+        proxy.next(Fault.STALL);
+        assertThat(read(backend, CHUNK, 4096)).isEqualTo(Arrays.copyOfRange(image, CHUNK, CHUNK + 4096));
+        assertThat(backend.traffic().retries.sum()).isEqualTo(1);
+    }
+
+    @Test
+    void aBearerTokenIsSentAndRenewedOnceAfter401() throws Exception {
+        origin.requireToken("second");
+        String[] current = {"first"};
+        Credentials rotating = Credentials.bearerFromEnvironment("TOKEN", name -> current[0]);
+        assertThatThrownBy(() -> HttpBackend.open(origin.uri("/disk.img"), settings(), rotating, null))
+                .isInstanceOfSatisfying(StorageException.class, e -> {
+                    assertThat(e.kind()).isEqualTo(Kind.ACCESS_DENIED);
+                    assertThat(e.getMessage()).doesNotContain("first");
+                });
+        HttpBackend backend;
+        current[0] = "second";
+        backend = HttpBackend.open(origin.uri("/disk.img"), settings(), rotating, null);
+        closing.add(backend);
+        origin.requireToken("third");
+        current[0] = "third";
+        // the token in use is refused: it is read again, and the request tried once more
+        assertThat(read(backend, 0, 10)).isEqualTo(Arrays.copyOf(image, 10));
+        assertThat(origin.log()).extracting(RangeOrigin.Seen::authorization).contains("Bearer third");
+    }
+
+    @Test
+    void redirectsAreFollowedWithoutTakingCredentialsToAnotherOrigin() throws Exception {
+        RangeOrigin other = new RangeOrigin().serve("/real.img", image);
+        closing.add(other);
+        origin.requireToken("secret").redirect("/moved.img", other.uri("/real.img").toString());
+        HttpBackend backend = HttpBackend.open(origin.uri("/moved.img"), settings(),
+                Credentials.bearerFromEnvironment("T", n -> "secret"), null);
+        closing.add(backend);
+        assertThat(read(backend, 5, 100)).isEqualTo(Arrays.copyOfRange(image, 5, 105));
+        assertThat(other.log()).isNotEmpty().allSatisfy(s -> assertThat(s.authorization()).isNull());
+    }
+
+    @Test
+    void aMissingImageIsNotFound() {
+        assertThatThrownBy(() -> open(origin.uri("/nothing.img"), settings()))
+                .isInstanceOfSatisfying(StorageException.class, e -> assertThat(e.kind()).isEqualTo(Kind.NOT_FOUND));
+    }
+
+    @Test
+    void theProviderRefusesWritesUserInformationAndUnknownSettingsAndHidesTheQuery() throws Exception {
+        HttpBackendProvider provider = new HttpBackendProvider(settings());
+        assertThatThrownBy(() -> provider.open(origin.uri("/disk.img"), AccessMode.READ_WRITE))
+                .isInstanceOfSatisfying(StorageException.class, e -> assertThat(e.kind()).isEqualTo(Kind.READ_ONLY));
+        assertThatThrownBy(() -> provider.open(URI.create("http://u:p@127.0.0.1/disk.img"), AccessMode.READ_ONLY))
+                .isInstanceOfSatisfying(StorageException.class, e -> {
+                    assertThat(e.kind()).isEqualTo(Kind.INVALID_CONFIG);
+                    assertThat(e.getMessage()).doesNotContain("u:p");
+                });
+        URI withFragment = URI.create(origin.uri("/disk.img") + "?sig=abc#chunk.sizes=1M");
+        assertThatThrownBy(() -> provider.open(withFragment, AccessMode.READ_ONLY))
+                .isInstanceOfSatisfying(StorageException.class, e -> {
+                    assertThat(e.kind()).isEqualTo(Kind.INVALID_CONFIG);
+                    assertThat(e.getMessage()).contains("chunk.sizes").doesNotContain("sig=abc");
+                });
+        assertThatThrownBy(() -> provider.open(URI.create(origin.uri("/disk.img") + "#cache.size=1G"),
+                AccessMode.READ_ONLY)).hasMessageContaining("shared by every image");
+        try (var backend = provider.open(URI.create(origin.uri("/disk.img") + "?sig=abc#chunk.size=128K"),
+                AccessMode.READ_ONLY)) {
+            assertThat(backend.location()).doesNotContain("sig=abc").endsWith("/disk.img");
+            assertThat(read(backend, 0, 10)).isEqualTo(Arrays.copyOf(image, 10));
+        }
+        assertThat(origin.log()).filteredOn(s -> s.range() != null).extracting(RangeOrigin.Seen::path)
+                .allSatisfy(p -> assertThat(p).endsWith("?sig=abc"));
+    }
+
+    static byte[] read(org.spindle.storage.api.StorageBackend backend, long offset, int length) throws StorageException {
+        ByteBuffer dst = ByteBuffer.allocate(length);
+        backend.read(offset, dst);
+        assertThat(dst.position()).isEqualTo(length);
+        return dst.array();
+    }
+
+    static byte[] pattern(int length, int seed) {
+        byte[] data = new byte[length];
+        new Random(seed).nextBytes(data);
+        return data;
+    }
+
+    private static ByteBuffer sentinel(int length) {
+        byte[] b = new byte[length];
+        Arrays.fill(b, SENTINEL);
+        return ByteBuffer.wrap(b);
+    }
+
+    private static void assertUntouched(ByteBuffer dst) {
+        assertThat(dst.position()).isZero();
+        for (int i = 0; i < dst.capacity(); i++) {
+            if (dst.get(i) != SENTINEL) {
+                throw new AssertionError("byte " + i + " of the reader's buffer was written");
+            }
+        }
+    }
+}

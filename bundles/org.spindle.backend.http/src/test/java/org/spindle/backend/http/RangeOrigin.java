@@ -1,0 +1,243 @@
+package org.spindle.backend.http;
+
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A small HTTP/1.1 origin on loopback that serves images from memory by the Range rules of RFC 9110:
+ * HEAD and GET, one range per request ({@code a-b}, {@code a-}, {@code -n}), {@code If-Range} by ETag,
+ * persistent connections. Tests change an image (a new ETag) or ask for a bearer token, and read the
+ * log of requests it served.
+ */
+final class RangeOrigin implements AutoCloseable {
+    private static final Pattern RANGE = Pattern.compile("bytes=(\\d*)-(\\d*)");
+
+    record Image(byte[] data, String etag) {
+    }
+
+    /** One request as the origin saw it. */
+    record Seen(String method, String path, String range, String authorization) {
+    }
+
+    private final ServerSocket server;
+    private final Map<String, Image> images = new ConcurrentHashMap<>();
+    private final Map<String, String> redirects = new ConcurrentHashMap<>();
+    private final CopyOnWriteArrayList<Seen> log = new CopyOnWriteArrayList<>();
+    private final CopyOnWriteArrayList<Socket> open = new CopyOnWriteArrayList<>();
+    private final AtomicLong bodyBytes = new AtomicLong();
+    private final AtomicInteger generation = new AtomicInteger();
+    private volatile boolean headAllowed = true;
+    private volatile String token;
+
+    RangeOrigin() throws IOException {
+        server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        Thread.ofVirtual().name("range-origin").start(this::accept);
+    }
+
+    /** Serves {@code data} at {@code path} with a fresh strong ETag. */
+    RangeOrigin serve(String path, byte[] data) {
+        images.put(path, new Image(data, "\"v" + generation.incrementAndGet() + "-" + data.length + "\""));
+        return this;
+    }
+
+    /** Answers requests for {@code from} with a 302 to {@code to} (an absolute URL or a path). */
+    RangeOrigin redirect(String from, String to) {
+        redirects.put(from, to);
+        return this;
+    }
+
+    /** Makes HEAD answer 405, as some signed-URL services do. */
+    RangeOrigin refuseHead() {
+        headAllowed = false;
+        return this;
+    }
+
+    /** Requires {@code Authorization: Bearer value} (null: none). */
+    RangeOrigin requireToken(String value) {
+        token = value;
+        return this;
+    }
+
+    URI uri(String path) {
+        return URI.create("http://127.0.0.1:" + server.getLocalPort() + path);
+    }
+
+    int port() {
+        return server.getLocalPort();
+    }
+
+    Image image(String path) {
+        return images.get(path);
+    }
+
+    java.util.List<Seen> log() {
+        return java.util.List.copyOf(log);
+    }
+
+    /** GET requests with a Range header. */
+    long rangeRequests() {
+        return log.stream().filter(s -> s.method().equals("GET") && s.range() != null).count();
+    }
+
+    long bodyBytes() {
+        return bodyBytes.get();
+    }
+
+    void clearLog() {
+        log.clear();
+        bodyBytes.set(0);
+    }
+
+    private void accept() {
+        while (!server.isClosed()) {
+            try {
+                Socket s = server.accept();
+                open.add(s);
+                Thread.ofVirtual().start(() -> serve(s));
+            } catch (IOException e) {
+                return;
+            }
+        }
+    }
+
+    private void serve(Socket socket) {
+        try (socket; InputStream in = new BufferedInputStream(socket.getInputStream());
+                OutputStream out = socket.getOutputStream()) {
+            while (true) {
+                Map<String, String> headers = new LinkedHashMap<>();
+                String requestLine = readHead(in, headers);
+                if (requestLine == null) {
+                    return;
+                }
+                String[] parts = requestLine.split(" ");
+                respond(parts[0], parts[1], headers, out);
+                out.flush();
+            }
+        } catch (IOException e) {
+            // the client went away
+        } finally {
+            open.remove(socket);
+        }
+    }
+
+    /** Reads a request or response head; returns its first line, or null at end of stream. */
+    static String readHead(InputStream in, Map<String, String> headers) throws IOException {
+        String first = line(in);
+        if (first == null) {
+            return null;
+        }
+        for (String line = line(in); line != null && !line.isEmpty(); line = line(in)) {
+            int colon = line.indexOf(':');
+            headers.put(line.substring(0, colon).strip().toLowerCase(Locale.ROOT), line.substring(colon + 1).strip());
+        }
+        return first;
+    }
+
+    private static String line(InputStream in) throws IOException {
+        StringBuilder sb = new StringBuilder();
+        for (int c = in.read(); c != -1; c = in.read()) {
+            if (c == '\n') {
+                int n = sb.length();
+                return n > 0 && sb.charAt(n - 1) == '\r' ? sb.substring(0, n - 1) : sb.toString();
+            }
+            sb.append((char) c);
+        }
+        return sb.isEmpty() ? null : sb.toString();
+    }
+
+    private void respond(String method, String path, Map<String, String> headers, OutputStream out) throws IOException {
+        log.add(new Seen(method, path, headers.get("range"), headers.get("authorization")));
+        String target = redirects.get(path);
+        if (target != null) {
+            write(out, 302, "Found", Map.of("Location", target, "Content-Length", "0"), null, 0, 0);
+            return;
+        }
+        if (token != null && !("Bearer " + token).equals(headers.get("authorization"))) {
+            write(out, 401, "Unauthorized", Map.of("Content-Length", "0", "WWW-Authenticate", "Bearer"), null, 0, 0);
+            return;
+        }
+        int query = path.indexOf('?');
+        Image image = images.get(query < 0 ? path : path.substring(0, query));
+        if (image == null) {
+            write(out, 404, "Not Found", Map.of("Content-Length", "0"), null, 0, 0);
+            return;
+        }
+        byte[] data = image.data();
+        Map<String, String> h = new LinkedHashMap<>();
+        h.put("Accept-Ranges", "bytes");
+        h.put("ETag", image.etag());
+        h.put("Content-Type", "application/octet-stream");
+        h.put("Cache-Control", "no-transform");
+        if (method.equals("HEAD")) {
+            if (!headAllowed) {
+                write(out, 405, "Method Not Allowed", Map.of("Content-Length", "0", "Allow", "GET"), null, 0, 0);
+                return;
+            }
+            h.put("Content-Length", Long.toString(data.length));
+            write(out, 200, "OK", h, null, 0, 0);
+            return;
+        }
+        String range = headers.get("range");
+        String ifRange = headers.get("if-range");
+        if (range != null && (ifRange == null || ifRange.equals(image.etag()))) {
+            Matcher m = RANGE.matcher(range.strip());
+            long first;
+            long last;
+            if (m.matches() && !(m.group(1).isEmpty() && m.group(2).isEmpty())) {
+                if (m.group(1).isEmpty()) {
+                    first = Math.max(0, data.length - Long.parseLong(m.group(2)));
+                    last = data.length - 1;
+                } else {
+                    first = Long.parseLong(m.group(1));
+                    last = m.group(2).isEmpty() ? data.length - 1 : Math.min(Long.parseLong(m.group(2)), data.length - 1);
+                }
+                if (first <= last && first < data.length) {
+                    h.put("Content-Range", "bytes " + first + "-" + last + "/" + data.length);
+                    h.put("Content-Length", Long.toString(last - first + 1));
+                    write(out, 206, "Partial Content", h, data, (int) first, (int) (last - first + 1));
+                    return;
+                }
+            }
+            write(out, 416, "Range Not Satisfiable", Map.of("Content-Range", "bytes */" + data.length,
+                    "Content-Length", "0"), null, 0, 0);
+            return;
+        }
+        h.put("Content-Length", Long.toString(data.length));
+        write(out, 200, "OK", h, data, 0, data.length);
+    }
+
+    private void write(OutputStream out, int status, String reason, Map<String, String> headers, byte[] body, int from,
+            int length) throws IOException {
+        StringBuilder sb = new StringBuilder("HTTP/1.1 ").append(status).append(' ').append(reason).append("\r\n");
+        headers.forEach((k, v) -> sb.append(k).append(": ").append(v).append("\r\n"));
+        out.write(sb.append("\r\n").toString().getBytes(StandardCharsets.ISO_8859_1));
+        if (body != null) {
+            out.write(body, from, length);
+            bodyBytes.addAndGet(length);
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        server.close();
+        for (Socket s : open) {
+            s.close();
+        }
+    }
+}
