@@ -184,7 +184,8 @@ final class ChunkCache implements AutoCloseable {
 
     /** Reads the index: every entry whose blocks lie in the file and belong to it alone. */
     private void load() throws IOException {
-        long fileBlocks = blocks.size() / BLOCK;
+        // a chunk's last block may be short: the file then ends inside it
+        long fileBlocks = (blocks.size() + BLOCK - 1) / BLOCK;
         List<Long> bad = new ArrayList<>();
         long maxTick = 0;
         for (Map.Entry<Long, byte[]> e : entries.entrySet()) {
@@ -294,7 +295,12 @@ final class ChunkCache implements AutoCloseable {
             lock.writeLock().lock();
             try {
                 dropIdentity(number);
-                identities.entrySet().removeIf(e -> e.getValue().equals(Long.toString(number)));
+                String mine = Long.toString(number);
+                for (String identity : new ArrayList<>(identities.keySet())) {
+                    if (mine.equals(identities.get(identity))) {
+                        identities.remove(identity);
+                    }
+                }
             } catch (MVStoreException e) {
                 fail(e);
             } finally {
