@@ -71,9 +71,22 @@ final class ConvertCommand implements Callable<Integer> {
                     org.spindle.storage.api.Snapshots.OPEN_PARAMETER, snapshot));
         }
         try (VirtualDisk src = opener.open(sourceUri, sourceFormat, sourceOptions).disk()) {
+            write(opener, src, outputUri, outputFormat, Images.options(options), compress,
+                    progress ? new ProgressLine(spec.commandLine().getOut()) : null);
+        }
+        return 0;
+    }
+
+    /**
+     * Copies {@code src} into a new image at {@code outputUri}; if that fails or the tool is stopped,
+     * the new image is deleted, so no half-written image is left.
+     */
+    static void write(DiskOpener opener, VirtualDisk src, URI outputUri, String outputFormat,
+            java.util.Map<String, String> options, boolean compress, ProgressLine line) throws StorageException {
+        {
             int sectorSize = src.logicalSectorSize() == 4096 ? 4096 : 512;
             CreateOptions create = CreateOptions.ofCapacity(src.capacity()).withLogicalSectorSize(sectorSize)
-                    .withParameters(Images.options(options));
+                    .withParameters(options);
             VirtualDisk dst = opener.create(outputUri, outputFormat, create).disk();
             // on Ctrl-C: release the output (its backend holds the file's lock), then delete it
             Thread cleanup = new Thread(() -> {
@@ -81,7 +94,6 @@ final class ConvertCommand implements Callable<Integer> {
                 deleteQuietly(opener, outputUri);
             });
             Runtime.getRuntime().addShutdownHook(cleanup);
-            ProgressLine line = progress ? new ProgressLine(spec.commandLine().getOut()) : null;
             boolean done = false;
             try {
                 ImageOps.copy(src, dst, line == null ? Progress.NONE : line, compress);
@@ -99,7 +111,6 @@ final class ConvertCommand implements Callable<Integer> {
                 }
             }
         }
-        return 0;
     }
 
     private static void closeQuietly(VirtualDisk disk) {

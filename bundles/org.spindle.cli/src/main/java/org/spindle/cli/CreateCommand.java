@@ -68,7 +68,9 @@ final class CreateCommand implements Callable<Integer> {
             try (VirtualDisk disk = opener.open(baseUri, baseFormat, OpenOptions.defaults().withReadOnly(true)).disk()) {
                 capacity = size == null ? disk.capacity() : Images.size(size);
             }
-            base = new BackingReference(backing, backingFormat);
+            // a signature or token in a base URL is not written into the image
+            base = new BackingReference(backing.equals(baseUri.toString()) ? DiskOpener.reference(baseUri) : backing,
+                    backingFormat);
         } else if (size == null) {
             throw new StorageException(Kind.INVALID_CONFIG, "give a SIZE (or a base with -b)");
         } else {

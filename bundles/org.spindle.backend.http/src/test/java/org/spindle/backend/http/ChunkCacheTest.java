@@ -23,7 +23,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.spindle.backend.http.FaultProxy.Fault;
+import org.spindle.testing.http.FaultProxy;
+import org.spindle.testing.http.FaultProxy.Fault;
+import org.spindle.testing.http.RangeOrigin;
 import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.StorageException.Kind;
 

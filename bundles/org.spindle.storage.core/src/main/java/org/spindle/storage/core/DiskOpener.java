@@ -90,10 +90,40 @@ public final class DiskOpener {
      *         than {@link #MAX_CHAIN_DEPTH}; whatever the provider or format reports otherwise
      */
     public Opened open(URI backendUri, String formatName, OpenOptions options) throws StorageException {
-        return openChain(backendUri, formatName, options, new ArrayList<>());
+        return openChain(backendUri, formatName, options, new ArrayList<>(), null);
     }
 
-    private Opened openChain(URI uri, String formatName, OpenOptions options, List<URI> above)
+    /**
+     * Opens an overlay as {@link #open} does, but its base from {@code base}: the same image as the one
+     * the overlay names, given in full. An overlay records its base {@linkplain #reference without the
+     * query, fragment and user information} of a network URL, since those may carry a signature or a
+     * token; this is how such a base is opened again.
+     *
+     * @throws StorageException {@code INVALID_CONFIG} when the top image is no overlay, or names another
+     *         base than {@code base}
+     */
+    public Opened open(URI backendUri, String formatName, OpenOptions options, URI base) throws StorageException {
+        return openChain(backendUri, formatName, options, new ArrayList<>(), base);
+    }
+
+    /**
+     * How an overlay records {@code base}: a URL with a host loses its user information, query and
+     * fragment (a signature or token must never be written into an image); anything else is kept as is.
+     */
+    public static String reference(URI base) {
+        if (base.isOpaque() || base.getHost() == null
+                || (base.getRawUserInfo() == null && base.getRawQuery() == null && base.getRawFragment() == null)) {
+            return base.toString();
+        }
+        try {
+            return new URI(base.getScheme(), null, base.getHost(), base.getPort(), base.getPath(), null, null)
+                    .toString();
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalArgumentException(e);
+        }
+    }
+
+    private Opened openChain(URI uri, String formatName, OpenOptions options, List<URI> above, URI override)
             throws StorageException {
         Opened top;
         try {
@@ -109,11 +139,25 @@ public final class DiskOpener {
         try {
             Optional<Overlay> overlay = top.disk().capability(Overlay.class);
             if (overlay.isEmpty()) {
+                if (override != null) {
+                    StorageException e = new StorageException(Kind.INVALID_CONFIG, "the overlay " + uri
+                            + " names no base, not " + reference(override)).withLocation(uri.toString())
+                            .withOperation(Operation.OPEN);
+                    throw e;
+                }
                 return top;
             }
             above.add(uri);
             BackingReference reference = overlay.get().base();
             URI baseUri = resolve(uri, reference.location());
+            if (override != null) {
+                if (!reference(baseUri).equals(reference(override))) {
+                    throw new StorageException(Kind.INVALID_CONFIG, "the overlay " + uri + " was made over "
+                            + reference(baseUri) + ", not over " + reference(override))
+                            .withLocation(uri.toString()).withOperation(Operation.OPEN);
+                }
+                baseUri = override;
+            }
             if (above.contains(baseUri)) {
                 throw new StorageException(Kind.CORRUPT_IMAGE, "the chain of bases loops: " + uri + " names "
                         + baseUri + ", which is already above it").withLocation(uri.toString()).withOperation(Operation.OPEN);
@@ -124,7 +168,8 @@ public final class DiskOpener {
             }
             // a base is byte-addressed under its overlay: its own sector size is fine
             OpenOptions baseOptions = OpenOptions.defaults().withReadOnly(true);
-            base = openChain(baseUri, reference.format() == null ? AUTO : reference.format(), baseOptions, above);
+            base = openChain(baseUri, reference.format() == null ? AUTO : reference.format(), baseOptions, above,
+                    null);
             VirtualDisk cow = new CowDisk(top.disk(), base.disk());
             List<Layer> layers = new ArrayList<>(top.layers());
             layers.addAll(base.layers());
@@ -157,18 +202,11 @@ public final class DiskOpener {
                 capacity = base.capacity();
             }
             CreateOptions create = CreateOptions.ofCapacity(capacity).withBacking(new BackingReference(
-                    baseUri.toString(), AUTO.equals(baseFormat) ? null : baseFormat));
+                    reference(baseUri), AUTO.equals(baseFormat) ? null : baseFormat));
             create(overlayUri, OVERLAY_FORMAT, create).disk().close();
         }
-        Opened opened = open(overlayUri, AUTO, options);
-        if (opened.bases().isEmpty() || !opened.bases().getFirst().equals(baseUri)) {
-            StorageException e = new StorageException(Kind.INVALID_CONFIG, "the overlay " + overlayUri
-                    + (opened.bases().isEmpty() ? " names no base" : " was made over " + opened.bases().getFirst())
-                    + ", not over " + baseUri).withOperation(Operation.OPEN).withLocation(overlayUri.toString());
-            closeQuietly(opened.disk(), e);
-            throw e;
-        }
-        return opened;
+        // the base is opened from baseUri itself (the overlay may hold it without query or fragment)
+        return open(overlayUri, AUTO, options, baseUri);
     }
 
     /** Whether something exists at {@code uri}: its backend opens read-only. */

@@ -1,4 +1,4 @@
-package org.spindle.backend.http;
+package org.spindle.testing.http;
 
 import java.io.BufferedInputStream;
 import java.io.IOException;
@@ -25,14 +25,14 @@ import java.util.regex.Pattern;
  * persistent connections. Tests change an image (a new ETag) or ask for a bearer token, and read the
  * log of requests it served.
  */
-final class RangeOrigin implements AutoCloseable {
+public final class RangeOrigin implements AutoCloseable {
     private static final Pattern RANGE = Pattern.compile("bytes=(\\d*)-(\\d*)");
 
-    record Image(byte[] data, String etag) {
+    public record Image(byte[] data, String etag) {
     }
 
     /** One request as the origin saw it. */
-    record Seen(String method, String path, String range, String authorization) {
+    public record Seen(String method, String path, String range, String authorization) {
     }
 
     private final ServerSocket server;
@@ -45,61 +45,61 @@ final class RangeOrigin implements AutoCloseable {
     private volatile boolean headAllowed = true;
     private volatile String token;
 
-    RangeOrigin() throws IOException {
+    public RangeOrigin() throws IOException {
         server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         Thread.ofVirtual().name("range-origin").start(this::accept);
     }
 
     /** Serves {@code data} at {@code path} with a fresh strong ETag. */
-    RangeOrigin serve(String path, byte[] data) {
+    public RangeOrigin serve(String path, byte[] data) {
         images.put(path, new Image(data, "\"v" + generation.incrementAndGet() + "-" + data.length + "\""));
         return this;
     }
 
     /** Answers requests for {@code from} with a 302 to {@code to} (an absolute URL or a path). */
-    RangeOrigin redirect(String from, String to) {
+    public RangeOrigin redirect(String from, String to) {
         redirects.put(from, to);
         return this;
     }
 
     /** Makes HEAD answer 405, as some signed-URL services do. */
-    RangeOrigin refuseHead() {
+    public RangeOrigin refuseHead() {
         headAllowed = false;
         return this;
     }
 
     /** Requires {@code Authorization: Bearer value} (null: none). */
-    RangeOrigin requireToken(String value) {
+    public RangeOrigin requireToken(String value) {
         token = value;
         return this;
     }
 
-    URI uri(String path) {
+    public URI uri(String path) {
         return URI.create("http://127.0.0.1:" + server.getLocalPort() + path);
     }
 
-    int port() {
+    public int port() {
         return server.getLocalPort();
     }
 
-    Image image(String path) {
+    public Image image(String path) {
         return images.get(path);
     }
 
-    java.util.List<Seen> log() {
+    public java.util.List<Seen> log() {
         return java.util.List.copyOf(log);
     }
 
     /** GET requests with a Range header. */
-    long rangeRequests() {
+    public long rangeRequests() {
         return log.stream().filter(s -> s.method().equals("GET") && s.range() != null).count();
     }
 
-    long bodyBytes() {
+    public long bodyBytes() {
         return bodyBytes.get();
     }
 
-    void clearLog() {
+    public void clearLog() {
         log.clear();
         bodyBytes.set(0);
     }
@@ -137,7 +137,7 @@ final class RangeOrigin implements AutoCloseable {
     }
 
     /** Reads a request or response head; returns its first line, or null at end of stream. */
-    static String readHead(InputStream in, Map<String, String> headers) throws IOException {
+    public static String readHead(InputStream in, Map<String, String> headers) throws IOException {
         String first = line(in);
         if (first == null) {
             return null;

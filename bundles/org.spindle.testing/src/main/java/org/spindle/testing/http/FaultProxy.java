@@ -1,4 +1,4 @@
-package org.spindle.backend.http;
+package org.spindle.testing.http;
 
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
@@ -25,8 +25,8 @@ import java.util.zip.GZIPOutputStream;
  * are queued: each ranged GET takes the next one, or passes through when none is queued (or repeats
  * the one set with {@link #always}).
  */
-final class FaultProxy implements AutoCloseable {
-    enum Fault {
+public final class FaultProxy implements AutoCloseable {
+    public enum Fault {
         /** Forward unchanged. */
         PASS,
         /** Send the head and half the body, then reset the connection. */
@@ -54,14 +54,14 @@ final class FaultProxy implements AutoCloseable {
     private final AtomicInteger applied = new AtomicInteger();
     private volatile Fault always = Fault.PASS;
 
-    FaultProxy(int upstreamPort) throws IOException {
+    public FaultProxy(int upstreamPort) throws IOException {
         this.upstreamPort = upstreamPort;
         server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         Thread.ofVirtual().name("fault-proxy").start(this::accept);
     }
 
     /** Queues faults for the next ranged GETs, one each. */
-    FaultProxy next(Fault... faults) {
+    public FaultProxy next(Fault... faults) {
         for (Fault f : faults) {
             queued.add(f);
         }
@@ -69,17 +69,17 @@ final class FaultProxy implements AutoCloseable {
     }
 
     /** The fault every ranged GET gets when none is queued. */
-    FaultProxy always(Fault fault) {
+    public FaultProxy always(Fault fault) {
         always = fault;
         return this;
     }
 
     /** How many faults (other than PASS) were applied. */
-    int applied() {
+    public int applied() {
         return applied.get();
     }
 
-    URI uri(String path) {
+    public URI uri(String path) {
         return URI.create("http://127.0.0.1:" + server.getLocalPort() + path);
     }
 
