@@ -62,7 +62,7 @@ final class ChunkCache implements AutoCloseable {
     private final MVMap<String, String> origins;
     private final MVMap<Long, byte[]> entries;
     private final MVMap<String, Long> meta;
-    private final FileChannel blocks;
+    private volatile FileChannel blocks;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private final ConcurrentHashMap<Long, Entry> index = new ConcurrentHashMap<>();
     private final BitSet used = new BitSet();
@@ -73,6 +73,7 @@ final class ChunkCache implements AutoCloseable {
     private final LongAdder dropped = new LongAdder();
     private long usedBytes;
     private volatile boolean broken;
+    private volatile boolean closing;
 
     /** One cached chunk. */
     private static final class Entry {
@@ -169,7 +170,19 @@ final class ChunkCache implements AutoCloseable {
             FileChannel channel = FileChannel.open(dir.resolve("blocks.bin"), StandardOpenOption.CREATE,
                     StandardOpenOption.READ, StandardOpenOption.WRITE);
             ChunkCache cache = new ChunkCache(dir, maxBytes, store, channel);
-            cache.load();
+            try {
+                cache.load();
+            } catch (RuntimeException e) {
+                // an index written by something else, or damaged in a way MVStore did not notice
+                channel.close();
+                store.closeImmediately();
+                LOG.log(Level.WARNING, "the chunk cache index {0} holds unexpected data ({1}); starting an empty cache",
+                        indexFile, e.toString());
+                Files.move(indexFile, dir.resolve("index.mv.db.unreadable"),
+                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                Files.deleteIfExists(dir.resolve("blocks.bin"));
+                return open(dir, maxBytes);
+            }
             return cache;
         } catch (IOException | MVStoreException e) {
             store.closeImmediately();
@@ -184,16 +197,18 @@ final class ChunkCache implements AutoCloseable {
 
     /** Reads the index: every entry whose blocks lie in the file and belong to it alone. */
     private void load() throws IOException {
-        // a chunk's last block may be short: the file then ends inside it
-        long fileBlocks = (blocks.size() + BLOCK - 1) / BLOCK;
+        long fileSize = blocks.size();
         List<Long> bad = new ArrayList<>();
         long maxTick = 0;
         for (Map.Entry<Long, byte[]> e : entries.entrySet()) {
             Entry entry = Entry.decode(e.getKey(), e.getValue());
             boolean ok = entry != null;
             if (ok) {
-                for (int block : entry.blockList) {
-                    if (block < 0 || block >= fileBlocks || used.get(block)) {
+                for (int i = 0; i < entry.blockList.length; i++) {
+                    int block = entry.blockList[i];
+                    // the block's bytes must all lie in the file: a crash may have cut it short
+                    long end = (long) block * BLOCK + Math.min(BLOCK, entry.length - (long) i * BLOCK);
+                    if (block < 0 || end > fileSize || used.get(block)) {
                         ok = false;
                         break;
                     }
@@ -327,6 +342,8 @@ final class ChunkCache implements AutoCloseable {
                 hits.increment();
                 return true;
             }
+        } catch (java.io.EOFException ex) {
+            good = false;
         } catch (IOException ex) {
             failLater(ex);
             return false;
@@ -367,7 +384,7 @@ final class ChunkCache implements AutoCloseable {
             long filePos = (long) block * BLOCK + within;
             while (slice.hasRemaining()) {
                 if (blocks.read(slice, filePos + slice.position()) < 0) {
-                    throw new IOException("blocks.bin ends inside block " + block);
+                    throw new java.io.EOFException("blocks.bin ends inside block " + block);
                 }
             }
             done += n;
@@ -496,9 +513,31 @@ final class ChunkCache implements AutoCloseable {
     }
 
     private void failLater(Exception e) {
+        if (e instanceof java.nio.channels.ClosedChannelException && reopen()) {
+            return;
+        }
         if (!broken) {
             broken = true;
             LOG.log(Level.WARNING, "the chunk cache in {0} failed and is not used until restart: {1}", dir, e);
+        }
+    }
+
+    /**
+     * Opens {@code blocks.bin} again after a thread was interrupted in a read or write of it (the JDK
+     * then closes the channel for every thread). Returns whether that worked.
+     */
+    private synchronized boolean reopen() {
+        if (closing) {
+            return false;
+        }
+        if (blocks.isOpen()) {
+            return true;
+        }
+        try {
+            blocks = FileChannel.open(dir.resolve("blocks.bin"), StandardOpenOption.READ, StandardOpenOption.WRITE);
+            return true;
+        } catch (IOException e) {
+            return false;
         }
     }
 
@@ -536,6 +575,7 @@ final class ChunkCache implements AutoCloseable {
     /** Writes the last-use times and closes the files. */
     @Override
     public void close() {
+        closing = true;
         lock.writeLock().lock();
         try {
             if (!broken) {

@@ -13,10 +13,11 @@ interface Credentials {
     Optional<String> authorization();
 
     /**
-     * Called after a 401 or 403: obtains fresh credentials. Returns whether there is anything new to
-     * try; {@code false} makes the refusal final.
+     * Called after a 401 or 403 of a request that carried {@code refused} (an {@code Authorization}
+     * value, or {@code null}): obtains fresh credentials. Returns whether there is anything new to try;
+     * {@code false} makes the refusal final.
      */
-    boolean renew();
+    boolean renew(String refused);
 
     /** No credentials: the URL itself grants access (a public image, or a signed URL). */
     Credentials NONE = new Credentials() {
@@ -26,7 +27,7 @@ interface Credentials {
         }
 
         @Override
-        public boolean renew() {
+        public boolean renew(String refused) {
             return false;
         }
     };
@@ -37,19 +38,17 @@ interface Credentials {
      */
     static Credentials bearerFromEnvironment(String name, Function<String, String> environment) {
         return new Credentials() {
-            private volatile String used;
-
             @Override
             public Optional<String> authorization() {
                 String token = environment.apply(name);
-                used = token;
                 return token == null || token.isBlank() ? Optional.empty() : Optional.of("Bearer " + token.strip());
             }
 
             @Override
-            public boolean renew() {
-                String now = environment.apply(name);
-                return now != null && !now.isBlank() && !now.equals(used);
+            public boolean renew(String refused) {
+                // a token rotated since that request was sent is worth one more try
+                Optional<String> now = authorization();
+                return now.isPresent() && !now.get().equals(refused);
             }
 
             @Override

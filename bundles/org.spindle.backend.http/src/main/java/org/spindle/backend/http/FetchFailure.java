@@ -46,7 +46,7 @@ final class FetchFailure extends IOException {
         return new FetchFailure(Action.REDIRECT, Kind.IO, "a redirect (" + status + ")", null, null, location);
     }
 
-    /** A redirect's target as sent, or {@code null}. */
+    /** A redirect's target as sent (for a refusal, the refused credentials), or {@code null}. */
     String location() {
         return location;
     }
@@ -57,6 +57,16 @@ final class FetchFailure extends IOException {
 
     static FetchFailure reauthorize(String message) {
         return new FetchFailure(Action.REAUTHORIZE, Kind.ACCESS_DENIED, message, null, null);
+    }
+
+    /** This refusal, knowing the {@code Authorization} the refused request carried (or none). */
+    FetchFailure refused(String authorization) {
+        return new FetchFailure(action, kind, getMessage(), retryAfter, getCause(), authorization);
+    }
+
+    /** For {@link Action#REAUTHORIZE}: the {@code Authorization} that was refused, or {@code null}. */
+    String refusedAuthorization() {
+        return action == Action.REAUTHORIZE ? location : null;
     }
 
     static FetchFailure changed(String message) {

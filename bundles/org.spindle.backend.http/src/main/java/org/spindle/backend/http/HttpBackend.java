@@ -47,6 +47,7 @@ final class HttpBackend implements StorageBackend {
     /** Where a sequential reader's next read starts: the end of the last read. */
     private volatile long sequentialEnd = -1;
     private volatile boolean closed;
+    private volatile boolean invalidated;
 
     /**
      * Discovers the image at {@code uri} and opens it.
@@ -220,7 +221,8 @@ final class HttpBackend implements StorageBackend {
             try {
                 data = client.fetch(image, start, length, deadline);
             } catch (StorageException e) {
-                if (persistent != null && client.changed() != null) {
+                if (persistent != null && client.changed() != null && !invalidated) {
+                    invalidated = true;
                     persistent.invalidate();
                 }
                 throw e;
@@ -289,7 +291,9 @@ final class HttpBackend implements StorageBackend {
             return;
         }
         closed = true;
-        loaders.shutdownNow();
+        // no interrupts: an interrupted thread inside the shared cache's file channel would close it
+        // for every image. Closing the client fails the exchanges in flight instead.
+        loaders.shutdown();
         client.close();
         memory.invalidateAll();
     }

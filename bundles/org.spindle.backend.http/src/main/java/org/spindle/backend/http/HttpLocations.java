@@ -24,14 +24,15 @@ final class HttpLocations {
         }
     }
 
-    /** The URL as it is requested: without the fragment, which holds Spindle's settings. */
+    /**
+     * The URL as it is requested: exactly as written, without the fragment (which holds Spindle's
+     * settings). It is not rebuilt from its decoded parts: {@code %2B} in a signature must stay
+     * {@code %2B}.
+     */
     static URI request(URI uri) {
-        try {
-            return new URI(uri.getScheme(), uri.getRawAuthority() == null ? null : uri.getAuthority(), uri.getPath(),
-                    uri.getQuery(), null);
-        } catch (URISyntaxException e) {
-            throw new IllegalArgumentException(e);
-        }
+        String text = uri.toString();
+        int hash = text.indexOf('#');
+        return hash < 0 ? uri : URI.create(text.substring(0, hash));
     }
 
     /**

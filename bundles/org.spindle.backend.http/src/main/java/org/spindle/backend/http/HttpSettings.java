@@ -74,10 +74,10 @@ public record HttpSettings(int chunkSize, int readAhead, int maxFetches, int ret
                         + chunkSize + " bytes");
         check(maxFetches >= 1 && maxFetches <= 128, MAX_FETCHES, "must be 1 to 128, not " + maxFetches);
         check(retries >= 0 && retries <= 32, RETRIES, "must be 0 to 32, not " + retries);
-        positive(retryBackoff, RETRY_BACKOFF);
-        positive(connectTimeout, CONNECT_TIMEOUT);
-        positive(requestTimeout, REQUEST_TIMEOUT);
-        positive(readTimeout, READ_TIMEOUT);
+        positive(retryBackoff, RETRY_BACKOFF, Duration.ofMinutes(1));
+        positive(connectTimeout, CONNECT_TIMEOUT, Duration.ofHours(1));
+        positive(requestTimeout, REQUEST_TIMEOUT, Duration.ofHours(1));
+        positive(readTimeout, READ_TIMEOUT, Duration.ofDays(1));
         check(httpVersion.equals("auto") || httpVersion.equals("1.1") || httpVersion.equals("2"), HTTP_VERSION,
                 "must be auto, 1.1 or 2, not '" + httpVersion + "'");
         check(cacheSize >= 0, CACHE_SIZE, "must not be negative");
@@ -191,8 +191,9 @@ public record HttpSettings(int chunkSize, int readAhead, int maxFetches, int ret
         };
     }
 
-    private static void positive(Duration d, String key) {
-        check(d != null && !d.isNegative() && !d.isZero(), key, "must be a positive duration");
+    private static void positive(Duration d, String key, Duration max) {
+        check(d != null && !d.isNegative() && !d.isZero() && d.compareTo(max) <= 0, key,
+                "must be a positive duration of at most " + max.toMinutes() + " minutes");
     }
 
     private static void check(boolean ok, String key, String problem) {

@@ -97,7 +97,7 @@ final class RangeClient implements AutoCloseable {
                 throw problem(status, head.headers(), null).orElseThrow();
             }
             HttpHeaders headers = head.headers();
-            OptionalLong length = headers.firstValueAsLong("Content-Length");
+            OptionalLong length = contentLength(headers);
             boolean ranges = headers.firstValue("Accept-Ranges").map(v -> v.toLowerCase(Locale.ROOT).contains("bytes"))
                     .orElse(false);
             if (head.statusCode() == 200 && length.isPresent() && ranges) {
@@ -214,6 +214,16 @@ final class RangeClient implements AutoCloseable {
         return Optional.of(failure);
     }
 
+    /** {@code Content-Length} when it is a non-negative number; a HEAD with anything else is not trusted. */
+    private static OptionalLong contentLength(HttpHeaders headers) {
+        try {
+            OptionalLong n = headers.firstValueAsLong("Content-Length");
+            return n.isPresent() && n.getAsLong() < 0 ? OptionalLong.empty() : n;
+        } catch (NumberFormatException e) {
+            return OptionalLong.empty();
+        }
+    }
+
     private static void encodingIdentity(HttpHeaders headers) throws FetchFailure {
         for (String coding : headers.allValues("Content-Encoding")) {
             for (String one : coding.split(",")) {
@@ -251,7 +261,12 @@ final class RangeClient implements AutoCloseable {
         if (total >= 0 && size != total) {
             throw FetchFailure.changed("its size was " + total + " bytes and is now " + size);
         }
-        OptionalLong contentLength = headers.firstValueAsLong("Content-Length");
+        OptionalLong contentLength;
+        try {
+            contentLength = headers.firstValueAsLong("Content-Length");
+        } catch (NumberFormatException e) {
+            throw FetchFailure.protocol("Content-Length is not a number");
+        }
         if (contentLength.isPresent() && contentLength.getAsLong() != length) {
             throw FetchFailure.protocol("Content-Length " + contentLength.getAsLong() + " for a range of " + length
                     + " bytes");
@@ -316,9 +331,11 @@ final class RangeClient implements AutoCloseable {
                     try {
                         next = request.uri().resolve(r.location());
                     } catch (IllegalArgumentException bad) {
-                        throw FetchFailure.fail(Kind.IO, "a redirect to a malformed Location '" + r.location() + "'");
+                        throw FetchFailure.fail(Kind.IO, "a redirect to a malformed Location");
                     }
-                    if (next.getScheme() == null || !(next.getScheme().equalsIgnoreCase("https")
+                    boolean downgrade = request.uri().getScheme().equalsIgnoreCase("https")
+                            && "http".equalsIgnoreCase(next.getScheme());
+                    if (downgrade || next.getScheme() == null || !(next.getScheme().equalsIgnoreCase("https")
                             || next.getScheme().equalsIgnoreCase("http"))) {
                         throw FetchFailure.fail(Kind.IO, "a redirect to " + next.getScheme() + ": is not followed");
                     }
@@ -328,7 +345,8 @@ final class RangeClient implements AutoCloseable {
                     continue;
                 }
                 if (cause instanceof FetchFailure f) {
-                    throw f;
+                    throw f.action() == FetchFailure.Action.REAUTHORIZE
+                            ? f.refused(request.headers().firstValue("Authorization").orElse(null)) : f;
                 }
                 if (cause instanceof HttpTimeoutException) {
                     throw FetchFailure.retry("no answer within " + timeout.toMillis() + " ms", null, cause);
@@ -392,7 +410,7 @@ final class RangeClient implements AutoCloseable {
                         pause(backoff(retry, f.retryAfter()), deadline);
                     }
                     case REAUTHORIZE -> {
-                        if (renewed || !credentials.renew()) {
+                        if (renewed || !credentials.renew(f.refusedAuthorization())) {
                             traffic.failures.increment();
                             throw failure(Kind.ACCESS_DENIED, f.getMessage(), f);
                         }
@@ -416,6 +434,7 @@ final class RangeClient implements AutoCloseable {
         if (retryAfter != null) {
             return retryAfter;
         }
+        // at most a minute doubled 20 times fits a long; the cap keeps it at 10 s
         long base = settings.retryBackoff().toNanos() << Math.min(retry - 1, 20);
         long capped = Math.min(base, MAX_BACKOFF.toNanos());
         // "equal jitter": half fixed, half random, so that clients retrying together spread out

@@ -173,6 +173,27 @@ class ChunkCacheTest {
     }
 
     @Test
+    void aBlockFileCutShortByACrashLosesOnlyTheChunksItCut() throws Exception {
+        ChunkCache cache = cache(64L * CHUNK);
+        HttpBackend backend = open(origin.uri("/disk.img"), cache);
+        readAll(backend);
+        backend.close();
+        cache.close();
+        try (FileChannel ch = FileChannel.open(dir.resolve("blocks.bin"), StandardOpenOption.WRITE)) {
+            ch.truncate(ch.size() - 3000);
+        }
+        origin.clearLog();
+        ChunkCache again = cache(64L * CHUNK);
+        HttpBackend second = open(origin.uri("/disk.img"), again);
+        readAll(second);
+        readAll(second);
+        // the cut takes the last chunk's 1000 bytes and the end of the chunk before it: those two are
+        // fetched again, once each; the cache keeps working
+        assertThat(origin.rangeRequests()).isEqualTo(2);
+        assertThat(again.counters().chunks()).isEqualTo(25);
+    }
+
+    @Test
     void anUnreadableIndexIsSetAsideAndAnotherUserIsRefused() throws Exception {
         Files.write(dir.resolve("index.mv.db"), pattern(8192, 5));
         ChunkCache cache = cache(64L * CHUNK);

@@ -323,6 +323,16 @@ class HttpBackendTest {
                 .allSatisfy(p -> assertThat(p).endsWith("?sig=abc"));
     }
 
+    @Test
+    void aSignedQueryIsSentExactlyAsWritten() throws Exception {
+        URI signed = URI.create(origin.uri("/disk.img") + "?sig=ab%2Bc%3D%26d&X-Token=%2F1#read.ahead=0");
+        HttpBackend backend = open(signed, settings());
+        read(backend, 0, 10);
+        assertThat(origin.log()).isNotEmpty().allSatisfy(s -> assertThat(s.path())
+                .isEqualTo("/disk.img?sig=ab%2Bc%3D%26d&X-Token=%2F1"));
+        assertThat(backend.location()).doesNotContain("sig");
+    }
+
     static byte[] read(org.spindle.storage.api.StorageBackend backend, long offset, int length) throws StorageException {
         ByteBuffer dst = ByteBuffer.allocate(length);
         backend.read(offset, dst);

@@ -132,8 +132,8 @@ public final class DiskOpener {
             if (above.isEmpty()) {
                 throw e;
             }
-            throw new StorageException(e.kind(), "cannot open the base " + uri + " of " + above.getLast() + ": "
-                    + e.detail(), e).withLocation(uri.toString()).withOperation(Operation.OPEN);
+            throw new StorageException(e.kind(), "cannot open the base " + reference(uri) + " of " + reference(above.getLast()) + ": "
+                    + e.detail(), e).withLocation(reference(uri)).withOperation(Operation.OPEN);
         }
         Opened base = null;
         try {
@@ -141,7 +141,7 @@ public final class DiskOpener {
             if (overlay.isEmpty()) {
                 if (override != null) {
                     StorageException e = new StorageException(Kind.INVALID_CONFIG, "the overlay " + uri
-                            + " names no base, not " + reference(override)).withLocation(uri.toString())
+                            + " names no base, not " + reference(override)).withLocation(reference(uri))
                             .withOperation(Operation.OPEN);
                     throw e;
                 }
@@ -154,17 +154,17 @@ public final class DiskOpener {
                 if (!reference(baseUri).equals(reference(override))) {
                     throw new StorageException(Kind.INVALID_CONFIG, "the overlay " + uri + " was made over "
                             + reference(baseUri) + ", not over " + reference(override))
-                            .withLocation(uri.toString()).withOperation(Operation.OPEN);
+                            .withLocation(reference(uri)).withOperation(Operation.OPEN);
                 }
                 baseUri = override;
             }
             if (above.contains(baseUri)) {
                 throw new StorageException(Kind.CORRUPT_IMAGE, "the chain of bases loops: " + uri + " names "
-                        + baseUri + ", which is already above it").withLocation(uri.toString()).withOperation(Operation.OPEN);
+                        + reference(baseUri) + ", which is already above it").withLocation(reference(uri)).withOperation(Operation.OPEN);
             }
             if (above.size() > MAX_CHAIN_DEPTH) {
                 throw new StorageException(Kind.CORRUPT_IMAGE, "the chain of bases is deeper than "
-                        + MAX_CHAIN_DEPTH + " images under the top one").withLocation(uri.toString()).withOperation(Operation.OPEN);
+                        + MAX_CHAIN_DEPTH + " images under the top one").withLocation(reference(uri)).withOperation(Operation.OPEN);
             }
             // a base is byte-addressed under its overlay: its own sector size is fine
             OpenOptions baseOptions = OpenOptions.defaults().withReadOnly(true);
@@ -177,7 +177,7 @@ public final class DiskOpener {
         } catch (StorageException | RuntimeException e) {
             // a format's bug (a RuntimeException) comes out as IO, and nothing stays open
             StorageException se = e instanceof StorageException s ? s : new StorageException(Kind.IO,
-                    "the format " + top.format().name() + " failed: " + e, e).withLocation(uri.toString())
+                    "the format " + top.format().name() + " failed: " + e, e).withLocation(reference(uri))
                     .withOperation(Operation.OPEN);
             closeQuietly(top.disk(), se);
             if (base != null) {
@@ -376,7 +376,7 @@ public final class DiskOpener {
         return registry.provider(scheme).orElseThrow(() -> new StorageException(Kind.BACKEND_UNAVAILABLE,
                 "no storage backend is installed for the scheme '" + scheme + "' (installed: "
                         + String.join(", ", registry.schemes()) + ")")
-                .withLocation(uri.toString()).withOperation(Operation.OPEN));
+                .withLocation(reference(uri)).withOperation(Operation.OPEN));
     }
 
     private DiskFormat format(String name) throws StorageException {
@@ -409,7 +409,7 @@ public final class DiskOpener {
         Optional<Deletable> deletable = backend.capability(Deletable.class);
         if (deletable.isEmpty()) {
             StorageException e = new StorageException(Kind.UNSUPPORTED_FEATURE, "the backend cannot delete")
-                    .withLocation(uri.toString());
+                    .withLocation(reference(uri));
             closeQuietly(backend, e);
             throw e;
         }
@@ -427,14 +427,14 @@ public final class DiskOpener {
             StorageBackend backend = provider.open(uri, mode);
             if (backend == null) {
                 throw new StorageException(Kind.IO, "the backend provider " + provider.getClass().getName()
-                        + " returned nothing").withLocation(uri.toString()).withOperation(Operation.OPEN);
+                        + " returned nothing").withLocation(reference(uri)).withOperation(Operation.OPEN);
             }
             return backend;
         } catch (StorageException e) {
-            throw e.withLocation(uri.toString());
+            throw e.withLocation(reference(uri));
         } catch (RuntimeException e) {
             throw new StorageException(Kind.IO, "the backend provider " + provider.getClass().getName()
-                    + " failed: " + e, e).withLocation(uri.toString()).withOperation(Operation.OPEN);
+                    + " failed: " + e, e).withLocation(reference(uri)).withOperation(Operation.OPEN);
         }
     }
 

@@ -11,6 +11,15 @@ import org.spindle.storage.api.StorageException.Kind;
 
 class BackendUrisTest {
     @Test
+    void aBaseIsRecordedAndShownWithoutItsSecrets() {
+        assertThat(DiskOpener.reference(java.net.URI.create("https://u:p@images.example:8443/a/b.img?sig=x%2B#c=1")))
+                .isEqualTo("https://images.example:8443/a/b.img");
+        assertThat(DiskOpener.reference(java.net.URI.create("memory:disk?size=1M"))).isEqualTo("memory:disk?size=1M");
+        assertThat(DiskOpener.reference(java.net.URI.create("file:///images/a%20b.img")))
+                .isEqualTo("file:///images/a%20b.img");
+    }
+
+    @Test
     void aPathBecomesAnAbsoluteFileUri() throws StorageException {
         assertThat(BackendUris.parse("images/disk.img"))
                 .isEqualTo(Path.of("images/disk.img").toAbsolutePath().toUri());

@@ -385,7 +385,7 @@ public final class DriveManagerImpl implements DriveManager {
     private void lost(Slot slot, String why) {
         takeDown(slot);
         fail(slot, DriveState.WAITING, new StorageException(Kind.BACKEND_UNAVAILABLE, why + "; waiting for it to return")
-                .withDrive(slot.config.id()).withLocation(slot.config.backend().toString()));
+                .withDrive(slot.config.id()).withLocation(DiskOpener.reference(slot.config.backend())));
     }
 
     private void tryAttach(Slot slot) {
@@ -467,7 +467,8 @@ public final class DriveManagerImpl implements DriveManager {
         slot.state = DriveState.ATTACHED;
         slot.failure = null;
         publish(slot);
-        LOG.log(Level.INFO, "drive {0} attached: {1} as {2}{3}", config.id(), config.backend(), opened.format().name(),
+        LOG.log(Level.INFO, "drive {0} attached: {1} as {2}{3}", config.id(),
+                DiskOpener.reference(config.backend()), opened.format().name(),
                 opened.probeScore() >= 0 ? " (probed)" : "");
     }
 
@@ -508,7 +509,7 @@ public final class DriveManagerImpl implements DriveManager {
     private Dictionary<String, Object> serviceProperties(Slot slot, DriveHandle handle) {
         Hashtable<String, Object> props = new Hashtable<>();
         props.put(Drive.ID, slot.config.id());
-        props.put(Drive.BACKEND, slot.config.backend().toString());
+        props.put(Drive.BACKEND, DiskOpener.reference(slot.config.backend()));
         props.put(Drive.FORMAT, handle.formatName());
         props.put(Drive.READ_ONLY, handle.isReadOnly());
         props.put(Drive.CAPACITY, handle.capacity());
@@ -555,7 +556,8 @@ public final class DriveManagerImpl implements DriveManager {
         dto.state = slot.state;
         if (config != null) {
             dto.id = config.id();
-            dto.backend = config.backend().toString();
+            // a signed URL's query or a token is never shown
+            dto.backend = DiskOpener.reference(config.backend());
             dto.requestedFormat = config.format();
             dto.readOnly = config.readOnly();
             dto.cache = config.cache().configName();
@@ -572,7 +574,7 @@ public final class DriveManagerImpl implements DriveManager {
             dto.sectorSize = handle.logicalSectorSize();
             dto.capabilities = handle.capabilityNames();
             dto.media = handle.mediaType().configName();
-            dto.chain = slot.layers.stream().skip(1).map(layer -> layer.location().toString()).toArray(String[]::new);
+            dto.chain = slot.layers.stream().skip(1).map(layer -> DiskOpener.reference(layer.location())).toArray(String[]::new);
         }
         if (slot.failure != null) {
             dto.failureKind = slot.failure.kind().name();
