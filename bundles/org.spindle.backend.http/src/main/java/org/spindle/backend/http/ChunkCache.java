@@ -345,7 +345,7 @@ final class ChunkCache implements AutoCloseable {
         } catch (java.io.EOFException ex) {
             good = false;
         } catch (IOException ex) {
-            failLater(ex);
+            fail(ex);
             return false;
         } finally {
             lock.readLock().unlock();
@@ -430,7 +430,7 @@ final class ChunkCache implements AutoCloseable {
             }
         } catch (IOException e) {
             release(list, need);
-            failLater(e);
+            fail(e);
             return;
         }
         lock.writeLock().lock();
@@ -512,7 +512,7 @@ final class ChunkCache implements AutoCloseable {
         }
     }
 
-    private void failLater(Exception e) {
+    private void fail(Exception e) {
         if (e instanceof java.nio.channels.ClosedChannelException && reopen()) {
             return;
         }
@@ -539,10 +539,6 @@ final class ChunkCache implements AutoCloseable {
         } catch (IOException e) {
             return false;
         }
-    }
-
-    private void fail(MVStoreException e) {
-        failLater(e);
     }
 
     /** The cache's counters. */

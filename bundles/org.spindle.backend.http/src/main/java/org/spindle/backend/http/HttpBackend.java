@@ -184,19 +184,22 @@ final class HttpBackend implements StorageBackend {
         }
     }
 
-    /** The chunk {@code index}: at once from memory, else the load already running, else a new load. */
+    /**
+     * The chunk {@code index}, which the caller did not find in memory: the load already running, else
+     * a new load.
+     */
     private CompletableFuture<byte[]> chunk(long index, boolean ahead) {
-        byte[] cached = memory.getIfPresent(index);
-        if (cached != null) {
-            if (!ahead) {
-                traffic.hits.increment();
-            }
-            return CompletableFuture.completedFuture(cached);
-        }
         CompletableFuture<byte[]> mine = new CompletableFuture<>();
         CompletableFuture<byte[]> running = inFlight.putIfAbsent(index, mine);
         if (running != null) {
             return running;
+        }
+        // a load that ended since the caller looked put its chunk in memory before leaving inFlight
+        byte[] cached = memory.getIfPresent(index);
+        if (cached != null) {
+            inFlight.remove(index, mine);
+            mine.complete(cached);
+            return mine;
         }
         try {
             loaders.execute(() -> load(index, mine, ahead));
@@ -233,13 +236,16 @@ final class HttpBackend implements StorageBackend {
                 persistent.put(index, data);
             }
             memory.put(index, data);
+            // out of inFlight before a waiter wakes: a reader that retries after a failure starts a new
+            // load instead of joining this one; after a success it finds the chunk in memory
+            inFlight.remove(index, result);
             result.complete(data);
         } catch (InterruptedException e) {
+            inFlight.remove(index, result);
             result.completeExceptionally(closedException(Operation.READ));
         } catch (Throwable t) {
-            result.completeExceptionally(t);
-        } finally {
             inFlight.remove(index, result);
+            result.completeExceptionally(t);
         }
     }
 

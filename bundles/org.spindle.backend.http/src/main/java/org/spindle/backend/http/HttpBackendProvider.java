@@ -168,11 +168,6 @@ public final class HttpBackendProvider implements StorageBackendProvider {
         return base.resolve("spindle").resolve("http");
     }
 
-    /** The settings images are opened with (before their fragment). */
-    public HttpSettings settings() {
-        return settings;
-    }
-
     @Override
     public Set<String> schemes() {
         return Set.of("http", "https");

@@ -6,14 +6,12 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -47,17 +45,15 @@ public final class FaultProxy implements AutoCloseable {
 
     private static final Pattern CONTENT_RANGE = Pattern.compile("bytes (\\d+)-(\\d+)/(\\d+)");
 
-    private final ServerSocket server;
+    private final Loopback loopback;
     private final int upstreamPort;
     private final ConcurrentLinkedQueue<Fault> queued = new ConcurrentLinkedQueue<>();
-    private final CopyOnWriteArrayList<Socket> open = new CopyOnWriteArrayList<>();
     private final AtomicInteger applied = new AtomicInteger();
     private volatile Fault always = Fault.PASS;
 
     public FaultProxy(int upstreamPort) throws IOException {
         this.upstreamPort = upstreamPort;
-        server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-        Thread.ofVirtual().name("fault-proxy").start(this::accept);
+        loopback = new Loopback("fault-proxy", this::serve);
     }
 
     /** Queues faults for the next ranged GETs, one each. */
@@ -80,19 +76,7 @@ public final class FaultProxy implements AutoCloseable {
     }
 
     public URI uri(String path) {
-        return URI.create("http://127.0.0.1:" + server.getLocalPort() + path);
-    }
-
-    private void accept() {
-        while (!server.isClosed()) {
-            try {
-                Socket s = server.accept();
-                open.add(s);
-                Thread.ofVirtual().start(() -> serve(s));
-            } catch (IOException e) {
-                return;
-            }
-        }
+        return loopback.uri(path);
     }
 
     private void serve(Socket client) {
@@ -119,8 +103,6 @@ public final class FaultProxy implements AutoCloseable {
             }
         } catch (IOException e) {
             // the client went away
-        } finally {
-            open.remove(client);
         }
     }
 
@@ -207,9 +189,6 @@ public final class FaultProxy implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
-        server.close();
-        for (Socket s : open) {
-            s.close();
-        }
+        loopback.close();
     }
 }

@@ -4,8 +4,6 @@ import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -35,19 +33,17 @@ public final class RangeOrigin implements AutoCloseable {
     public record Seen(String method, String path, String range, String authorization) {
     }
 
-    private final ServerSocket server;
+    private final Loopback loopback;
     private final Map<String, Image> images = new ConcurrentHashMap<>();
     private final Map<String, String> redirects = new ConcurrentHashMap<>();
     private final CopyOnWriteArrayList<Seen> log = new CopyOnWriteArrayList<>();
-    private final CopyOnWriteArrayList<Socket> open = new CopyOnWriteArrayList<>();
     private final AtomicLong bodyBytes = new AtomicLong();
     private final AtomicInteger generation = new AtomicInteger();
     private volatile boolean headAllowed = true;
     private volatile String token;
 
     public RangeOrigin() throws IOException {
-        server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-        Thread.ofVirtual().name("range-origin").start(this::accept);
+        loopback = new Loopback("range-origin", this::serve);
     }
 
     /** Serves {@code data} at {@code path} with a fresh strong ETag. */
@@ -75,11 +71,11 @@ public final class RangeOrigin implements AutoCloseable {
     }
 
     public URI uri(String path) {
-        return URI.create("http://127.0.0.1:" + server.getLocalPort() + path);
+        return loopback.uri(path);
     }
 
     public int port() {
-        return server.getLocalPort();
+        return loopback.port();
     }
 
     public Image image(String path) {
@@ -104,18 +100,6 @@ public final class RangeOrigin implements AutoCloseable {
         bodyBytes.set(0);
     }
 
-    private void accept() {
-        while (!server.isClosed()) {
-            try {
-                Socket s = server.accept();
-                open.add(s);
-                Thread.ofVirtual().start(() -> serve(s));
-            } catch (IOException e) {
-                return;
-            }
-        }
-    }
-
     private void serve(Socket socket) {
         try (socket; InputStream in = new BufferedInputStream(socket.getInputStream());
                 OutputStream out = socket.getOutputStream()) {
@@ -131,8 +115,6 @@ public final class RangeOrigin implements AutoCloseable {
             }
         } catch (IOException e) {
             // the client went away
-        } finally {
-            open.remove(socket);
         }
     }
 
@@ -235,9 +217,6 @@ public final class RangeOrigin implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
-        server.close();
-        for (Socket s : open) {
-            s.close();
-        }
+        loopback.close();
     }
 }
