@@ -2,6 +2,8 @@ package org.spindle.backend.http;
 
 import java.lang.System.Logger.Level;
 import java.net.URI;
+import java.net.http.HttpClient;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -21,6 +23,8 @@ import org.spindle.storage.api.StorageBackendProvider;
 import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.StorageException.Kind;
 import org.spindle.storage.api.StorageException.Operation;
+import org.spindle.storage.api.WholeObject;
+import org.spindle.storage.api.WholeObjectReader;
 
 /**
  * Opens {@code http:} and {@code https:} URLs as read-only backends (see {@link HttpBackend}).
@@ -34,7 +38,7 @@ import org.spindle.storage.api.StorageException.Operation;
 @Component(configurationPid = HttpBackendProvider.PID, configurationPolicy = ConfigurationPolicy.OPTIONAL,
         property = {StorageBackendProvider.SCHEME + "=http", StorageBackendProvider.SCHEME + "=https"})
 @Designate(ocd = HttpBackendProvider.Config.class)
-public final class HttpBackendProvider implements StorageBackendProvider {
+public final class HttpBackendProvider implements StorageBackendProvider, WholeObjectReader {
     public static final String PID = "org.spindle.backend.http";
     private static final System.Logger LOG = System.getLogger(HttpBackendProvider.class.getName());
 
@@ -84,6 +88,8 @@ public final class HttpBackendProvider implements StorageBackendProvider {
     }
 
     private final Object lock = new Object();
+    private final Map<String, HttpClient> objectClients = new java.util.HashMap<>();
+    private final Traffic objectTraffic = new Traffic();
     private volatile HttpSettings settings;
     private ChunkCache cache;
     private boolean cacheUnavailable;
@@ -136,6 +142,8 @@ public final class HttpBackendProvider implements StorageBackendProvider {
     @Deactivate
     void deactivate() {
         synchronized (lock) {
+            objectClients.values().forEach(HttpClient::shutdownNow);
+            objectClients.clear();
             if (cache != null) {
                 cache.close();
                 cache = null;
@@ -182,6 +190,59 @@ public final class HttpBackendProvider implements StorageBackendProvider {
                     "an image on an HTTP server is read-only: open the drive read-only, or give it an overlay"
                             + " that takes the writes").withLocation(display).withOperation(Operation.OPEN);
         }
+        HttpSettings effective = effective(uri, display);
+        return HttpBackend.open(uri, effective, credentials(effective), cache(effective));
+    }
+
+    /**
+     * One {@code GET} of a whole object (a chunk of a chunked image), through the persistent cache when
+     * the object names its series: a cached object is served from disk, a fetched one is kept once its
+     * size and SHA-256 (when given) check out.
+     */
+    @Override
+    public byte[] readWhole(URI uri, WholeObject object) throws StorageException {
+        HttpLocations.check(uri);
+        String display = HttpLocations.display(uri);
+        HttpSettings effective = effective(uri, display);
+        ChunkCache shared = object.cacheable() ? cache(effective) : null;
+        ChunkStore store = shared == null ? null : shared.store(0, "whole " + object.series(), 0,
+                "whole " + object.series());
+        if (store != null && store.contains(object.index())) {
+            ByteBuffer held = ByteBuffer.allocate(object.size());
+            if (store.read(object.index(), 0, held, 0, object.size())
+                    && (object.sha256() == null || object.sha256().equals(hex(ChunkCache.sha256(held.array()))))) {
+                objectTraffic.hits.increment();
+                return held.array();
+            }
+        }
+        objectTraffic.misses.increment();
+        long deadline = System.nanoTime() + effective.readTimeout().toNanos();
+        RangeClient client = new RangeClient(objectClient(effective, uri), false, HttpLocations.request(uri), display,
+                effective, credentials(effective), objectTraffic);
+        byte[] bytes = client.fetchWhole(object.size(), deadline);
+        if (object.sha256() != null) {
+            String actual = hex(ChunkCache.sha256(bytes));
+            if (!actual.equals(object.sha256())) {
+                throw new StorageException(Kind.CORRUPT_IMAGE, "the object's SHA-256 is " + actual + ", not "
+                        + object.sha256()).withLocation(display).withOperation(Operation.READ);
+            }
+        }
+        if (store != null) {
+            store.put(object.index(), bytes);
+        }
+        return bytes;
+    }
+
+    /** One HTTP client per version and connect timeout, shared by every whole-object read. */
+    private HttpClient objectClient(HttpSettings s, URI uri) {
+        String key = RangeClient.version(s, uri) + " " + s.connectTimeout();
+        synchronized (lock) {
+            return objectClients.computeIfAbsent(key, k -> RangeClient.newClient(s, uri));
+        }
+    }
+
+    /** The provider's settings with the URL fragment's over them; the shared cache is not set per image. */
+    private HttpSettings effective(URI uri, String display) throws StorageException {
         Map<String, String> fragment = HttpSettings.fragment(uri.getRawFragment() == null ? null : uri.getFragment());
         for (String shared : new String[] {HttpSettings.CACHE_DIR, HttpSettings.CACHE_SIZE}) {
             if (fragment.containsKey(shared)) {
@@ -190,15 +251,24 @@ public final class HttpBackendProvider implements StorageBackendProvider {
                         .withOperation(Operation.OPEN);
             }
         }
-        HttpSettings effective;
         try {
-            effective = settings.with(fragment);
+            return settings.with(fragment);
         } catch (StorageException e) {
             throw e.withLocation(display);
         }
-        Credentials credentials = effective.tokenEnv() == null ? Credentials.NONE
-                : Credentials.bearerFromEnvironment(effective.tokenEnv(), System::getenv);
-        return HttpBackend.open(uri, effective, credentials, cache(effective));
+    }
+
+    private static Credentials credentials(HttpSettings s) {
+        return s.tokenEnv() == null ? Credentials.NONE : Credentials.bearerFromEnvironment(s.tokenEnv(), System::getenv);
+    }
+
+    private static String hex(byte[] bytes) {
+        return java.util.HexFormat.of().formatHex(bytes);
+    }
+
+    /** Counters of whole-object reads (chunks of chunked images). */
+    Traffic objectTraffic() {
+        return objectTraffic;
     }
 
     private ChunkCache cache(HttpSettings s) {

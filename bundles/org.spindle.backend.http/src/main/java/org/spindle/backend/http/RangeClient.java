@@ -59,21 +59,38 @@ final class RangeClient implements AutoCloseable {
     private final HttpSettings settings;
     private final Credentials credentials;
     private final Traffic traffic;
+    private final boolean ownsClient;
     private volatile String changed;
 
+    /** A client of its own for one image, closed with it. */
     RangeClient(URI uri, String location, HttpSettings settings, Credentials credentials, Traffic traffic) {
+        this(newClient(settings, uri), true, uri, location, settings, credentials, traffic);
+    }
+
+    /** A client over {@code client}, which is shared and outlives it (whole objects). */
+    RangeClient(HttpClient client, boolean ownsClient, URI uri, String location, HttpSettings settings,
+            Credentials credentials, Traffic traffic) {
+        this.client = client;
+        this.ownsClient = ownsClient;
         this.uri = uri;
         this.location = location;
         this.settings = settings;
         this.credentials = credentials;
         this.traffic = traffic;
-        HttpClient.Version version = switch (settings.httpVersion()) {
+    }
+
+    /** The HTTP version {@code settings} ask for {@code uri}: {@code auto} is HTTP/2 over TLS only. */
+    static HttpClient.Version version(HttpSettings settings, URI uri) {
+        return switch (settings.httpVersion()) {
             case "1.1" -> HttpClient.Version.HTTP_1_1;
             case "2" -> HttpClient.Version.HTTP_2;
             default -> "https".equalsIgnoreCase(uri.getScheme()) ? HttpClient.Version.HTTP_2
                     : HttpClient.Version.HTTP_1_1;
         };
-        this.client = HttpClient.newBuilder().version(version).connectTimeout(settings.connectTimeout())
+    }
+
+    static HttpClient newClient(HttpSettings settings, URI uri) {
+        return HttpClient.newBuilder().version(version(settings, uri)).connectTimeout(settings.connectTimeout())
                 .followRedirects(HttpClient.Redirect.NEVER).build();
     }
 
@@ -152,6 +169,38 @@ final class RangeClient implements AutoCloseable {
             HttpResponse<byte[]> response = send(request, info -> ranged(info, image, start, length), timeout);
             return response.body();
         });
+    }
+
+    /**
+     * Fetches the whole object, which must be exactly {@code size} bytes, by one {@code GET} without
+     * {@code Range} (a chunk of a chunked image: whole objects are what caches in front of the server
+     * keep best). The same checks hold: no content coding, and the length announced and received must
+     * be {@code size}.
+     */
+    byte[] fetchWhole(int size, long deadline) throws StorageException {
+        return withRetries(Operation.READ, 0, size, deadline, timeout -> send(request(uri, timeout).GET(),
+                info -> whole(info, size), timeout).body());
+    }
+
+    private BodySubscriber<byte[]> whole(ResponseInfo info, int size) {
+        Optional<BodySubscriber<byte[]>> refused = checked(info, null);
+        if (refused.isPresent()) {
+            return refused.get();
+        }
+        try {
+            if (info.statusCode() != 200) {
+                throw FetchFailure.protocol("the server answered a plain GET with " + info.statusCode() + ", not 200");
+            }
+            encodingIdentity(info.headers());
+            OptionalLong length = contentLength(info.headers());
+            if (length.isPresent() && length.getAsLong() != size) {
+                throw FetchFailure.fail(Kind.CORRUPT_IMAGE, "the object is " + length.getAsLong()
+                        + " bytes, not the " + size + " expected");
+            }
+            return new ExactBody(size, traffic.bytesFetched::add);
+        } catch (FetchFailure f) {
+            return ExactBody.refusing(f);
+        }
     }
 
     private BodySubscriber<byte[]> ranged(ResponseInfo info, RemoteImage image, long start, int length) {
@@ -475,6 +524,8 @@ final class RangeClient implements AutoCloseable {
 
     @Override
     public void close() {
-        client.shutdownNow();
+        if (ownsClient) {
+            client.shutdownNow();
+        }
     }
 }

@@ -14,4 +14,27 @@ public interface RelatedFiles {
      * backend URI.
      */
     StorageBackend open(String location, AccessMode mode) throws StorageException;
+
+    /**
+     * Reads the whole of {@code location} (named as for {@link #open}), which must be exactly
+     * {@code object.size()} bytes: through the provider's {@link WholeObjectReader} when it has one (one
+     * plain request), else through a backend opened read-only. The digest is checked by whoever keeps
+     * the bytes (a provider's cache); a caller that needs it checked checks it.
+     *
+     * @throws StorageException {@code CORRUPT_IMAGE} when the object has another size
+     * @since 1.4
+     */
+    default byte[] readWhole(String location, WholeObject object) throws StorageException {
+        try (StorageBackend backend = open(location, AccessMode.READ_ONLY)) {
+            long size = backend.size();
+            if (size != object.size()) {
+                throw new StorageException(StorageException.Kind.CORRUPT_IMAGE, location + " is " + size
+                        + " bytes, not " + object.size()).withLocation(backend.location())
+                        .withOperation(StorageException.Operation.READ);
+            }
+            java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocate(object.size());
+            backend.read(0, bytes);
+            return bytes.array();
+        }
+    }
 }

@@ -18,6 +18,8 @@ import org.spindle.storage.api.OpenOptions;
 import org.spindle.storage.api.Overlay;
 import org.spindle.storage.api.ProbeInput;
 import org.spindle.storage.api.RelatedFiles;
+import org.spindle.storage.api.WholeObject;
+import org.spindle.storage.api.WholeObjectReader;
 import org.spindle.storage.api.StorageBackend;
 import org.spindle.storage.api.StorageBackendProvider;
 import org.spindle.storage.api.StorageException;
@@ -325,10 +327,46 @@ public final class DiskOpener {
 
     /** Opens files named relative to {@code image} (or absolutely) through the installed providers. */
     private RelatedFiles relatedFiles(URI image) {
-        return (location, mode) -> {
-            URI uri = resolve(image, location);
-            return openBackend(provider(uri), uri, mode);
+        return new RelatedFiles() {
+            @Override
+            public StorageBackend open(String location, AccessMode mode) throws StorageException {
+                URI uri = related(image, location);
+                return openBackend(provider(uri), uri, mode);
+            }
+
+            @Override
+            public byte[] readWhole(String location, WholeObject object) throws StorageException {
+                URI uri = related(image, location);
+                if (provider(uri) instanceof WholeObjectReader reader) {
+                    byte[] bytes = reader.readWhole(uri, object);
+                    if (bytes.length != object.size()) {
+                        throw new StorageException(Kind.IO, "the backend for " + uri.getScheme() + ": returned "
+                                + bytes.length + " bytes of an object of " + object.size())
+                                .withLocation(reference(uri)).withOperation(Operation.READ);
+                    }
+                    return bytes;
+                }
+                return RelatedFiles.super.readWhole(location, object);
+            }
         };
+    }
+
+    /**
+     * A file named by an image, resolved against the image's location. A relative name on a server
+     * (an HTTP URL) keeps the image's fragment: the settings given for the image hold for its parts.
+     */
+    static URI related(URI image, String location) throws StorageException {
+        URI uri = resolve(image, location);
+        if (!image.isOpaque() && image.getHost() != null && image.getRawFragment() != null
+                && uri.getRawFragment() == null && !location.strip().matches("[A-Za-z][A-Za-z0-9+.-]+:.*")) {
+            try {
+                return new URI(uri.getScheme(), uri.getRawAuthority(), uri.getRawPath(), uri.getRawQuery(),
+                        null).resolve("#" + image.getRawFragment());
+            } catch (java.net.URISyntaxException | IllegalArgumentException e) {
+                return uri;
+            }
+        }
+        return uri;
     }
 
     /**

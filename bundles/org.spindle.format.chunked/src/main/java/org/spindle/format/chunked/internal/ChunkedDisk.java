@@ -1,0 +1,236 @@
+package org.spindle.format.chunked.internal;
+
+import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+
+import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+
+import org.spindle.format.chunked.ChunkedManifest;
+import org.spindle.storage.api.Bounds;
+import org.spindle.storage.api.RelatedFiles;
+import org.spindle.storage.api.StorageBackend;
+import org.spindle.storage.api.StorageException;
+import org.spindle.storage.api.StorageException.Kind;
+import org.spindle.storage.api.StorageException.Operation;
+import org.spindle.storage.api.VirtualDisk;
+import org.spindle.storage.api.WholeObject;
+
+/**
+ * A chunked image, read: each chunk is one whole object fetched by {@link RelatedFiles#readWhole} (a
+ * plain GET on a web server), checked against the manifest's size and SHA-256 before a byte of it is
+ * used, and kept in a memory cache bounded in bytes. A chunk being fetched is waited for, never fetched
+ * twice; a read spanning chunks fetches them in parallel (at most {@code max.fetches} at once); a
+ * sequential reader has the next {@code read.ahead} chunks fetched ahead of it. A chunk that fails to
+ * load is not kept, so the next read tries again. Always read-only.
+ */
+final class ChunkedDisk implements VirtualDisk {
+    private final StorageBackend manifestBackend;
+    private final ChunkedManifest manifest;
+    private final RelatedFiles files;
+    private final String series;
+    private final int sectorSize;
+    private final int readAhead;
+    private final ExecutorService fetchers;
+    private final AsyncLoadingCache<Integer, byte[]> chunks;
+    private final AtomicLong sequentialEnd = new AtomicLong(-1);
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final LongAdder fetches = new LongAdder();
+
+    ChunkedDisk(StorageBackend manifestBackend, ChunkedManifest manifest, RelatedFiles files, int sectorSize,
+            ChunkedFormat.Settings settings) {
+        this.manifestBackend = manifestBackend;
+        this.manifest = manifest;
+        this.files = files;
+        // chunks are cached under the image version, with the geometry that makes a chunk index mean bytes
+        this.series = "chunked " + manifest.version() + " " + manifest.totalSize() + " " + manifest.chunkSize();
+        this.sectorSize = sectorSize;
+        this.readAhead = settings.readAhead();
+        this.fetchers = Executors.newFixedThreadPool(settings.maxFetches(), Thread.ofVirtual()
+                .name("spindle-chunked-", 0).factory());
+        long weight = Math.max(settings.memoryCache(), 2L * manifest.chunkSize());
+        this.chunks = Caffeine.newBuilder().maximumWeight(weight).weigher((Integer k, byte[] v) -> v.length)
+                .executor(Runnable::run)
+                .buildAsync((index, executor) -> submit(index));
+    }
+
+    private CompletableFuture<byte[]> submit(int index) {
+        try {
+            return CompletableFuture.supplyAsync(() -> load(index), fetchers);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            return CompletableFuture.failedFuture(closedException(Operation.READ));
+        }
+    }
+
+    private byte[] load(int index) {
+        if (closed.get()) {
+            throw new CompletionException(closedException(Operation.READ));
+        }
+        fetches.increment();
+        String path = manifest.chunkPath(index);
+        String expected = manifest.chunkSha256(index);
+        try {
+            byte[] bytes = files.readWhole(path, new WholeObject(manifest.chunkLength(index), expected, series, index));
+            if (bytes.length != manifest.chunkLength(index)) {
+                throw new StorageException(Kind.CORRUPT_IMAGE, "chunk " + index + " (" + path + ") is " + bytes.length
+                        + " bytes, not " + manifest.chunkLength(index));
+            }
+            if (expected != null) {
+                String actual = sha256(bytes);
+                if (!actual.equals(expected)) {
+                    throw new StorageException(Kind.CORRUPT_IMAGE, "chunk " + index + " (" + path + ") has SHA-256 "
+                            + actual + ", but the manifest says " + expected);
+                }
+            }
+            return bytes;
+        } catch (StorageException e) {
+            throw new CompletionException(e.location() == null ? e.withLocation(manifestBackend.location()) : e);
+        } catch (RuntimeException e) {
+            throw new CompletionException(new StorageException(Kind.IO, "reading chunk " + index + " (" + path
+                    + ") failed: " + e, e).withLocation(manifestBackend.location()));
+        }
+    }
+
+    @Override
+    public int logicalSectorSize() {
+        return sectorSize;
+    }
+
+    @Override
+    public long capacity() {
+        return manifest.totalSize();
+    }
+
+    @Override
+    public boolean isReadOnly() {
+        return true;
+    }
+
+    @Override
+    public String formatName() {
+        return ChunkedFormat.NAME;
+    }
+
+    @Override
+    public Map<String, Object> details() {
+        return manifest.details();
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws StorageException {
+        int length = dst.remaining();
+        ensureOpen(Operation.READ);
+        Bounds.check(offset, length, manifest.totalSize(), Operation.READ);
+        if (length == 0) {
+            return;
+        }
+        int cs = manifest.chunkSize();
+        int first = (int) (offset / cs);
+        int last = (int) ((offset + length - 1) / cs);
+        @SuppressWarnings("unchecked")
+        CompletableFuture<byte[]>[] parts = new CompletableFuture[last - first + 1];
+        for (int i = first; i <= last; i++) {
+            parts[i - first] = chunks.get(i);
+        }
+        if (readAhead > 0 && sequentialEnd.getAndSet(offset + length) == offset) {
+            for (int i = last + 1; i <= Math.min(last + readAhead, manifest.chunkCount() - 1); i++) {
+                chunks.get(i);
+            }
+        }
+        int at = dst.position();
+        long position = offset;
+        for (int i = first; i <= last; i++) {
+            byte[] chunk = await(i, parts[i - first], offset, length);
+            int from = (int) (position - (long) i * cs);
+            int n = (int) Math.min(chunk.length - from, offset + length - position);
+            dst.put(at, chunk, from, n);
+            at += n;
+            position += n;
+        }
+        dst.position(at);
+    }
+
+    private byte[] await(int index, CompletableFuture<byte[]> part, long offset, int length) throws StorageException {
+        try {
+            return part.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StorageException(Kind.IO, "interrupted while waiting for a chunk").at(Operation.READ, offset, length)
+                    .withLocation(manifestBackend.location());
+        } catch (ExecutionException e) {
+            // the cache drops a failed load itself, but maybe not before this reader reads again
+            chunks.asMap().remove(index, part);
+            Throwable cause = e.getCause() instanceof CompletionException c && c.getCause() != null ? c.getCause()
+                    : e.getCause();
+            if (cause instanceof StorageException se) {
+                throw new StorageException(se.kind(), se.detail(), se).at(Operation.READ, offset, length)
+                        .withLocation(se.location() == null ? manifestBackend.location() : se.location());
+            }
+            throw new StorageException(Kind.IO, "reading a chunk failed: " + cause, cause).at(Operation.READ, offset,
+                    length).withLocation(manifestBackend.location());
+        }
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src) throws StorageException {
+        ensureOpen(Operation.WRITE);
+        throw new StorageException(Kind.READ_ONLY, "a chunked image is read-only: give the drive an overlay to take"
+                + " writes").at(Operation.WRITE, offset, src.remaining()).withLocation(manifestBackend.location());
+    }
+
+    @Override
+    public void flush() throws StorageException {
+        ensureOpen(Operation.FLUSH);
+    }
+
+    /** Chunks fetched so far (each load, whatever its outcome). */
+    long fetches() {
+        return fetches.sum();
+    }
+
+    @Override
+    public void close() throws StorageException {
+        if (closed.compareAndSet(false, true)) {
+            // no interrupts: a fetch inside a shared cache's file channel would close it for everyone
+            fetchers.shutdown();
+            chunks.synchronous().invalidateAll();
+            manifestBackend.close();
+        }
+    }
+
+    private void ensureOpen(Operation op) throws StorageException {
+        if (closed.get()) {
+            throw closedException(op);
+        }
+    }
+
+    private StorageException closedException(Operation op) {
+        return new StorageException(Kind.BACKEND_UNAVAILABLE, "the disk is closed").withOperation(op)
+                .withLocation(manifestBackend.location());
+    }
+
+    static String sha256(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("the JDK has no SHA-256", e);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "ChunkedDisk[" + manifestBackend.location() + ", " + manifest.chunkCount() + " chunks of "
+                + manifest.chunkSize() + "]";
+    }
+}
