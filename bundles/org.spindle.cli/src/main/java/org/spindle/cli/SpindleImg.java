@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
 @Command(name = "spindle img", mixinStandardHelpOptions = true, versionProvider = SpindleImg.Version.class,
         description = "Creates, inspects, converts, checks and changes disk images.",
         subcommands = {InfoCommand.class, CreateCommand.class, ConvertCommand.class, CheckCommand.class,
-            CompareCommand.class, MapCommand.class, CommitCommand.class, ExportCommand.class, ResizeCommand.class, SnapshotCommand.class})
+            CompareCommand.class, MapCommand.class, CommitCommand.class, ExportCommand.class, ChunkCommand.class, ResizeCommand.class, SnapshotCommand.class})
 public final class SpindleImg {
     /** Exit status when the image could not be used. */
     static final int EXIT_STORAGE = 1;

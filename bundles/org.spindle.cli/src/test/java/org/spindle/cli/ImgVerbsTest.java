@@ -258,6 +258,34 @@ class ImgVerbsTest {
         assertThat(Files.size(dir.resolve("t.sparse"))).isEqualTo(30);
     }
 
+    // ---- chunk
+
+    @Test
+    void chunkPublishesAnImageThatReadsBackAsTheSameDisk() throws IOException {
+        Path raw = rawWithData("disk.img", 3 * 1024 * 1024 + 1024, 21);
+        assertThat(run("convert", "-O", "qcow2", raw.toString(), path("disk.qcow2"))).isZero();
+        assertThat(run("chunk", "-s", "1M", "--id", "win7", path("disk.qcow2"), path("pub"))).as(err.toString()).isZero();
+        assertThat(out.toString()).contains("manifest.json: 4 chunks of 1 MiB", "version sha256-");
+        assertThat(dir.resolve("pub/chunks/00000003.bin")).hasSize(1024);
+        assertThat(run("info", path("pub/manifest.json"))).isZero();
+        assertThat(out.toString()).contains("chunked", "win7");
+        assertThat(run("compare", raw.toString(), path("pub/manifest.json"))).as(out + err.toString()).isZero();
+        assertThat(run("convert", path("pub/manifest.json"), path("back.img"))).isZero();
+        assertThat(Files.readAllBytes(dir.resolve("back.img"))).isEqualTo(Files.readAllBytes(raw));
+    }
+
+    @Test
+    void chunkRefusesABadChunkSizeAndAnExistingManifestWithOneLine() throws IOException {
+        Path raw = rawWithData("disk.img", 1024 * 1024, 22);
+        assertThat(run("chunk", "-s", "1000", raw.toString(), path("pub"))).isNotZero();
+        assertOneLineError("multiple of 512");
+        assertThat(run("chunk", "-s", "128M", raw.toString(), path("pub"))).isNotZero();
+        assertOneLineError("64M");
+        assertThat(run("chunk", raw.toString(), path("pub"))).isZero();
+        assertThat(run("chunk", raw.toString(), path("pub"))).isNotZero();
+        assertOneLineError("already holds a chunked image");
+    }
+
     // ---- compare
 
     @Test

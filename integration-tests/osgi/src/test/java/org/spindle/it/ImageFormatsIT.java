@@ -98,4 +98,38 @@ public class ImageFormatsIT extends SpindleTestSupport {
         assertEquals(true, check.contains("No errors were found"));
         assertArrayEquals("the backing file is untouched", pattern, Files.readAllBytes(raw));
     }
+
+    /** A chunked image (a manifest read with Jackson, chunks checked by SHA-256) attached read-only. */
+    @Test
+    public void aChunkedImageAttachesAndADamagedChunkIsAnErrorNotData() throws Exception {
+        Path dir = Files.createTempDirectory("spindle-it-chunked");
+        Files.createDirectories(dir.resolve("chunks"));
+        int chunk = 256 * 1024;
+        byte[] disk = new byte[4 * chunk];
+        java.util.List<String> hashes = new java.util.ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            Arrays.fill(disk, i * chunk, (i + 1) * chunk, (byte) (0x10 + i));
+            byte[] part = Arrays.copyOfRange(disk, i * chunk, (i + 1) * chunk);
+            hashes.add(java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(part)));
+            Files.write(dir.resolve(String.format("chunks/%08d.bin", i)), part);
+        }
+        Files.write(dir.resolve("manifest.json"), new org.spindle.format.chunked.ChunkedManifest("it", "v1",
+                "application/octet-stream", disk.length, chunk, 8, hashes).toJson());
+        byte[] damaged = Files.readAllBytes(dir.resolve("chunks/00000003.bin"));
+        damaged[0] ^= 1;
+        Files.write(dir.resolve("chunks/00000003.bin"), damaged);
+
+        configureDrive("c0", Map.of("backend", dir.resolve("manifest.json").toString(), "readOnly", true));
+        Drive c0 = awaitDrive("c0");
+        assertEquals("chunked", c0.formatName());
+        ByteBuffer two = ByteBuffer.allocate(chunk);
+        c0.read(2L * chunk, two);
+        assertArrayEquals(Arrays.copyOfRange(disk, 2 * chunk, 3 * chunk), two.array());
+        try {
+            c0.read(3L * chunk, ByteBuffer.allocate(512));
+            org.junit.Assert.fail("a chunk whose SHA-256 differs from the manifest's was read");
+        } catch (org.spindle.storage.api.StorageException e) {
+            assertEquals(org.spindle.storage.api.StorageException.Kind.CORRUPT_IMAGE, e.kind());
+        }
+    }
 }

@@ -19,8 +19,8 @@ import java.util.zip.GZIPOutputStream;
 
 /**
  * A loopback HTTP/1.1 proxy that sits in front of an origin (Spindle's test origin, nginx, Spindle's
- * server) and breaks the responses to ranged GETs the way networks and misconfigured servers do. Faults
- * are queued: each ranged GET takes the next one, or passes through when none is queued (or repeats
+ * server) and breaks the responses to GETs (ranged or whole) the way networks and misconfigured servers do. Faults
+ * are queued: each GET takes the next one, or passes through when none is queued (or repeats
  * the one set with {@link #always}).
  */
 public final class FaultProxy implements AutoCloseable {
@@ -56,7 +56,7 @@ public final class FaultProxy implements AutoCloseable {
         loopback = new Loopback("fault-proxy", this::serve);
     }
 
-    /** Queues faults for the next ranged GETs, one each. */
+    /** Queues faults for the next GETs (ranged or whole), one each. */
     public FaultProxy next(Fault... faults) {
         for (Fault f : faults) {
             queued.add(f);
@@ -64,7 +64,7 @@ public final class FaultProxy implements AutoCloseable {
         return this;
     }
 
-    /** The fault every ranged GET gets when none is queued. */
+    /** The fault every GET gets when none is queued. */
     public FaultProxy always(Fault fault) {
         always = fault;
         return this;
@@ -90,7 +90,7 @@ public final class FaultProxy implements AutoCloseable {
                 }
                 String method = requestLine.split(" ")[0];
                 Fault fault = Fault.PASS;
-                if (method.equals("GET") && headers.containsKey("range")) {
+                if (method.equals("GET")) {
                     Fault q = queued.poll();
                     fault = q != null ? q : always;
                 }
