@@ -45,7 +45,17 @@ public final class Launcher {
      */
     static final String SHELL = "org.apache.felix.gogo.shell";
 
-    record Options(Path home, Path profile, boolean check, boolean shell) {
+    /**
+     * @param bndrun the bndrun file in {@code home} whose bundles are installed
+     * @param configDirs where FileInstall takes configurations from
+     * @param properties further framework properties
+     */
+    record Options(Path home, Path profile, boolean check, boolean shell, String bndrun, List<Path> configDirs,
+            Map<String, String> properties) {
+        Options(Path home, Path profile, boolean check, boolean shell) {
+            this(home, profile, check, shell, "spindle.bndrun", List.of(profile, home.resolve("conf"),
+                    home.resolve("plugins")), Map.of());
+        }
     }
 
     private Launcher() {
@@ -54,9 +64,12 @@ public final class Launcher {
     public static void main(String[] args) {
         int status;
         try {
-            status = run(parse(args, Path.of(System.getProperty("spindle.home", "runtime"))), System.out);
+            Path home = Path.of(System.getProperty("spindle.home", "runtime"));
+            status = run(args.length > 0 && args[0].equals("serve")
+                    ? Serve.parse(java.util.Arrays.copyOfRange(args, 1, args.length), home) : parse(args, home), System.out);
         } catch (UsageException e) {
-            System.err.println("spindle run: " + e.getMessage());
+            System.err.println("spindle " + (args.length > 0 && args[0].equals("serve") ? "serve" : "run") + ": "
+                    + e.getMessage());
             status = 2;
         } catch (IOException | BundleException | RuntimeException e) {
             System.err.println("spindle run: " + e.getMessage());
@@ -114,16 +127,16 @@ public final class Launcher {
 
     /** Runs the framework until it stops; returns the exit status. */
     static int run(Options options, PrintStream out) throws IOException, BundleException, InterruptedException {
-        Bndrun bndrun = Bndrun.read(options.home().resolve("spindle.bndrun"));
+        Bndrun bndrun = Bndrun.read(options.home().resolve(options.bndrun()));
         BundleJars jars = BundleJars.scan(options.home().resolve("target/bundles"));
         Path storage = Files.createTempDirectory("spindle-felix-");
 
         Map<String, String> properties = new HashMap<>(bndrun.runProperties());
         properties.put(Constants.FRAMEWORK_STORAGE, storage.toString());
         properties.put(Constants.FRAMEWORK_STORAGE_CLEAN, Constants.FRAMEWORK_STORAGE_CLEAN_ONFIRSTINIT);
-        properties.put("felix.fileinstall.dir", options.profile().toAbsolutePath() + ","
-                + options.home().resolve("conf").toAbsolutePath() + ","
-                + options.home().resolve("plugins").toAbsolutePath());
+        properties.put("felix.fileinstall.dir", options.configDirs().stream().map(p -> p.toAbsolutePath().toString())
+                .collect(Collectors.joining(",")));
+        properties.putAll(options.properties());
         properties.put("spindle.profile", options.profile().toAbsolutePath().toString());
         properties.put("spindle.report", "true");
         properties.put("spindle.report.exit", String.valueOf(options.check()));
@@ -141,8 +154,8 @@ public final class Launcher {
         Thread stopper = new Thread(() -> stopQuietly(framework), "spindle-shutdown");
         Runtime.getRuntime().addShutdownHook(stopper);
         try {
-            out.println("Spindle: profile " + options.profile().getFileName() + ", " + bndrun.runBundles().size()
-                    + " bundles");
+            out.println("Spindle: " + (options.bndrun().equals("spindle.bndrun") ? "profile "
+                    + options.profile().getFileName() : options.bndrun()) + ", " + bndrun.runBundles().size() + " bundles");
             List<Bundle> toStart = install(framework, bndrun, jars, maxLevel + 1);
             framework.start();
             for (Bundle bundle : toStart) {
