@@ -104,7 +104,9 @@ public record ChunkedManifest(String imageId, String version, String mimeType, l
                     throw new IllegalArgumentException("chunks[" + i + "].sha256 must be 64 lower-case hex digits");
                 }
             }
-            sha256 = Collections.unmodifiableList(new ArrayList<>(sha256));
+            // a list without a single digest says no more than no list
+            sha256 = sha256.stream().allMatch(h -> h == null) ? null
+                    : Collections.unmodifiableList(new ArrayList<>(sha256));
         }
     }
 
