@@ -36,6 +36,7 @@ final class Serve {
         Map<String, String> config = new LinkedHashMap<>();
         List<Path> configDirs = new ArrayList<>();
         Path dir = null;
+        String kid = null;
         for (int i = 0; i < args.length; i++) {
             String arg = args[i];
             switch (arg) {
@@ -46,10 +47,27 @@ final class Serve {
                         throw new Launcher.UsageException("--port must be a port number (0 to 65535), not '" + port + "'");
                     }
                 }
-                case "--cors" -> cors.add(value(args, ++i, arg));
-                case "--corp" -> config.put("corp", quote(value(args, ++i, arg)));
+                case "--cors" -> {
+                    String origin = value(args, ++i, arg);
+                    if (!origin.equals("*") && !origin.matches("https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")) {
+                        throw new Launcher.UsageException("--cors takes * or an origin such as https://app.example"
+                                + " (no path, no trailing /), not '" + origin + "'");
+                    }
+                    cors.add(origin);
+                }
+                case "--corp" -> {
+                    String corp = value(args, ++i, arg);
+                    if (!List.of("same-origin", "same-site", "cross-origin").contains(corp)) {
+                        throw new Launcher.UsageException("--corp is same-origin, same-site or cross-origin, not '"
+                                + corp + "'");
+                    }
+                    config.put("corp", quote(corp));
+                }
                 case "--private" -> config.put("public.default", "B\"false\"");
-                case "--lease-kid" -> config.put("lease.kid", quote(value(args, ++i, arg)));
+                case "--lease-kid" -> {
+                    kid = value(args, ++i, arg);
+                    config.put("lease.kid", quote(kid));
+                }
                 case "--max-concurrent" -> {
                     String n = value(args, ++i, arg);
                     if (!n.matches("[0-9]{1,9}")) {
@@ -57,7 +75,13 @@ final class Serve {
                     }
                     config.put("max.concurrent", "I\"" + n + "\"");
                 }
-                case "--max-range" -> config.put("max.range", quote(value(args, ++i, arg)));
+                case "--max-range" -> {
+                    String size = value(args, ++i, arg);
+                    if (!size.matches("[1-9][0-9]{0,12}[KkMmGg]?")) {
+                        throw new Launcher.UsageException("--max-range is a size such as 8M, not '" + size + "'");
+                    }
+                    config.put("max.range", quote(size));
+                }
                 case "--conf" -> {
                     Path extra = Path.of(value(args, ++i, arg));
                     if (!Files.isDirectory(extra)) {
@@ -84,9 +108,37 @@ final class Serve {
             config.put("cors.origins", "[" + String.join(",", cors.stream().map(Serve::quote).toList()) + "]");
         }
         String keys = System.getenv("SPINDLE_LEASE_KEYS");
-        if (keys != null && !keys.isBlank()) {
-            config.put("lease.keys", "[" + String.join(",", java.util.Arrays.stream(keys.split(","))
-                    .map(String::strip).filter(k -> !k.isEmpty()).map(Serve::quote).toList()) + "]");
+        List<String> kids = new ArrayList<>();
+        List<String> entries = new ArrayList<>();
+        for (String entry : keys == null ? new String[0] : keys.split(",")) {
+            String e = entry.strip();
+            if (e.isEmpty()) {
+                continue;
+            }
+            int eq = e.indexOf('=');
+            byte[] key;
+            try {
+                key = eq > 0 ? java.util.Base64.getDecoder().decode(e.substring(eq + 1).strip()) : new byte[0];
+            } catch (IllegalArgumentException bad) {
+                key = new byte[0];
+            }
+            if (eq <= 0 || key.length < 32) {
+                throw new Launcher.UsageException("SPINDLE_LEASE_KEYS holds kid=base64 entries of 32 bytes or more;"
+                        + " entry " + (entries.size() + 1) + " is not one");
+            }
+            kids.add(e.substring(0, eq).strip());
+            entries.add(e);
+        }
+        if (kid != null && !kids.contains(kid)) {
+            throw new Launcher.UsageException("--lease-kid " + kid + " is not among the keys of SPINDLE_LEASE_KEYS "
+                    + kids);
+        }
+        if (kid == null && kids.size() > 1) {
+            throw new Launcher.UsageException("SPINDLE_LEASE_KEYS holds " + kids.size() + " keys: say which signs with"
+                    + " --lease-kid");
+        }
+        if (!entries.isEmpty()) {
+            config.put("lease.keys", "[" + String.join(",", entries.stream().map(Serve::quote).toList()) + "]");
         }
         // Jetty logs through slf4j-simple, which reads system properties: warnings and errors only
         System.getProperties().putIfAbsent("org.slf4j.simpleLogger.defaultLogLevel", "warn");

@@ -55,7 +55,7 @@ class SpindleImgTest {
     void anUnknownFormatNamesTheInstalledOnes() throws Exception {
         Path image = Files.write(dir.resolve("a.img"), new byte[512]);
         assertThat(run("info", "-f", "vdi", image.toString())).isEqualTo(1);
-        assertThat(err.toString()).contains("'vdi' is not installed").contains("installed: iso, qcow2, raw, sparse, vhd, vhdx, vmdk");
+        assertThat(err.toString()).contains("'vdi' is not installed").contains("installed: chunked, iso, qcow2, raw, sparse, vhd, vhdx, vmdk");
     }
 
     @Test

@@ -46,7 +46,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  * carries a byte of the image.
  */
 final class ImageServer {
-    static final DateTimeFormatter HTTP_DATE = DateTimeFormatter.RFC_1123_DATE_TIME;
+    /** IMF-fixdate (RFC 9110 §5.6.7): always two-digit days, always GMT. */
+    static final DateTimeFormatter HTTP_DATE = DateTimeFormatter.ofPattern("EEE, dd MMM yyyy HH:mm:ss 'GMT'",
+            java.util.Locale.US).withZone(ZoneOffset.UTC);
+    /** The obsolete forms a recipient must still accept: RFC 850 and asctime. */
+    private static final DateTimeFormatter RFC_850 = DateTimeFormatter.ofPattern("EEEE, dd-MMM-yy HH:mm:ss 'GMT'",
+            java.util.Locale.US).withZone(ZoneOffset.UTC);
+    private static final DateTimeFormatter ASCTIME = DateTimeFormatter.ofPattern("EEE MMM ppd HH:mm:ss yyyy",
+            java.util.Locale.US).withZone(ZoneOffset.UTC);
     private static final String JSON_TYPE = "application/json";
     private static final String ALLOW = "GET, HEAD, OPTIONS";
     private static final String ALLOW_HEADERS = "Range, If-Range, If-None-Match, If-Modified-Since, Authorization,"
@@ -89,7 +96,13 @@ final class ImageServer {
                     "failed to answer " + request.method() + " " + request.path(), e);
             reply = error(500, "the server failed to answer");
         }
-        cors(request, reply);
+        try {
+            cors(request, reply);
+        } catch (RuntimeException e) {
+            // whatever was granted for the reply (a transfer slot) goes back with it
+            reply.finish();
+            reply = error(500, "the server failed to answer");
+        }
         metrics.count(route, reply.status());
         return reply;
     }
@@ -214,7 +227,7 @@ final class ImageServer {
         if (file.isEmpty()) {
             return error(404, "image '" + entry.id() + "' has no such chunked file");
         }
-        return bytes(r, entry, file.get(), true);
+        return bytes(r, entry, file.get(), true, version != null);
     }
 
     private static boolean isManifest(String s) {
@@ -223,6 +236,15 @@ final class ImageServer {
 
     /** Serves {@code file} (the image, or a part of its chunked form) by the Range and conditional rules. */
     private Reply bytes(Request r, Catalog.Entry entry, Path file, boolean chunkedPart) throws IOException {
+        return bytes(r, entry, file, chunkedPart, false);
+    }
+
+    /**
+     * @param versioned the URL names the version (chunked files under {@code /chunked/{version}/}):
+     *        its bytes never change, so caches may keep them for good
+     */
+    private Reply bytes(Request r, Catalog.Entry entry, Path file, boolean chunkedPart, boolean versioned)
+            throws IOException {
         Optional<Reply> refused = authorize(r, entry);
         if (refused.isPresent()) {
             return refused.get();
@@ -230,19 +252,21 @@ final class ImageServer {
         BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class);
         long size = a.size();
         Instant modified = a.lastModifiedTime().toInstant();
-        String etag = !chunkedPart && entry.etag() != null ? strong(entry.etag())
+        String etag = !chunkedPart && entry.etag() != null ? entityTag(entry.etag())
                 : "\"" + Long.toHexString(size) + "-" + Long.toHexString(modified.getEpochSecond()) + "-"
                         + Integer.toHexString(modified.getNano()) + "\"";
         boolean isPublic = entry.isPublic() && r.header("Authorization").isEmpty() && r.parameter("cap").isEmpty();
         String cacheControl = !isPublic ? "private, no-store, no-transform"
-                : chunkedPart ? "public, max-age=31536000, immutable, no-transform" : "public, max-age=3600, no-transform";
+                : versioned ? "public, max-age=31536000, immutable, no-transform"
+                : chunkedPart ? "public, no-cache, no-transform" : "public, max-age=3600, no-transform";
 
         Reply reply;
         if (notModified(r, etag, modified)) {
             reply = new Reply(304);
         } else {
-            ByteRange range = ByteRange.parse(r.headers("Range").isEmpty() ? null : String.join(",", r.headers("Range")),
-                    size);
+            // Range is defined for GET only (RFC 9110 §14.2): a HEAD describes the whole representation
+            ByteRange range = !r.method().equals("GET") || r.headers("Range").isEmpty() ? new ByteRange.Whole()
+                    : ByteRange.parse(String.join(",", r.headers("Range")), size);
             if (!(range instanceof ByteRange.Whole) && !ifRangeHolds(r, etag, modified)) {
                 range = new ByteRange.Whole();
             }
@@ -262,17 +286,17 @@ final class ImageServer {
                     }
                     reply = new Reply(206);
                     reply.set("Content-Range", "bytes " + s.first() + "-" + s.last() + "/" + size);
-                    reply.body(new Reply.FileRegion(file, s.first(), s.length()));
+                    reply.body(new Reply.FileRegion(file, s.first(), s.length(), size, modified));
                 }
                 case ByteRange.Whole w -> {
                     reply = new Reply(200);
-                    reply.body(new Reply.FileRegion(file, 0, size));
+                    reply.body(new Reply.FileRegion(file, 0, size, size, modified));
                 }
             }
         }
         reply.set("Accept-Ranges", "bytes");
         reply.set("ETag", etag);
-        reply.set("Last-Modified", HTTP_DATE.format(modified.atZone(ZoneOffset.UTC)));
+        reply.set("Last-Modified", HTTP_DATE.format(modified));
         reply.set("Cache-Control", cacheControl);
         reply.set("X-Content-Type-Options", "nosniff");
         reply.set("Cross-Origin-Resource-Policy", settings.corp());
@@ -330,7 +354,8 @@ final class ImageServer {
         }
         String v = value.get();
         if (v.startsWith("\"") || v.startsWith("W/")) {
-            return v.equals(etag);
+            // strong comparison: a weak tag on either side never matches
+            return !v.startsWith("W/") && !etag.startsWith("W/") && v.equals(etag);
         }
         Optional<Instant> date = date(v);
         return date.isPresent() && date.get().getEpochSecond() == modified.getEpochSecond()
@@ -341,24 +366,45 @@ final class ImageServer {
         return tag.startsWith("W/") ? tag.substring(2) : tag;
     }
 
-    private static String strong(String tag) {
+    /**
+     * The catalogue's entity tag as sent: a valid strong tag as it is, a valid weak one kept weak, and
+     * anything else made a weak tag of its safe characters (a weak tag never satisfies {@code If-Range}).
+     */
+    static String entityTag(String tag) {
         String t = tag.strip();
-        if (t.startsWith("\"") && t.endsWith("\"") && t.length() >= 2 && t.indexOf('"', 1) == t.length() - 1) {
+        boolean weak = t.startsWith("W/");
+        String opaque = weak ? t.substring(2) : t;
+        if (opaque.length() >= 2 && opaque.startsWith("\"") && opaque.endsWith("\"")
+                && opaque.substring(1, opaque.length() - 1).matches("[\\x21\\x23-\\x7e\\x80-\\xff]*")) {
             return t;
         }
-        // not a valid entity tag: quote what is safe of it
-        return "\"" + t.replaceAll("[^\\x21\\x23-\\x7e]", "") + "\"";
+        return "W/\"" + t.replaceAll("[^\\x21\\x23-\\x7e]", "") + "\"";
     }
 
-    private static Optional<Instant> date(String value) {
+    /** An HTTP date in any of its three forms (RFC 9110 §5.6.7), or empty. */
+    static Optional<Instant> date(String value) {
         if (value == null) {
             return Optional.empty();
         }
+        String v = value.strip();
         try {
-            return Optional.of(ZonedDateTime.parse(value.strip(), HTTP_DATE).toInstant());
+            return Optional.of(ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant());
         } catch (DateTimeParseException e) {
-            return Optional.empty();
+            // try the obsolete forms
         }
+        for (DateTimeFormatter f : new DateTimeFormatter[] {RFC_850, ASCTIME}) {
+            try {
+                Instant parsed = ZonedDateTime.parse(v, f).toInstant();
+                // RFC 850's two-digit year: more than 50 years ahead is taken as the past century
+                if (f == RFC_850 && parsed.isAfter(Instant.now().plus(java.time.Duration.ofDays(50L * 365)))) {
+                    parsed = parsed.atZone(ZoneOffset.UTC).minusYears(100).toInstant();
+                }
+                return Optional.of(parsed);
+            } catch (DateTimeParseException e) {
+                // not this form
+            }
+        }
+        return Optional.empty();
     }
 
     // ---- access
@@ -472,8 +518,11 @@ final class ImageServer {
 
     private Reply list(Request r) throws IOException {
         List<Map<String, Object>> images = new ArrayList<>();
+        // private images are not listed: their names and sizes are theirs to keep
         for (Catalog.Entry e : catalog.entries().values()) {
-            images.add(describe(e));
+            if (e.isPublic()) {
+                images.add(describe(e));
+            }
         }
         byte[] body = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(Map.of("images", images));
         String etag;
@@ -490,6 +539,10 @@ final class ImageServer {
     }
 
     private Reply meta(Request r, Catalog.Entry entry) throws IOException {
+        Optional<Reply> refused = authorize(r, entry);
+        if (refused.isPresent()) {
+            return refused.get();
+        }
         Map<String, Object> facts = describe(entry);
         Reply reply = json(200, facts, r);
         reply.set("Cache-Control", entry.isPublic() ? "no-cache" : NO_STORE);
@@ -507,9 +560,9 @@ final class ImageServer {
             BasicFileAttributes a = Files.readAttributes(e.file(), BasicFileAttributes.class);
             Instant modified = a.lastModifiedTime().toInstant();
             d.put("size_bytes", a.size());
-            d.put("etag", e.etag() != null ? strong(e.etag()) : "\"" + Long.toHexString(a.size()) + "-"
+            d.put("etag", e.etag() != null ? entityTag(e.etag()) : "\"" + Long.toHexString(a.size()) + "-"
                     + Long.toHexString(modified.getEpochSecond()) + "-" + Integer.toHexString(modified.getNano()) + "\"");
-            d.put("last_modified", HTTP_DATE.format(modified.atZone(ZoneOffset.UTC)));
+            d.put("last_modified", HTTP_DATE.format(modified));
         }
         d.put("content_type", e.contentType() != null ? e.contentType() : "application/octet-stream");
         if (e.recommendedChunkSize() != null) {

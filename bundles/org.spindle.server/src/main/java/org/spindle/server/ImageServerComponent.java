@@ -187,6 +187,11 @@ public final class ImageServerComponent extends HttpServlet {
         } else if (reply.region().isPresent()) {
             Reply.FileRegion region = reply.region().get();
             try (FileChannel file = FileChannel.open(region.file(), StandardOpenOption.READ)) {
+                if (file.size() != region.fileSize() || !java.nio.file.Files.getLastModifiedTime(region.file())
+                        .toInstant().equals(region.modified())) {
+                    // replaced since its headers were made: its bytes must not go out under the old ETag
+                    throw new IOException(region.file() + " changed while being served");
+                }
                 ByteBuffer buffer = ByteBuffer.allocate((int) Math.min(COPY_BUFFER, Math.max(1, region.length())));
                 long position = region.offset();
                 long left = region.length();

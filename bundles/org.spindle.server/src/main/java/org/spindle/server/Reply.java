@@ -14,8 +14,12 @@ import java.util.Optional;
  * region of a file (sent by the container without being read into memory first).
  */
 public final class Reply {
-    /** A region of a file: {@code length} bytes from {@code offset}. */
-    public record FileRegion(Path file, long offset, long length) {
+    /**
+     * A region of a file: {@code length} bytes from {@code offset}, of the file as it was described
+     * ({@code fileSize} bytes, modified at {@code modified}): a file replaced since is not sent under
+     * the old validators.
+     */
+    public record FileRegion(Path file, long offset, long length, long fileSize, java.time.Instant modified) {
     }
 
     private final int status;

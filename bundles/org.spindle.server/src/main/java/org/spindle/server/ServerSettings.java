@@ -40,6 +40,10 @@ record ServerSettings(Path dir, boolean publicByDefault, List<String> corsOrigin
         }
         corsOrigins = List.copyOf(corsOrigins);
         leaseKeys = Map.copyOf(leaseKeys);
+        if ((leaseKid == null || leaseKid.isBlank()) && leaseKeys.size() == 1) {
+            // one key: it signs
+            leaseKid = leaseKeys.keySet().iterator().next();
+        }
         if (!leaseKeys.isEmpty() && !leaseKeys.containsKey(leaseKid)) {
             throw new IllegalArgumentException("lease.kid '" + leaseKid + "' is not among lease.keys " + leaseKeys.keySet());
         }

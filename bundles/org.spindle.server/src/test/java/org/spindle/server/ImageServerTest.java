@@ -109,7 +109,7 @@ class ImageServerTest {
         assertThat(whole.header("X-Content-Type-Options")).contains("nosniff");
         assertThat(whole.header("Cross-Origin-Resource-Policy")).contains("same-site");
         assertThat(whole.header("Content-Type")).contains("application/octet-stream");
-        assertThat(whole.header("Last-Modified")).contains("Sun, 1 Nov 2026 08:00:00 GMT");
+        assertThat(whole.header("Last-Modified")).contains("Sun, 01 Nov 2026 08:00:00 GMT");
         assertThat(whole.header("ETag").orElseThrow()).startsWith("\"100000-");
 
         Reply closed = call(s, "GET", "/v1/images/disk.img/data", "Range", "bytes=100-199");
@@ -143,8 +143,10 @@ class ImageServerTest {
         assertThat(call(server(small, NOW), "GET", "/v1/images/disk.img", "Range", "bytes=0-4095").status())
                 .isEqualTo(206);
 
-        Reply head = call(s, "HEAD", "/v1/images/disk.img");
+        Reply head = call(s, "HEAD", "/v1/images/disk.img", "Range", "bytes=0-99");
+        // Range is for GET only: a HEAD describes the whole image
         assertThat(head.status()).isEqualTo(200);
+        assertThat(head.header("Content-Range")).isEmpty();
         assertThat(head.header("Content-Length")).contains("1048576");
         assertThat(head.region()).isEmpty();
         assertThat(head.bytes()).isEmpty();
@@ -166,6 +168,11 @@ class ImageServerTest {
         assertThat(call(s, "GET", "/v1/images/disk.img", "If-None-Match", "*").status()).isEqualTo(304);
         assertThat(call(s, "GET", "/v1/images/disk.img", "If-None-Match", "\"other\"").status()).isEqualTo(200);
         assertThat(call(s, "GET", "/v1/images/disk.img", "If-Modified-Since", lastModified).status()).isEqualTo(304);
+        // the obsolete date forms are understood too
+        assertThat(call(s, "GET", "/v1/images/disk.img", "If-Modified-Since", "Sunday, 01-Nov-26 08:00:00 GMT")
+                .status()).isEqualTo(304);
+        assertThat(call(s, "GET", "/v1/images/disk.img", "If-Modified-Since", "Sun Nov  1 08:00:00 2026").status())
+                .isEqualTo(304);
         assertThat(call(s, "GET", "/v1/images/disk.img", "If-Modified-Since", "Sat, 31 Oct 2026 08:00:00 GMT").status())
                 .isEqualTo(200);
         // If-None-Match wins over If-Modified-Since
@@ -292,6 +299,12 @@ class ImageServerTest {
                 .isEqualTo(401);
         // the catalogue never serves a file outside the directory
         assertThat(call(s, "GET", "/v1/images/escape").status()).isEqualTo(404);
+        // nor tells what a private image is without a lease
+        assertThat(JSON.readTree(call(s, "GET", "/v1/images").text()).get("images"))
+                .extracting(n -> n.get("id").asText()).containsExactly("disk.img");
+        assertThat(call(s, "GET", "/v1/images/secret.img/meta").status()).isEqualTo(401);
+        assertThat(call(s, "GET", "/v1/images/secret.img/meta", "Authorization", "Bearer " + token).status())
+                .isEqualTo(200);
     }
 
     @Test
@@ -307,6 +320,27 @@ class ImageServerTest {
         ImageServer after = server(settings(List.of(), 64, Map.of("b", KEY_B), "b"), NOW);
         assertThat(call(after, "GET", "/v1/images/secret.img", "Authorization", "Bearer " + old).status()).isEqualTo(401);
         assertThat(call(after, "GET", "/v1/images/secret.img", "Authorization", "Bearer " + fresh).status()).isEqualTo(200);
+    }
+
+    @Test
+    void aCatalogueEtagKeepsItsStrengthAndAWeakOneNeverSatisfiesIfRange() throws Exception {
+        Files.writeString(dir.resolve("images.json"), """
+                {"images": [{"id": "w", "file": "disk.img", "etag": "W/\\"w1\\""},
+                            {"id": "bad", "file": "disk.img", "etag": "no quotes"}]}""");
+        ImageServer s = server();
+        assertThat(call(s, "HEAD", "/v1/images/w").header("ETag")).contains("W/\"w1\"");
+        assertThat(call(s, "GET", "/v1/images/w", "Range", "bytes=0-9", "If-Range", "W/\"w1\"").status()).isEqualTo(200);
+        assertThat(call(s, "GET", "/v1/images/w", "If-None-Match", "W/\"w1\"").status()).isEqualTo(304);
+        assertThat(call(s, "HEAD", "/v1/images/bad").header("ETag")).contains("W/\"noquotes\"");
+    }
+
+    @Test
+    void theOnlyLeaseKeySignsWithoutBeingNamed() throws Exception {
+        privateCatalogue();
+        ImageServer s = server(settings(List.of(), 64, Map.of("only", KEY_A), ""), NOW);
+        String token = token(s, "secret.img", 60);
+        assertThat(token.split("\\.")[1]).isEqualTo("only");
+        assertThat(call(s, "GET", "/v1/images/secret.img", "Authorization", "Bearer " + token).status()).isEqualTo(200);
     }
 
     @Test
@@ -371,8 +405,11 @@ class ImageServerTest {
         Reply manifest = call(s, "GET", "/v1/images/disk.img/chunked/manifest.json");
         assertThat(manifest.status()).isEqualTo(200);
         assertThat(manifest.header("Content-Type")).contains("application/json");
-        assertThat(manifest.header("Cache-Control")).contains("public, max-age=31536000, immutable, no-transform");
-        assertThat(call(s, "GET", "/v1/images/disk.img/chunked/v7/manifest").status()).isEqualTo(200);
+        // without the version in the URL the answer changes when the catalogue moves on: revalidated
+        assertThat(manifest.header("Cache-Control")).contains("public, no-cache, no-transform");
+        Reply versioned = call(s, "GET", "/v1/images/disk.img/chunked/v7/manifest");
+        assertThat(versioned.status()).isEqualTo(200);
+        assertThat(versioned.header("Cache-Control")).contains("public, max-age=31536000, immutable, no-transform");
         Reply chunk = call(s, "GET", "/v1/images/disk.img/chunked/v7/chunks/00000000.bin");
         assertThat(body(chunk)).isEqualTo(Arrays.copyOf(image, 512));
         assertThat(call(s, "GET", "/v1/images/disk.img/chunked/chunks/00000000.bin", "Range", "bytes=0-9").status())

@@ -306,6 +306,22 @@ final class ChunkCache implements AutoCloseable {
         }
 
         @Override
+        public void drop(long chunk) {
+            lock.writeLock().lock();
+            try {
+                Entry e = index.get(key(chunk));
+                if (e != null && !broken) {
+                    remove(e);
+                    dropped.increment();
+                }
+            } catch (MVStoreException e) {
+                fail(e);
+            } finally {
+                lock.writeLock().unlock();
+            }
+        }
+
+        @Override
         public void invalidate() {
             lock.writeLock().lock();
             try {

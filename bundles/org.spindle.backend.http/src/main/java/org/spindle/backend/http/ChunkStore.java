@@ -19,4 +19,7 @@ interface ChunkStore {
 
     /** Drops every chunk of this image version (it changed on the server). */
     void invalidate();
+
+    /** Drops chunk {@code index} (it turned out not to be what its owner expected). */
+    void drop(long index);
 }

@@ -119,6 +119,11 @@ final class HttpBackend implements StorageBackend {
         return traffic;
     }
 
+    /** Fetch slots free at this moment. */
+    int freeFetchSlots() {
+        return fetchPermits.availablePermits();
+    }
+
     @Override
     public void read(long offset, ByteBuffer dst) throws StorageException {
         checkOpen(Operation.READ);
@@ -173,30 +178,56 @@ final class HttpBackend implements StorageBackend {
         dst.position(out);
     }
 
+    /**
+     * Fetches the chunks after {@code from} ahead of a sequential reader, as far as fetch slots are free
+     * now: read-ahead never waits for a slot, never takes one a reader is waiting for, and leaves one
+     * free for the next read (when {@code max.fetches} is above 1), so reads are not queued behind it.
+     */
     private void readAhead(long from) {
         long chunks = (image.size() + chunkSize - 1) / chunkSize;
         long to = Math.min(chunks, from + settings.readAhead());
         for (long index = from; index < to; index++) {
             if (memory.getIfPresent(index) == null && !inFlight.containsKey(index)
                     && (persistent == null || !persistent.contains(index))) {
+                if (settings.maxFetches() > 1 && fetchPermits.availablePermits() < 2 || !aheadPermit()) {
+                    return;
+                }
                 chunk(index, true);
             }
+        }
+    }
+
+    /** A fetch slot if one is free and no reader is queued for one (a fair, non-barging try). */
+    private boolean aheadPermit() {
+        try {
+            return fetchPermits.tryAcquire(0, TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
         }
     }
 
     /**
      * The chunk {@code index}, which the caller did not find in memory: the load already running, else
      * a new load.
+     *
+     * @param ahead a read-ahead, which holds a fetch slot already (given back if no load starts)
      */
     private CompletableFuture<byte[]> chunk(long index, boolean ahead) {
         CompletableFuture<byte[]> mine = new CompletableFuture<>();
         CompletableFuture<byte[]> running = inFlight.putIfAbsent(index, mine);
         if (running != null) {
+            if (ahead) {
+                fetchPermits.release();
+            }
             return running;
         }
         // a load that ended since the caller looked put its chunk in memory before leaving inFlight
         byte[] cached = memory.getIfPresent(index);
         if (cached != null) {
+            if (ahead) {
+                fetchPermits.release();
+            }
             inFlight.remove(index, mine);
             mine.complete(cached);
             return mine;
@@ -204,6 +235,9 @@ final class HttpBackend implements StorageBackend {
         try {
             loaders.execute(() -> load(index, mine, ahead));
         } catch (java.util.concurrent.RejectedExecutionException e) {
+            if (ahead) {
+                fetchPermits.release();
+            }
             inFlight.remove(index, mine);
             mine.completeExceptionally(closedException(Operation.READ));
         }
@@ -216,7 +250,8 @@ final class HttpBackend implements StorageBackend {
         long deadline = System.nanoTime() + settings.readTimeout().toNanos();
         try {
             (ahead ? traffic.readAheads : traffic.misses).increment();
-            if (!fetchPermits.tryAcquire(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+            // a read-ahead came with its slot; a reader's load waits for one (fairly, in turn)
+            if (!ahead && !fetchPermits.tryAcquire(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
                 throw new StorageException(Kind.IO, "no fetch slot within " + HttpSettings.READ_TIMEOUT)
                         .withLocation(location).at(Operation.READ, start, length);
             }

@@ -90,6 +90,8 @@ public final class HttpBackendProvider implements StorageBackendProvider, WholeO
     private final Object lock = new Object();
     private final Map<String, HttpClient> objectClients = new java.util.HashMap<>();
     private final Traffic objectTraffic = new Traffic();
+    private final Map<String, ChunkStore> objectStores = new java.util.HashMap<>();
+    private ChunkCache objectStoresOf;
     private volatile HttpSettings settings;
     private ChunkCache cache;
     private boolean cacheUnavailable;
@@ -204,15 +206,18 @@ public final class HttpBackendProvider implements StorageBackendProvider, WholeO
         HttpLocations.check(uri);
         String display = HttpLocations.display(uri);
         HttpSettings effective = effective(uri, display);
-        ChunkCache shared = object.cacheable() ? cache(effective) : null;
-        ChunkStore store = shared == null ? null : shared.store(0, "whole " + object.series(), 0,
-                "whole " + object.series());
+        // only what can be checked is kept: an object without a digest is always fetched
+        ChunkCache shared = object.cacheable() && object.sha256() != null ? cache(effective) : null;
+        ChunkStore store = shared == null ? null : objectStore(shared, object.series());
         if (store != null && store.contains(object.index())) {
             ByteBuffer held = ByteBuffer.allocate(object.size());
-            if (store.read(object.index(), 0, held, 0, object.size())
-                    && (object.sha256() == null || object.sha256().equals(hex(ChunkCache.sha256(held.array()))))) {
-                objectTraffic.hits.increment();
-                return held.array();
+            if (store.read(object.index(), 0, held, 0, object.size())) {
+                if (object.sha256().equals(hex(ChunkCache.sha256(held.array())))) {
+                    objectTraffic.hits.increment();
+                    return held.array();
+                }
+                // another object under this key: dropped, so that the right one can take its place
+                store.drop(object.index());
             }
         }
         objectTraffic.misses.increment();
@@ -231,6 +236,25 @@ public final class HttpBackendProvider implements StorageBackendProvider, WholeO
             store.put(object.index(), bytes);
         }
         return bytes;
+    }
+
+    /** The cache's view of one series of objects, made once per series and cache. */
+    private ChunkStore objectStore(ChunkCache shared, String series) {
+        synchronized (lock) {
+            if (objectStoresOf != shared) {
+                objectStores.clear();
+                objectStoresOf = shared;
+            }
+            ChunkStore store = objectStores.get(series);
+            if (store == null) {
+                store = shared.store(0, "whole " + series, 0, "whole " + series);
+                if (store == null) {
+                    return null;
+                }
+                objectStores.put(series, store);
+            }
+            return store;
+        }
     }
 
     /** One HTTP client per version and connect timeout, shared by every whole-object read. */

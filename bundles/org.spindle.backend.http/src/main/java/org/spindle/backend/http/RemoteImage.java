@@ -1,6 +1,10 @@
 package org.spindle.backend.http;
 
 import java.net.http.HttpHeaders;
+import java.time.Instant;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
 import java.util.Optional;
 
 /**
@@ -10,15 +14,33 @@ import java.util.Optional;
  * @param etag the strong entity tag with its quotes ({@code "abc"}), or {@code null} when the server
  *        sent none or only a weak one
  * @param lastModified the {@code Last-Modified} date as sent, or {@code null}
+ * @param dateStrong whether {@code lastModified} is a strong validator (RFC 9110 §8.8.2.2): the
+ *        response's {@code Date} is at least a second later, so no change within the same second
+ *        can hide behind it
  */
-record RemoteImage(long size, String etag, String lastModified) {
+record RemoteImage(long size, String etag, String lastModified, boolean dateStrong) {
 
     static RemoteImage of(long size, HttpHeaders headers) {
         String tag = headers.firstValue("ETag").map(String::strip).orElse(null);
         if (tag != null && !isStrong(tag)) {
             tag = null;
         }
-        return new RemoteImage(size, tag, headers.firstValue("Last-Modified").map(String::strip).orElse(null));
+        String modified = headers.firstValue("Last-Modified").map(String::strip).orElse(null);
+        Optional<Instant> lm = date(modified);
+        Optional<Instant> now = date(headers.firstValue("Date").map(String::strip).orElse(null));
+        boolean strong = lm.isPresent() && now.isPresent() && !now.get().isBefore(lm.get().plusSeconds(1));
+        return new RemoteImage(size, tag, modified, strong);
+    }
+
+    private static Optional<Instant> date(String value) {
+        if (value == null) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(ZonedDateTime.parse(value, DateTimeFormatter.RFC_1123_DATE_TIME).toInstant());
+        } catch (DateTimeParseException e) {
+            return Optional.empty();
+        }
     }
 
     /** A strong entity tag: quoted, not {@code W/}-prefixed (RFC 9110 §8.8.3). */
@@ -27,20 +49,24 @@ record RemoteImage(long size, String etag, String lastModified) {
     }
 
     /**
-     * The value of {@code If-Range} that pins this version: the strong entity tag, else the date. A
-     * server whose image changed answers with the whole new image (200) instead of the range, which
-     * the client refuses, rather than mixing bytes of two versions.
+     * The value of {@code If-Range} that pins this version: the strong entity tag, else the date when
+     * it is a strong validator (RFC 9110 §13.1.5 forbids sending a weak one). A server whose image
+     * changed answers with the whole new image (200) instead of the range, which the client refuses,
+     * rather than mixing bytes of two versions.
      */
     Optional<String> ifRange() {
-        return Optional.ofNullable(etag != null ? etag : lastModified);
+        return Optional.ofNullable(etag != null ? etag : dateStrong ? lastModified : null);
     }
 
-    /** The validator that names this version in the cache, or empty when there is none to trust. */
+    /**
+     * The validator that names this version in the persistent cache, or empty when there is none to
+     * trust: a weak date could name two versions written within one second.
+     */
     Optional<String> validator() {
         if (etag != null) {
             return Optional.of("etag:" + etag);
         }
-        return lastModified == null ? Optional.empty() : Optional.of("last-modified:" + lastModified);
+        return lastModified == null || !dateStrong ? Optional.empty() : Optional.of("last-modified:" + lastModified);
     }
 
     /**

@@ -159,6 +159,18 @@ class HttpBackendTest {
     }
 
     @Test
+    void readAheadNeverTakesTheLastFetchSlot() throws Exception {
+        HttpBackend backend = open(origin.uri("/disk.img"), settings(HttpSettings.READ_AHEAD, "8",
+                HttpSettings.MAX_FETCHES, "2"));
+        for (long at = 0; at < 8L * CHUNK; at += 8 * 1024) {
+            assertThat(read(backend, at, 8 * 1024)).isEqualTo(Arrays.copyOfRange(image, (int) at, (int) at + 8 * 1024));
+            // whatever read-ahead is in flight, a slot stays free for the reader's next miss
+            assertThat(backend.freeFetchSlots()).isGreaterThanOrEqualTo(1);
+        }
+        assertThat(backend.traffic().readAheads.sum()).isPositive();
+    }
+
+    @Test
     void aConnectionResetMidBodyIsRetriedTransparently() throws Exception {
         FaultProxy proxy = proxy();
         HttpBackend backend = open(proxy.uri("/disk.img"), settings(HttpSettings.READ_AHEAD, "0"));

@@ -30,9 +30,13 @@ import org.spindle.storage.api.VirtualDisk;
  * GETs of whole objects, and a missing object is an error, not zeros. The manifest lists every chunk's
  * size and SHA-256, and its {@code version} is {@code sha256-} and the SHA-256 of the whole disk.
  *
- * <p>A publication that fails removes what it wrote and leaves no manifest.
+ * <p>A publication that fails removes what it wrote and leaves no manifest. One publication at a
+ * time writes into a directory (a {@code .publish.lock} file holds it), and a manifest is never
+ * replaced: it is linked into place only where none is.
  */
 public final class ChunkedPublisher {
+    /** Held in the directory while a publication runs there: two at once would mix their chunks. */
+    static final String LOCK = ".publish.lock";
     private final int chunkSize;
     private final int width;
     private final String imageId;
@@ -63,9 +67,10 @@ public final class ChunkedPublisher {
      *
      * @param progress told of the bytes done after each chunk
      * @return the manifest written
-     * @throws StorageException {@code ALREADY_EXISTS} when {@code dir} holds a manifest or a chunk of
-     *         the same name, {@code INVALID_CONFIG} when the disk's size breaks the format's rules,
-     *         {@code IO} when writing fails; a read failure of the source as it came
+     * @throws StorageException {@code ALREADY_EXISTS} when {@code dir} holds a manifest, {@code IN_USE}
+     *         when another publication is writing there, {@code INVALID_CONFIG} when the disk's size
+     *         breaks the format's rules, {@code IO} when writing fails; a read failure of the source as
+     *         it came
      */
     public ChunkedManifest publish(VirtualDisk source, Path dir, LongConsumer progress) throws StorageException {
         Objects.requireNonNull(progress, "progress");
@@ -83,8 +88,18 @@ public final class ChunkedPublisher {
         Path manifestFile = dir.resolve(ChunkedManifest.FILE_NAME);
         Path chunks = dir.resolve("chunks");
         List<Path> written = new ArrayList<>();
+        Path lock = dir.resolve(LOCK);
+        boolean locked = false;
         try {
             Files.createDirectories(chunks);
+            try {
+                Files.createFile(lock);
+                locked = true;
+            } catch (FileAlreadyExistsException e) {
+                throw new StorageException(Kind.IN_USE, "another publication is writing into " + dir + " (if none"
+                        + " runs, one was killed: delete " + LOCK + ")").withLocation(dir.toString())
+                        .withOperation(Operation.CREATE);
+            }
             if (Files.exists(manifestFile)) {
                 throw new StorageException(Kind.ALREADY_EXISTS, dir + " already holds a chunked image ("
                         + ChunkedManifest.FILE_NAME + "): publish each version into a directory of its own")
@@ -124,6 +139,14 @@ public final class ChunkedPublisher {
                     .withOperation(Operation.CREATE);
             undo(written, se);
             throw se;
+        } finally {
+            if (locked) {
+                try {
+                    Files.deleteIfExists(lock);
+                } catch (IOException e) {
+                    // the publication's outcome stands; a stale lock names itself on the next run
+                }
+            }
         }
     }
 
@@ -145,9 +168,21 @@ public final class ChunkedPublisher {
             Files.deleteIfExists(temporary);
             throw e;
         }
-        if (!replace && Files.exists(target)) {
+        if (!replace) {
+            // a hard link is made only where nothing is: no check-then-act window
+            try {
+                Files.createLink(target, temporary);
+            } catch (UnsupportedOperationException | java.nio.file.FileSystemException e) {
+                if (e instanceof FileAlreadyExistsException exists) {
+                    Files.deleteIfExists(temporary);
+                    throw exists;
+                }
+                // no hard links here: a plain move, which also refuses an existing target
+                Files.move(temporary, target);
+            }
             Files.deleteIfExists(temporary);
-            throw new FileAlreadyExistsException(target.toString(), null, "exists already; not replaced");
+            written.add(target);
+            return;
         }
         try {
             Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);

@@ -299,6 +299,13 @@ class ChunkedImageTest {
         assertThatThrownBy(() -> publish(8, 2 * CHUNK, out)).isInstanceOfSatisfying(StorageException.class,
                 e -> assertThat(e.kind()).isEqualTo(Kind.ALREADY_EXISTS));
 
+        Path busy = dir.resolve("busy");
+        Files.createDirectories(busy);
+        Files.createFile(busy.resolve(".publish.lock"));
+        assertThatThrownBy(() -> publish(9, 2 * CHUNK, busy)).isInstanceOfSatisfying(StorageException.class,
+                e -> assertThat(e.kind()).isEqualTo(Kind.IN_USE));
+        assertThat(busy.resolve("manifest.json")).doesNotExist();
+
         Path failed = dir.resolve("failed");
         VirtualDisk failing = new FailingDisk(4L * CHUNK, 2L * CHUNK);
         assertThatThrownBy(() -> new ChunkedPublisher(CHUNK, 0, null).publish(failing, failed, n -> { }))

@@ -360,9 +360,9 @@ public final class DiskOpener {
         if (!image.isOpaque() && image.getHost() != null && image.getRawFragment() != null
                 && uri.getRawFragment() == null && !location.strip().matches("[A-Za-z][A-Za-z0-9+.-]+:.*")) {
             try {
-                return new URI(uri.getScheme(), uri.getRawAuthority(), uri.getRawPath(), uri.getRawQuery(),
-                        null).resolve("#" + image.getRawFragment());
-            } catch (java.net.URISyntaxException | IllegalArgumentException e) {
+                // as raw text: the multi-argument constructors would quote the '%' of escapes again
+                return new URI(uri.toString() + "#" + image.getRawFragment());
+            } catch (java.net.URISyntaxException e) {
                 return uri;
             }
         }

@@ -221,4 +221,15 @@ class DiskOpenerTest {
             assertThat(disk.isReadOnly()).isTrue();
         }
     }
+
+    @Test
+    void filesBesideAnImageOnAServerKeepItsSettingsAndItsEscapes() throws Exception {
+        URI manifest = URI.create("https://cdn.example/images/my%20disk/manifest.json?sig=S#token.env=TOK&read.ahead=2");
+        assertThat(DiskOpener.related(manifest, "chunks/00000000.bin")).hasToString(
+                "https://cdn.example/images/my%20disk/chunks/00000000.bin#token.env=TOK&read.ahead=2");
+        // an absolute location is taken as written, and a local image's parts get no fragment
+        assertThat(DiskOpener.related(manifest, "https://other.example/x.bin")).hasToString("https://other.example/x.bin");
+        assertThat(DiskOpener.related(URI.create("file:/images/a%20b/disk.vmdk"), "disk-flat.vmdk"))
+                .hasToString("file:/images/a%20b/disk-flat.vmdk");
+    }
 }

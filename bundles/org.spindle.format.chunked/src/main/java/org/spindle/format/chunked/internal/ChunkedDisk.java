@@ -53,8 +53,10 @@ final class ChunkedDisk implements VirtualDisk {
         this.manifestBackend = manifestBackend;
         this.manifest = manifest;
         this.files = files;
-        // chunks are cached under the image version, with the geometry that makes a chunk index mean bytes
-        this.series = "chunked " + manifest.version() + " " + manifest.totalSize() + " " + manifest.chunkSize();
+        // chunks are cached under where the manifest lives (without query or credentials: a location),
+        // its version and the geometry that makes a chunk index mean bytes: two publishers' "v1" differ
+        this.series = "chunked " + manifestBackend.location() + " " + manifest.version() + " " + manifest.totalSize()
+                + " " + manifest.chunkSize();
         this.sectorSize = sectorSize;
         this.readAhead = settings.readAhead();
         this.fetchers = Executors.newFixedThreadPool(settings.maxFetches(), Thread.ofVirtual()
