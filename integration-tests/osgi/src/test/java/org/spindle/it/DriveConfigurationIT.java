@@ -143,7 +143,7 @@ public class DriveConfigurationIT extends SpindleTestSupport {
         DriveDTO dto = awaitState("nbd", d -> d.state == DriveState.WAITING, "WAITING");
         assertKind("BACKEND_UNAVAILABLE", dto);
         assertTrue(dto.failure, dto.failure.contains("'nbd'"));
-        assertTrue(dto.failure, dto.failure.contains("file, memory"));
+        assertTrue(dto.failure, dto.failure.contains("file, http, https, memory"));
         assertNull(dto.format);
         assertFalse(driveServicePresent("nbd"));
     }
