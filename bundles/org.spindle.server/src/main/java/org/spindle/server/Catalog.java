@@ -38,6 +38,11 @@ final class Catalog {
             String contentType, Long recommendedChunkSize, String chunkedVersion) {
     }
 
+    /** An image found in the directory itself: its file name is its id and name. */
+    private Entry plain(String id, Path file) {
+        return new Entry(id, file, id, null, publicByDefault, null, null, null, null);
+    }
+
     private final Path root;
     private final boolean publicByDefault;
     private volatile Loaded loaded;
@@ -92,7 +97,7 @@ final class Catalog {
             for (Path p : files.sorted().toList()) {
                 String name = p.getFileName().toString();
                 if (validId(name) && !name.startsWith(".") && Files.isRegularFile(p) && inside(p)) {
-                    found.put(name, new Entry(name, p, name, null, publicByDefault, null, null, null, null));
+                    found.put(name, plain(name, p));
                 }
             }
         }
@@ -102,7 +107,7 @@ final class Catalog {
                 for (Path p : dirs.sorted().toList()) {
                     String name = p.getFileName().toString();
                     if (validId(name) && !name.startsWith(".") && Files.isDirectory(p) && !found.containsKey(name)) {
-                        found.put(name, new Entry(name, null, name, null, publicByDefault, null, null, null, null));
+                        found.put(name, plain(name, null));
                     }
                 }
             }
@@ -118,11 +123,11 @@ final class Catalog {
             // a directory is not listed for one lookup
             Path p = root.resolve(id);
             if (!id.startsWith(".") && Files.isRegularFile(p) && inside(p)) {
-                return Optional.of(new Entry(id, p, id, null, publicByDefault, null, null, null, null));
+                return Optional.of(plain(id, p));
             }
             Path c = root.resolve("chunked").resolve(id);
             if (!id.startsWith(".") && Files.isDirectory(c) && inside(c)) {
-                return Optional.of(new Entry(id, null, id, null, publicByDefault, null, null, null, null));
+                return Optional.of(plain(id, null));
             }
             return Optional.empty();
         }

@@ -186,7 +186,7 @@ final class ImageServer {
             if (entry.file() == null) {
                 return error(404, "image '" + id + "' exists only in chunked form");
             }
-            return bytes(r, entry, entry.file(), false);
+            return bytes(r, entry, entry.file(), false, false);
         }
         if (p.size() == 4 && p.get(3).equals("meta")) {
             return only(m, "GET", "HEAD") ? meta(r, entry) : notAllowed("GET, HEAD");
@@ -235,10 +235,6 @@ final class ImageServer {
     }
 
     /** Serves {@code file} (the image, or a part of its chunked form) by the Range and conditional rules. */
-    private Reply bytes(Request r, Catalog.Entry entry, Path file, boolean chunkedPart) throws IOException {
-        return bytes(r, entry, file, chunkedPart, false);
-    }
-
     /**
      * @param versioned the URL names the version (chunked files under {@code /chunked/{version}/}):
      *        its bytes never change, so caches may keep them for good
@@ -252,9 +248,7 @@ final class ImageServer {
         BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class);
         long size = a.size();
         Instant modified = a.lastModifiedTime().toInstant();
-        String etag = !chunkedPart && entry.etag() != null ? entityTag(entry.etag())
-                : "\"" + Long.toHexString(size) + "-" + Long.toHexString(modified.getEpochSecond()) + "-"
-                        + Integer.toHexString(modified.getNano()) + "\"";
+        String etag = !chunkedPart && entry.etag() != null ? entityTag(entry.etag()) : fileTag(size, modified);
         boolean isPublic = entry.isPublic() && r.header("Authorization").isEmpty() && r.parameter("cap").isEmpty();
         String cacheControl = !isPublic ? "private, no-store, no-transform"
                 : versioned ? "public, max-age=31536000, immutable, no-transform"
@@ -360,6 +354,12 @@ final class ImageServer {
         Optional<Instant> date = date(v);
         return date.isPresent() && date.get().getEpochSecond() == modified.getEpochSecond()
                 && modified.getEpochSecond() + 1 <= clock.instant().getEpochSecond();
+    }
+
+    /** A file's strong entity tag: its size, modification second and nanoseconds, in hex. */
+    private static String fileTag(long size, Instant modified) {
+        return "\"" + Long.toHexString(size) + "-" + Long.toHexString(modified.getEpochSecond()) + "-"
+                + Integer.toHexString(modified.getNano()) + "\"";
     }
 
     private static String opaque(String tag) {
@@ -560,8 +560,7 @@ final class ImageServer {
             BasicFileAttributes a = Files.readAttributes(e.file(), BasicFileAttributes.class);
             Instant modified = a.lastModifiedTime().toInstant();
             d.put("size_bytes", a.size());
-            d.put("etag", e.etag() != null ? entityTag(e.etag()) : "\"" + Long.toHexString(a.size()) + "-"
-                    + Long.toHexString(modified.getEpochSecond()) + "-" + Integer.toHexString(modified.getNano()) + "\"");
+            d.put("etag", e.etag() != null ? entityTag(e.etag()) : fileTag(a.size(), modified));
             d.put("last_modified", HTTP_DATE.format(modified));
         }
         d.put("content_type", e.contentType() != null ? e.contentType() : "application/octet-stream");

@@ -112,20 +112,10 @@ public final class ImageServerComponent extends HttpServlet {
     }
 
     private static long size(String text) {
-        String t = text.strip().toUpperCase(java.util.Locale.ROOT);
-        long unit = 1;
-        if (t.endsWith("K") || t.endsWith("M") || t.endsWith("G")) {
-            unit = switch (t.charAt(t.length() - 1)) {
-                case 'K' -> 1L << 10;
-                case 'M' -> 1L << 20;
-                default -> 1L << 30;
-            };
-            t = t.substring(0, t.length() - 1);
-        }
         try {
-            return Math.multiplyExact(Long.parseLong(t), unit);
-        } catch (NumberFormatException | ArithmeticException e) {
-            throw new IllegalArgumentException("max.range: '" + text + "' is not a size such as 8M");
+            return org.spindle.storage.api.ByteSize.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("max.range: " + e.getMessage(), e);
         }
     }
 

@@ -212,7 +212,7 @@ public final class HttpBackendProvider implements StorageBackendProvider, WholeO
         if (store != null && store.contains(object.index())) {
             ByteBuffer held = ByteBuffer.allocate(object.size());
             if (store.read(object.index(), 0, held, 0, object.size())) {
-                if (object.sha256().equals(hex(ChunkCache.sha256(held.array())))) {
+                if (object.sha256().equals(WholeObject.sha256(held.array()))) {
                     objectTraffic.hits.increment();
                     return held.array();
                 }
@@ -226,7 +226,7 @@ public final class HttpBackendProvider implements StorageBackendProvider, WholeO
                 effective, credentials(effective), objectTraffic);
         byte[] bytes = client.fetchWhole(object.size(), deadline);
         if (object.sha256() != null) {
-            String actual = hex(ChunkCache.sha256(bytes));
+            String actual = WholeObject.sha256(bytes);
             if (!actual.equals(object.sha256())) {
                 throw new StorageException(Kind.CORRUPT_IMAGE, "the object's SHA-256 is " + actual + ", not "
                         + object.sha256()).withLocation(display).withOperation(Operation.READ);
@@ -284,10 +284,6 @@ public final class HttpBackendProvider implements StorageBackendProvider, WholeO
 
     private static Credentials credentials(HttpSettings s) {
         return s.tokenEnv() == null ? Credentials.NONE : Credentials.bearerFromEnvironment(s.tokenEnv(), System::getenv);
-    }
-
-    private static String hex(byte[] bytes) {
-        return java.util.HexFormat.of().formatHex(bytes);
     }
 
     /** Counters of whole-object reads (chunks of chunked images). */

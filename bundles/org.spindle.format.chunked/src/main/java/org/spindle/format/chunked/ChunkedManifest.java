@@ -212,7 +212,7 @@ public record ChunkedManifest(String imageId, String version, String mimeType, l
             }
         }
         return new ChunkedManifest(imageId, version, mimeType, totalSize, chunkSize,
-                width == 0 && !root.has("chunkIndexWidth") ? DEFAULT_WIDTH : width, hashes);
+                root.hasNonNull("chunkIndexWidth") ? width : DEFAULT_WIDTH, hashes);
     }
 
     private static String location(JsonProcessingException e) {

@@ -17,11 +17,11 @@ public interface RelatedFiles {
 
     /**
      * Reads the whole of {@code location} (named as for {@link #open}), which must be exactly
-     * {@code object.size()} bytes: through the provider's {@link WholeObjectReader} when it has one (one
-     * plain request), else through a backend opened read-only. The digest is checked by whoever keeps
-     * the bytes (a provider's cache); a caller that needs it checked checks it.
+     * {@code object.size()} bytes and, when {@code object.sha256()} is given, have that digest: through
+     * the provider's {@link WholeObjectReader} when it has one (one plain request), else through a
+     * backend opened read-only. Bytes that fail either check are never returned.
      *
-     * @throws StorageException {@code CORRUPT_IMAGE} when the object has another size
+     * @throws StorageException {@code CORRUPT_IMAGE} when the object has another size or digest
      * @since 1.4
      */
     default byte[] readWhole(String location, WholeObject object) throws StorageException {
@@ -34,6 +34,12 @@ public interface RelatedFiles {
             }
             java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocate(object.size());
             backend.read(0, bytes);
+            String actual = object.sha256() == null ? null : WholeObject.sha256(bytes.array());
+            if (actual != null && !actual.equals(object.sha256())) {
+                throw new StorageException(StorageException.Kind.CORRUPT_IMAGE, location + " has SHA-256 " + actual
+                        + ", not " + object.sha256()).withLocation(backend.location())
+                        .withOperation(StorageException.Operation.READ);
+            }
             return bytes.array();
         }
     }

@@ -36,6 +36,15 @@ public record WholeObject(int size, String sha256, String series, long index) {
         return new WholeObject(size, null, null, 0);
     }
 
+    /** The SHA-256 of {@code bytes} as 64 lower-case hex digits, the form {@link #sha256()} takes. */
+    public static String sha256(byte[] bytes) {
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("the JDK has no SHA-256", e);
+        }
+    }
+
     /** Whether {@code series} lets a cache keep it. */
     public boolean cacheable() {
         return series != null;

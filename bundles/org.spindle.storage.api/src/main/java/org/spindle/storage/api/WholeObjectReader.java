@@ -16,11 +16,11 @@ import org.osgi.annotation.versioning.ConsumerType;
 @ConsumerType
 public interface WholeObjectReader {
     /**
-     * Reads the object at {@code uri}, which must be exactly {@code object.size()} bytes. A provider
-     * that keeps objects in a cache checks {@code object.sha256()} (when given) before keeping one, and
-     * never keeps one without {@link WholeObject#series()}.
+     * Reads the object at {@code uri}, which must be exactly {@code object.size()} bytes with the digest
+     * {@code object.sha256()} (when given): bytes that fail either check are never returned, nor kept in
+     * a cache. Nothing without a {@link WholeObject#series()} is kept.
      *
-     * @return exactly {@code object.size()} bytes
+     * @return exactly {@code object.size()} bytes, of the digest asked for
      * @throws StorageException {@code CORRUPT_IMAGE} when the object has another size or digest,
      *         {@code NOT_FOUND}, {@code ACCESS_DENIED}, {@code IO}
      */

@@ -1,9 +1,6 @@
 package org.spindle.format.chunked.internal;
 
 import java.nio.ByteBuffer;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -83,21 +80,11 @@ final class ChunkedDisk implements VirtualDisk {
         String path = manifest.chunkPath(index);
         String expected = manifest.chunkSha256(index);
         try {
-            byte[] bytes = files.readWhole(path, new WholeObject(manifest.chunkLength(index), expected, series, index));
-            if (bytes.length != manifest.chunkLength(index)) {
-                throw new StorageException(Kind.CORRUPT_IMAGE, "chunk " + index + " (" + path + ") is " + bytes.length
-                        + " bytes, not " + manifest.chunkLength(index));
-            }
-            if (expected != null) {
-                String actual = sha256(bytes);
-                if (!actual.equals(expected)) {
-                    throw new StorageException(Kind.CORRUPT_IMAGE, "chunk " + index + " (" + path + ") has SHA-256 "
-                            + actual + ", but the manifest says " + expected);
-                }
-            }
-            return bytes;
+            // readWhole returns the object of this size and digest, or fails
+            return files.readWhole(path, new WholeObject(manifest.chunkLength(index), expected, series, index));
         } catch (StorageException e) {
-            throw new CompletionException(e.location() == null ? e.withLocation(manifestBackend.location()) : e);
+            throw new CompletionException(new StorageException(e.kind(), "chunk " + index + ": " + e.detail(), e)
+                    .withLocation(e.location() == null ? manifestBackend.location() : e.location()));
         } catch (RuntimeException e) {
             throw new CompletionException(new StorageException(Kind.IO, "reading chunk " + index + " (" + path
                     + ") failed: " + e, e).withLocation(manifestBackend.location()));
@@ -220,14 +207,6 @@ final class ChunkedDisk implements VirtualDisk {
     private StorageException closedException(Operation op) {
         return new StorageException(Kind.BACKEND_UNAVAILABLE, "the disk is closed").withOperation(op)
                 .withLocation(manifestBackend.location());
-    }
-
-    static String sha256(byte[] bytes) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("the JDK has no SHA-256", e);
-        }
     }
 
     @Override

@@ -35,7 +35,6 @@ public final class ChunkedFormat implements DiskFormat {
     static final String READ_AHEAD = "read.ahead";
     static final String MAX_FETCHES = "max.fetches";
     static final String MEMORY_CACHE = "memory.cache";
-    private static final byte[] SCHEMA = ('"' + ChunkedManifest.SCHEMA + '"').getBytes(StandardCharsets.US_ASCII);
 
     /** The open parameters, checked. */
     record Settings(int readAhead, int maxFetches, long memoryCache) {
@@ -100,25 +99,12 @@ public final class ChunkedFormat implements DiskFormat {
         }
         byte[] bytes = new byte[head.limit() - start];
         head.get(start, bytes);
-        if (contains(bytes, SCHEMA)) {
+        String text = new String(bytes, StandardCharsets.UTF_8);
+        if (text.contains('"' + ChunkedManifest.SCHEMA + '"')) {
             return PROBE_MAGIC;
         }
-        String text = new String(bytes, StandardCharsets.UTF_8);
         return text.contains("\"totalSize\"") && text.contains("\"chunkSize\"") && text.contains("\"chunkCount\"")
                 ? PROBE_WEAK : PROBE_NO;
-    }
-
-    private static boolean contains(byte[] haystack, byte[] needle) {
-        outer:
-        for (int i = 0; i + needle.length <= haystack.length; i++) {
-            for (int j = 0; j < needle.length; j++) {
-                if (haystack[i + j] != needle[j]) {
-                    continue outer;
-                }
-            }
-            return true;
-        }
-        return false;
     }
 
     @Override
