@@ -5,6 +5,7 @@ import java.util.List;
 
 import org.spindle.storage.api.ByteSize;
 import org.spindle.storage.api.CacheStatsDTO;
+import org.spindle.storage.api.TransferStatsDTO;
 import org.spindle.storage.api.DriveDTO;
 
 /** How drives read on a terminal: one line each in a table, or every field for one drive. */
@@ -78,6 +79,17 @@ final class DriveFormat {
             field(sb, "  counters", c.hits + " hits, " + c.misses + " misses, " + c.evictions + " evictions, "
                     + c.writeBacks + " write-backs" + (c.failedWriteBacks > 0 ? ", " + c.failedWriteBacks
                     + " FAILED write-backs" : ""));
+        }
+        for (TransferStatsDTO t : d.transfers) {
+            field(sb, "network", t.location + " (" + t.transport + ")");
+            field(sb, "  traffic", ByteSize.format(t.bytesFetched) + " fetched for " + ByteSize.format(t.bytesRead)
+                    + " read" + (t.bytesRead > 0 ? String.format(java.util.Locale.ROOT, " (%.2fx)", t.amplification) : "")
+                    + ", " + t.requests + " requests, " + t.retries + " retries, " + t.failures + " failures");
+            field(sb, "  chunks", t.hits + " hits, " + t.misses + " misses, " + t.readAheads + " read ahead");
+            if (t.persistentCapacityBytes > 0) {
+                field(sb, "  disk cache", ByteSize.format(t.persistentUsedBytes) + " of "
+                        + ByteSize.format(t.persistentCapacityBytes) + " (shared), " + t.persistentEvictions + " evictions");
+            }
         }
         field(sb, "configuration", d.configuration);
         if (d.failure != null) {

@@ -8,6 +8,7 @@ import org.apache.felix.service.command.Converter;
 import org.junit.jupiter.api.Test;
 import org.spindle.storage.api.DriveDTO;
 import org.spindle.storage.api.DriveState;
+import org.spindle.storage.api.TransferStatsDTO;
 
 class DriveFormatTest {
     private static DriveDTO attached() {
@@ -61,6 +62,29 @@ class DriveFormatTest {
                 .contains("format         raw (probed)").contains("capabilities   resize");
         assertThat(DriveFormat.details(unparsable())).contains("failure        INVALID_CONFIG")
                 .doesNotContain("capacity");
+    }
+
+    @Test
+    void detailsShowWhatTheNetworkCost() {
+        DriveDTO d = attached();
+        TransferStatsDTO t = new TransferStatsDTO();
+        t.location = "https://images.example/disk.img";
+        t.transport = "range";
+        t.requests = 12;
+        t.bytesFetched = 3L << 20;
+        t.bytesRead = 2L << 20;
+        t.hits = 40;
+        t.misses = 3;
+        t.readAheads = 1;
+        t.retries = 2;
+        t.persistentCapacityBytes = 1L << 30;
+        t.persistentUsedBytes = 3L << 20;
+        d.transfers = new TransferStatsDTO[] {t.withAmplification()};
+        assertThat(DriveFormat.details(d)).contains("network        https://images.example/disk.img (range)")
+                .contains("  traffic      3 MiB fetched for 2 MiB read (1.50x), 12 requests, 2 retries, 0 failures")
+                .contains("  chunks       40 hits, 3 misses, 1 read ahead")
+                .contains("  disk cache   3 MiB of 1 GiB (shared), 0 evictions");
+        assertThat(DriveFormat.details(attached())).doesNotContain("network");
     }
 
     @Test

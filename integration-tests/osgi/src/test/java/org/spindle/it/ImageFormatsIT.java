@@ -131,5 +131,12 @@ public class ImageFormatsIT extends SpindleTestSupport {
         } catch (org.spindle.storage.api.StorageException e) {
             assertEquals(org.spindle.storage.api.StorageException.Kind.CORRUPT_IMAGE, e.kind());
         }
+        // the drive's description carries the chunk traffic: one chunk read whole, one refused
+        org.spindle.storage.api.TransferStatsDTO[] transfers = c0.info().transfers;
+        assertEquals(1, transfers.length);
+        assertEquals("whole-object", transfers[0].transport);
+        assertEquals(chunk + 512, transfers[0].bytesRead);
+        assertEquals(chunk, transfers[0].bytesFetched);
+        assertEquals(1, transfers[0].failures);
     }
 }

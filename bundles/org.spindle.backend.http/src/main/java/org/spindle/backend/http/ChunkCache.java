@@ -291,6 +291,11 @@ final class ChunkCache implements AutoCloseable {
         }
 
         @Override
+        public CacheCounters counters() {
+            return ChunkCache.this.counters();
+        }
+
+        @Override
         public boolean contains(long chunk) {
             return !broken && index.containsKey(key(chunk));
         }

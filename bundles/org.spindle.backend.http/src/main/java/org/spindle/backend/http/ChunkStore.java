@@ -22,4 +22,7 @@ interface ChunkStore {
 
     /** Drops chunk {@code index} (it turned out not to be what its owner expected). */
     void drop(long index);
+
+    /** The counters of the whole cache this store is part of. */
+    ChunkCache.CacheCounters counters();
 }

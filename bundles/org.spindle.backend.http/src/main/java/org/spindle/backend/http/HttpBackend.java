@@ -15,6 +15,8 @@ import org.spindle.storage.api.StorageBackend;
 import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.StorageException.Kind;
 import org.spindle.storage.api.StorageException.Operation;
+import org.spindle.storage.api.TransferStatistics;
+import org.spindle.storage.api.TransferStatsDTO;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
@@ -31,7 +33,7 @@ import com.github.benmanes.caffeine.cache.Caffeine;
  *
  * <p>{@link #mayBlock()} is true: callers move reads off the machine thread.
  */
-final class HttpBackend implements StorageBackend {
+final class HttpBackend implements StorageBackend, TransferStatistics {
     private final String location;
     private final RangeClient client;
     private final RemoteImage image;
@@ -117,6 +119,28 @@ final class HttpBackend implements StorageBackend {
 
     Traffic traffic() {
         return traffic;
+    }
+
+    @Override
+    public TransferStatsDTO transferStats() {
+        TransferStatsDTO dto = new TransferStatsDTO();
+        dto.location = location;
+        dto.transport = "range";
+        dto.requests = traffic.requests.sum();
+        dto.bytesFetched = traffic.bytesFetched.sum();
+        dto.bytesRead = traffic.bytesRead.sum();
+        dto.hits = traffic.hits.sum();
+        dto.misses = traffic.misses.sum();
+        dto.readAheads = traffic.readAheads.sum();
+        dto.retries = traffic.retries.sum();
+        dto.failures = traffic.failures.sum();
+        if (persistent != null) {
+            ChunkCache.CacheCounters c = persistent.counters();
+            dto.persistentCapacityBytes = c.capacity();
+            dto.persistentUsedBytes = c.used();
+            dto.persistentEvictions = c.evictions();
+        }
+        return dto.withAmplification();
     }
 
     /** Fetch slots free at this moment. */

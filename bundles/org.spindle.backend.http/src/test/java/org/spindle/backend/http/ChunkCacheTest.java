@@ -27,6 +27,8 @@ import org.spindle.testing.http.FaultProxy;
 import org.spindle.testing.http.FaultProxy.Fault;
 import org.spindle.testing.http.RangeOrigin;
 import org.spindle.storage.api.StorageException;
+import org.spindle.storage.api.TransferStatistics;
+import org.spindle.storage.api.TransferStatsDTO;
 import org.spindle.storage.api.StorageException.Kind;
 
 class ChunkCacheTest {
@@ -98,6 +100,41 @@ class ChunkCacheTest {
         assertThat(origin.rangeRequests()).isZero();
         assertThat(again.counters().hits()).isGreaterThanOrEqualTo(26);
         assertThat(second.traffic().hits.sum()).isGreaterThanOrEqualTo(26);
+    }
+
+    @Test
+    void statisticsCountRequestsBytesAndHitsThroughTheApi() throws Exception {
+        ChunkCache cache = cache(64L * CHUNK);
+        HttpBackend backend = open(origin.uri("/disk.img"), cache);
+        TransferStatistics stats = backend.capability(TransferStatistics.class).orElseThrow();
+        TransferStatsDTO before = stats.transferStats();
+        assertThat(before.bytesRead).isZero();
+        assertThat(before.amplification).isZero();
+        readAll(backend);
+        TransferStatsDTO cold = stats.transferStats();
+        assertThat(cold.location).isEqualTo(origin.uri("/disk.img").toString());
+        assertThat(cold.transport).isEqualTo("range");
+        // the discovery HEAD and one range per chunk, every byte once
+        assertThat(cold.requests).isEqualTo(1 + 25);
+        assertThat(cold.misses).isEqualTo(25);
+        assertThat(cold.hits).isZero();
+        assertThat(cold.bytesRead).isEqualTo(image.length);
+        assertThat(cold.bytesFetched).isEqualTo(origin.bodyBytes()).isEqualTo(image.length);
+        assertThat(cold.amplification).isEqualTo(1.0);
+        assertThat(cold.persistentCapacityBytes).isEqualTo(64L * CHUNK);
+        assertThat(cold.persistentUsedBytes).isEqualTo(cache.counters().used()).isPositive();
+        backend.close();
+
+        HttpBackend warm = open(origin.uri("/disk.img"), cache);
+        readAll(warm);
+        TransferStatsDTO second = warm.capability(TransferStatistics.class).orElseThrow().transferStats();
+        assertThat(second.requests).isEqualTo(1);
+        assertThat(second.hits).isEqualTo(25);
+        assertThat(second.misses).isZero();
+        assertThat(second.bytesFetched).isZero();
+        assertThat(second.amplification).isZero();
+        // a new object each time: what a caller kept does not move
+        assertThat(cold.requests).isEqualTo(1 + 25);
     }
 
     @Test

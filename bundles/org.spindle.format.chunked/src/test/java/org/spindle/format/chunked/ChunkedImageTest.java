@@ -25,6 +25,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.spindle.storage.api.OpenOptions;
 import org.spindle.storage.api.StorageException;
+import org.spindle.storage.api.TransferStatistics;
+import org.spindle.storage.api.TransferStatsDTO;
 import org.spindle.storage.api.StorageException.Kind;
 import org.spindle.storage.api.VirtualDisk;
 import org.spindle.storage.core.DiskOpener;
@@ -113,6 +115,16 @@ class ChunkedImageTest {
             assertThat(disk.isReadOnly()).isTrue();
             assertThat(disk.capacity()).isEqualTo(data.length);
             assertThat(readAll(disk, 12_345)).isEqualTo(data);
+            TransferStatsDTO stats = disk.capability(TransferStatistics.class).orElseThrow().transferStats();
+            assertThat(stats.transport).isEqualTo("whole-object");
+            assertThat(stats.location).endsWith("manifest.json");
+            // eight chunks, each loaded once, whether by a reader or ahead of one
+            assertThat(stats.requests).isEqualTo(8);
+            assertThat(stats.bytesFetched).isEqualTo(data.length);
+            assertThat(stats.bytesRead).isEqualTo(data.length);
+            assertThat(stats.amplification).isEqualTo(1.0);
+            assertThat(stats.readAheads).isPositive();
+            assertThat(stats.failures).isZero();
             Random r = new Random(3);
             for (int i = 0; i < 200; i++) {
                 int len = 1 + r.nextInt(3 * CHUNK);

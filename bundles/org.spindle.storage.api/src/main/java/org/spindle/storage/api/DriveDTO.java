@@ -23,6 +23,13 @@ public class DriveDTO extends DTO {
     public String[] chain = new String[0];
     /** The block cache's counters, or {@code null} when the drive has no block cache. */
     public CacheStatsDTO blockCache;
+    /**
+     * What reading each image of the chain over a network has cost, top first, for the images whose
+     * backend or format counts it ({@link TransferStatistics}); empty when none does.
+     *
+     * @since 1.5
+     */
+    public TransferStatsDTO[] transfers = new TransferStatsDTO[0];
     public DriveState state;
     /** Capacity in bytes, or 0 when not attached. */
     public long capacity;

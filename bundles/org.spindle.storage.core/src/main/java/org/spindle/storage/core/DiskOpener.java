@@ -25,6 +25,7 @@ import org.spindle.storage.api.StorageBackendProvider;
 import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.StorageException.Kind;
 import org.spindle.storage.api.StorageException.Operation;
+import org.spindle.storage.api.TransferStatistics;
 import org.spindle.storage.api.VirtualDisk;
 
 /**
@@ -53,8 +54,18 @@ public final class DiskOpener {
     /** The most bases an overlay may stand on: deeper chains are refused (loops are found earlier). */
     public static final int MAX_CHAIN_DEPTH = 16;
 
-    /** One image of an opened chain: where it is, and which provider and format opened it. */
-    public record Layer(URI location, StorageBackendProvider provider, DiskFormat format) {
+    /**
+     * One image of an opened chain: where it is, and which provider and format opened it.
+     *
+     * @param transfers what reading the image over a network costs ({@link TransferStatistics} of its
+     *        disk, else of its backend), or {@code null} when neither counts it
+     */
+    public record Layer(URI location, StorageBackendProvider provider, DiskFormat format,
+            TransferStatistics transfers) {
+        /** A layer without network counters. */
+        public Layer(URI location, StorageBackendProvider provider, DiskFormat format) {
+            this(location, provider, format, null);
+        }
     }
 
     /**
@@ -293,7 +304,9 @@ public final class DiskOpener {
             closeQuietly(disk, se);
             throw se;
         }
-        return new Opened(disk, provider, format, score, List.of(new Layer(backendUri, provider, format)));
+        TransferStatistics transfers = disk.capability(TransferStatistics.class)
+                .or(() -> backend.capability(TransferStatistics.class)).orElse(null);
+        return new Opened(disk, provider, format, score, List.of(new Layer(backendUri, provider, format, transfers)));
     }
 
     /**

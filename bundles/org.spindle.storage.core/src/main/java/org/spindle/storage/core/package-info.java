@@ -5,7 +5,7 @@
  * the runtime, or {@link java.util.ServiceLoader} in tools such as {@code spindle img}.
  */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package org.spindle.storage.core;
 
 import org.osgi.annotation.bundle.Export;

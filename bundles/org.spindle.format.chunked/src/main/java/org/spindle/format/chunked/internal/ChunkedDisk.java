@@ -21,6 +21,8 @@ import org.spindle.storage.api.StorageBackend;
 import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.StorageException.Kind;
 import org.spindle.storage.api.StorageException.Operation;
+import org.spindle.storage.api.TransferStatistics;
+import org.spindle.storage.api.TransferStatsDTO;
 import org.spindle.storage.api.VirtualDisk;
 import org.spindle.storage.api.WholeObject;
 
@@ -32,7 +34,7 @@ import org.spindle.storage.api.WholeObject;
  * sequential reader has the next {@code read.ahead} chunks fetched ahead of it. A chunk that fails to
  * load is not kept, so the next read tries again. Always read-only.
  */
-final class ChunkedDisk implements VirtualDisk {
+final class ChunkedDisk implements VirtualDisk, TransferStatistics {
     private final StorageBackend manifestBackend;
     private final ChunkedManifest manifest;
     private final RelatedFiles files;
@@ -44,6 +46,12 @@ final class ChunkedDisk implements VirtualDisk {
     private final AtomicLong sequentialEnd = new AtomicLong(-1);
     private final AtomicBoolean closed = new AtomicBoolean();
     private final LongAdder fetches = new LongAdder();
+    private final LongAdder bytesLoaded = new LongAdder();
+    private final LongAdder bytesRead = new LongAdder();
+    private final LongAdder hits = new LongAdder();
+    private final LongAdder misses = new LongAdder();
+    private final LongAdder readAheads = new LongAdder();
+    private final LongAdder failures = new LongAdder();
 
     ChunkedDisk(StorageBackend manifestBackend, ChunkedManifest manifest, RelatedFiles files, int sectorSize,
             ChunkedFormat.Settings settings) {
@@ -81,11 +89,15 @@ final class ChunkedDisk implements VirtualDisk {
         String expected = manifest.chunkSha256(index);
         try {
             // readWhole returns the object of this size and digest, or fails
-            return files.readWhole(path, new WholeObject(manifest.chunkLength(index), expected, series, index));
+            byte[] data = files.readWhole(path, new WholeObject(manifest.chunkLength(index), expected, series, index));
+            bytesLoaded.add(data.length);
+            return data;
         } catch (StorageException e) {
+            failures.increment();
             throw new CompletionException(new StorageException(e.kind(), "chunk " + index + ": " + e.detail(), e)
                     .withLocation(e.location() == null ? manifestBackend.location() : e.location()));
         } catch (RuntimeException e) {
+            failures.increment();
             throw new CompletionException(new StorageException(Kind.IO, "reading chunk " + index + " (" + path
                     + ") failed: " + e, e).withLocation(manifestBackend.location()));
         }
@@ -129,12 +141,18 @@ final class ChunkedDisk implements VirtualDisk {
         int last = (int) ((offset + length - 1) / cs);
         @SuppressWarnings("unchecked")
         CompletableFuture<byte[]>[] parts = new CompletableFuture[last - first + 1];
+        bytesRead.add(length);
         for (int i = first; i <= last; i++) {
+            CompletableFuture<byte[]> held = chunks.getIfPresent(i);
+            (held != null && held.isDone() && !held.isCompletedExceptionally() ? hits : misses).increment();
             parts[i - first] = chunks.get(i);
         }
         if (readAhead > 0 && sequentialEnd.getAndSet(offset + length) == offset) {
             for (int i = last + 1; i <= Math.min(last + readAhead, manifest.chunkCount() - 1); i++) {
-                chunks.get(i);
+                if (chunks.getIfPresent(i) == null) {
+                    readAheads.increment();
+                    chunks.get(i);
+                }
             }
         }
         int at = dst.position();
@@ -181,6 +199,25 @@ final class ChunkedDisk implements VirtualDisk {
     @Override
     public void flush() throws StorageException {
         ensureOpen(Operation.FLUSH);
+    }
+
+    /**
+     * Counts whole chunks: a request is one chunk loaded through the image's related files (one plain
+     * GET over HTTP, or a hit in the backend's persistent cache), and bytes fetched are those chunks'.
+     */
+    @Override
+    public TransferStatsDTO transferStats() {
+        TransferStatsDTO dto = new TransferStatsDTO();
+        dto.location = manifestBackend.location();
+        dto.transport = "whole-object";
+        dto.requests = fetches.sum();
+        dto.bytesFetched = bytesLoaded.sum();
+        dto.bytesRead = bytesRead.sum();
+        dto.hits = hits.sum();
+        dto.misses = misses.sum();
+        dto.readAheads = readAheads.sum();
+        dto.failures = failures.sum();
+        return dto.withAmplification();
     }
 
     /** Chunks fetched so far (each load, whatever its outcome). */

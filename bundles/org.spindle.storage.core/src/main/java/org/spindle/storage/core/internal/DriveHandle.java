@@ -17,6 +17,8 @@ import org.spindle.storage.api.Resizable;
 import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.StorageException.Kind;
 import org.spindle.storage.api.StorageException.Operation;
+import org.spindle.storage.api.TransferStatistics;
+import org.spindle.storage.api.TransferStatsDTO;
 import org.spindle.storage.api.VirtualDisk;
 import org.spindle.storage.api.WriteZeroes;
 
@@ -38,6 +40,7 @@ final class DriveHandle implements Drive {
     private final CacheMode cache;
     private final MediaType media;
     private final Supplier<CacheStatsDTO> cacheStats;
+    private final List<TransferStatistics> transfers;
     private final Supplier<DriveDTO> info;
     private final Runnable resized;
     private final StampedLock lifecycle = new StampedLock();
@@ -46,13 +49,17 @@ final class DriveHandle implements Drive {
     /** @param resized told after the capacity changed, so that the drive's service properties follow */
     DriveHandle(String id, VirtualDisk disk, CacheMode cache, MediaType media, Supplier<DriveDTO> info,
             Runnable resized) {
-        this(id, disk, cache, media, info, resized, null);
+        this(id, disk, cache, media, info, resized, null, List.of());
     }
 
-    /** @param cacheStats the block cache's counters, or {@code null} when the drive has no block cache */
+    /**
+     * @param cacheStats the block cache's counters, or {@code null} when the drive has no block cache
+     * @param transfers the network counters of the chain's images that keep them, top first
+     */
     DriveHandle(String id, VirtualDisk disk, CacheMode cache, MediaType media, Supplier<DriveDTO> info,
-            Runnable resized, Supplier<CacheStatsDTO> cacheStats) {
+            Runnable resized, Supplier<CacheStatsDTO> cacheStats, List<TransferStatistics> transfers) {
         this.cacheStats = cacheStats;
+        this.transfers = List.copyOf(transfers);
         this.id = id;
         this.disk = disk;
         this.cache = cache;
@@ -66,11 +73,11 @@ final class DriveHandle implements Drive {
         return id;
     }
 
-    /** The published snapshot, with the block cache's counters as they are now. */
+    /** The published snapshot, with the block cache's and the network's counters as they are now. */
     @Override
     public DriveDTO info() {
         DriveDTO published = info.get();
-        if (cacheStats == null || published == null) {
+        if ((cacheStats == null && transfers.isEmpty()) || published == null) {
             return published;
         }
         DriveDTO dto = new DriveDTO();
@@ -89,8 +96,14 @@ final class DriveHandle implements Drive {
         dto.capabilities = published.capabilities;
         dto.failureKind = published.failureKind;
         dto.failure = published.failure;
-        dto.blockCache = cacheStats.get();
+        dto.blockCache = cacheStats == null ? null : cacheStats.get();
+        dto.transfers = transferStats();
         return dto;
+    }
+
+    /** The network counters now, top image first. */
+    TransferStatsDTO[] transferStats() {
+        return transfers.stream().map(TransferStatistics::transferStats).toArray(TransferStatsDTO[]::new);
     }
 
     /** The block cache's counters now, or {@code null}. */

@@ -449,7 +449,8 @@ public final class DriveManagerImpl implements DriveManager {
             disk = blockCache;
         }
         DriveHandle handle = new DriveHandle(config.id(), disk, config.cache(), media, () -> slot.snapshot,
-                () -> post(() -> resized(slot)), blockCache == null ? null : blockCache::stats);
+                () -> post(() -> resized(slot)), blockCache == null ? null : blockCache::stats,
+                opened.layers().stream().map(DiskOpener.Layer::transfers).filter(java.util.Objects::nonNull).toList());
         slot.handle = handle;
         slot.layers = opened.layers();
         try {
