@@ -64,13 +64,17 @@ final class CreateCommand implements Callable<Integer> {
         if (backing != null) {
             URI baseUri = DiskOpener.resolve(uri, backing);
             String baseFormat = backingFormat == null ? DiskOpener.AUTO : backingFormat;
-            // the base must open (as the overlay will open it), and gives the size
-            try (VirtualDisk disk = opener.open(baseUri, baseFormat, OpenOptions.defaults().withReadOnly(true)).disk()) {
-                capacity = size == null ? disk.capacity() : Images.size(size);
+            // the base must open (as the overlay will open it), and gives the size and version to pin
+            DiskOpener.Opened opened = opener.open(baseUri, baseFormat, OpenOptions.defaults().withReadOnly(true));
+            long baseCapacity;
+            try (VirtualDisk disk = opened.disk()) {
+                baseCapacity = disk.capacity();
             }
-            // a signature or token in a base URL is not written into the image
+            capacity = size == null ? baseCapacity : Images.size(size);
+            // a signature or token in a base URL is not written into the image; formats that can
+            // (sparse) record the base's size and version, so a replaced base is refused later
             base = new BackingReference(backing.equals(baseUri.toString()) ? DiskOpener.reference(baseUri) : backing,
-                    backingFormat);
+                    backingFormat).pinned(baseCapacity, opened.layers().getFirst().version());
         } else if (size == null) {
             throw new StorageException(Kind.INVALID_CONFIG, "give a SIZE (or a base with -b)");
         } else {

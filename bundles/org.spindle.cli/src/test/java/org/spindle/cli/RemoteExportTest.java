@@ -1,6 +1,7 @@
 package org.spindle.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -17,6 +18,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.spindle.storage.api.OpenOptions;
+import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.VirtualDisk;
 import org.spindle.storage.core.DiskOpener;
 import org.spindle.storage.core.ServiceLoaderRegistry;
@@ -90,6 +92,46 @@ class RemoteExportTest {
                 wrong.toString())).isEqualTo(1);
         assertThat(err.toString()).contains("was made over").doesNotContain("Exception");
         assertThat(wrong).doesNotExist();
+    }
+
+    @Test
+    void anOverlayIsRefusedOverABaseThatWasReplacedOrResized() throws Exception {
+        byte[] original = new byte[1 << 20];
+        new Random(8).nextBytes(original);
+        origin.serve("/images/changing.img", original);
+        URI remote = origin.uri("/images/changing.img");
+        URI overlay = dir.resolve("pinned.sparse").toUri();
+        DiskOpener opener = new DiskOpener(ServiceLoaderRegistry.load(RemoteExportTest.class.getClassLoader()));
+        try (VirtualDisk disk = opener.openOverlay(overlay, remote, DiskOpener.AUTO, OpenOptions.defaults()).disk()) {
+            disk.write(0, ByteBuffer.wrap(new byte[4096]));
+            disk.flush();
+        }
+        String etag = origin.image("/images/changing.img").etag();
+        StringWriter info = new StringWriter();
+        assertThat(SpindleImg.run(new PrintWriter(info, true), new PrintWriter(new StringWriter(), true), "info",
+                overlay.getPath())).isZero();
+        assertThat(info.toString()).contains("base-size", Integer.toString(original.length), "etag:" + etag);
+
+        // the same size, other bytes: a new ETag
+        byte[] replaced = original.clone();
+        replaced[12345] ^= 1;
+        origin.serve("/images/changing.img", replaced);
+        assertThatThrownBy(() -> opener.openOverlay(overlay, remote, DiskOpener.AUTO, OpenOptions.defaults()))
+                .isInstanceOfSatisfying(StorageException.class, e -> {
+                    assertThat(e.kind()).isEqualTo(StorageException.Kind.INVALID_CONFIG);
+                    assertThat(e.getMessage()).contains("has changed since the overlay", "was version etag:" + etag);
+                });
+        StringWriter err = new StringWriter();
+        Path merged = dir.resolve("merged.img");
+        assertThat(run(err, "export", "--base", remote.toString(), overlay.getPath(), merged.toString())).isEqualTo(1);
+        assertThat(err.toString()).contains("has changed since the overlay");
+        assertThat(merged).doesNotExist();
+
+        // another size
+        origin.serve("/images/changing.img", Arrays.copyOf(original, 2 << 20));
+        assertThatThrownBy(() -> opener.openOverlay(overlay, remote, DiskOpener.AUTO, OpenOptions.defaults()))
+                .isInstanceOfSatisfying(StorageException.class, e -> assertThat(e.getMessage())
+                        .contains("it was " + original.length + " bytes and is now " + (2 << 20)));
     }
 
     @Test

@@ -2,6 +2,7 @@ package org.spindle.backend.http;
 
 import java.net.URI;
 import java.nio.ByteBuffer;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
@@ -11,6 +12,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
+import org.spindle.storage.api.ContentVersion;
 import org.spindle.storage.api.StorageBackend;
 import org.spindle.storage.api.StorageException;
 import org.spindle.storage.api.StorageException.Kind;
@@ -33,7 +35,7 @@ import com.github.benmanes.caffeine.cache.Caffeine;
  *
  * <p>{@link #mayBlock()} is true: callers move reads off the machine thread.
  */
-final class HttpBackend implements StorageBackend, TransferStatistics {
+final class HttpBackend implements StorageBackend, TransferStatistics, ContentVersion {
     private final String location;
     private final RangeClient client;
     private final RemoteImage image;
@@ -119,6 +121,12 @@ final class HttpBackend implements StorageBackend, TransferStatistics {
 
     Traffic traffic() {
         return traffic;
+    }
+
+    /** The strong validator the image was opened with: what an overlay over it records. */
+    @Override
+    public Optional<String> contentVersion() {
+        return image.validator();
     }
 
     @Override

@@ -186,6 +186,12 @@ final class SparseDisk implements VirtualDisk, AllocationMap, Discardable, Write
                 if (base.format() != null) {
                     details.put("base-format", base.format());
                 }
+                if (base.size() >= 0) {
+                    details.put("base-size", base.size());
+                }
+                if (base.version() != null) {
+                    details.put("base-version", base.version());
+                }
             }
             return details;
         } finally {

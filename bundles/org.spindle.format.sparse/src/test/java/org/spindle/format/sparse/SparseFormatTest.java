@@ -425,6 +425,37 @@ class SparseFormatTest {
     }
 
     @Test
+    void anOverlayPinnedToItsBasesSizeAndVersionRecordsBoth() throws Exception {
+        String name = newName();
+        BackingReference base = new BackingReference("https://images.example/disk.img", "raw")
+                .pinned(10L << 30, "etag:\"5f3a-1c\"");
+        try (VirtualDisk disk = sparse.create(backend(name, AccessMode.CREATE_NEW),
+                CreateOptions.ofCapacity(64 * KIB).withBacking(base)
+                        .withParameters(Map.of(SparseFormat.BLOCK_SIZE, "4K")))) {
+            assertThat(disk.capability(Overlay.class)).get().extracting(Overlay::base).isEqualTo(base);
+        }
+        byte[] file = bytes(name);
+        AeroRules.assertStrictlyValid(file);
+        ByteBuffer ext = ByteBuffer.wrap(file, 64 + 16 * 8, 64).slice().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        assertThat(ext.getInt(8)).isEqualTo(2);
+        assertThat(ext.getLong(24)).isEqualTo(10L << 30);
+        try (VirtualDisk disk = open(name)) {
+            assertThat(disk.capability(Overlay.class)).get().extracting(Overlay::base).isEqualTo(base);
+            assertThat(disk.details()).containsEntry("base-size", 10L << 30)
+                    .containsEntry("base-version", "etag:\"5f3a-1c\"");
+        }
+        // nothing to pin: the first layout, which older readers know
+        String plain = newName();
+        try (VirtualDisk disk = sparse.create(backend(plain, AccessMode.CREATE_NEW),
+                CreateOptions.ofCapacity(64 * KIB).withBacking(new BackingReference("base.img", null))
+                        .withParameters(Map.of(SparseFormat.BLOCK_SIZE, "4K")))) {
+            assertThat(disk.capability(Overlay.class).orElseThrow().base().size()).isEqualTo(-1);
+        }
+        assertThat(ByteBuffer.wrap(bytes(plain), 64 + 16 * 8 + 8, 4).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt())
+                .isEqualTo(1);
+    }
+
+    @Test
     void repairLeavesAnOverlayWithADamagedBaseRecordUntouched() throws Exception {
         // found by fuzzing: the table was rewritten, then opening for the leak pass threw
         String name = newName();

@@ -121,14 +121,18 @@ final class SparseSpecModel {
         if (!Arrays.equals(magic, EXT_MAGIC)) {
             return;
         }
-        if (p.capacity() < 24 || p.getInt(8) != 1) {
+        int layout = p.capacity() < 24 ? 0 : p.getInt(8);
+        // version 1: 20 bytes of fields; version 2 adds the base's version length, padding and size
+        int fixed = layout == 1 ? 24 : layout == 2 ? 36 : 0;
+        if (fixed == 0 || p.capacity() < fixed) {
             extensionBad = true;
             return;
         }
         int length = p.getInt(12);
         int n = Short.toUnsignedInt(p.getShort(16));
         int m = Short.toUnsignedInt(p.getShort(18));
-        if (length < 24 || length > Math.min(8192, p.capacity()) || length != 24 + n + m) {
+        int k = layout == 2 ? Short.toUnsignedInt(p.getShort(20)) : 0;
+        if (length < fixed || length > Math.min(8192, p.capacity()) || length != fixed + n + m + k) {
             extensionBad = true;
             return;
         }
@@ -139,9 +143,9 @@ final class SparseSpecModel {
             return;
         }
         byte[] location = new byte[n];
-        p.get(20, location);
+        p.get(fixed - 4, location);
         baseLocation = new String(location, StandardCharsets.UTF_8);
-        if (baseLocation.isBlank()) {
+        if (baseLocation.isBlank() || (layout == 2 && p.getLong(24) < -1)) {
             extensionBad = true;
             baseLocation = null;
         }

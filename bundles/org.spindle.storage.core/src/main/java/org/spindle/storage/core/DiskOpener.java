@@ -10,6 +10,7 @@ import java.util.stream.Collectors;
 
 import org.spindle.storage.api.AccessMode;
 import org.spindle.storage.api.BackingReference;
+import org.spindle.storage.api.ContentVersion;
 import org.spindle.storage.api.CreateOptions;
 import org.spindle.storage.api.Deletable;
 import org.spindle.storage.api.DiskFormat;
@@ -59,12 +60,14 @@ public final class DiskOpener {
      *
      * @param transfers what reading the image over a network costs ({@link TransferStatistics} of its
      *        disk, else of its backend), or {@code null} when neither counts it
+     * @param version the {@link ContentVersion} of its backend, or {@code null} when it has none
+     * @since 1.2 (transfers and version)
      */
     public record Layer(URI location, StorageBackendProvider provider, DiskFormat format,
-            TransferStatistics transfers) {
-        /** A layer without network counters. */
+            TransferStatistics transfers, String version) {
+        /** A layer without network counters or version. */
         public Layer(URI location, StorageBackendProvider provider, DiskFormat format) {
-            this(location, provider, format, null);
+            this(location, provider, format, null, null);
         }
     }
 
@@ -183,6 +186,7 @@ public final class DiskOpener {
             OpenOptions baseOptions = OpenOptions.defaults().withReadOnly(true);
             base = openChain(baseUri, reference.format() == null ? AUTO : reference.format(), baseOptions, above,
                     null);
+            checkPinned(uri, baseUri, reference, base);
             VirtualDisk cow = new CowDisk(top.disk(), base.disk());
             List<Layer> layers = new ArrayList<>(top.layers());
             layers.addAll(base.layers());
@@ -201,6 +205,31 @@ public final class DiskOpener {
     }
 
     /**
+     * Refuses a base that is not the version the overlay was made over: another size, or another
+     * {@link ContentVersion} (or none, where one was recorded). The overlay's writes were made over
+     * the old bytes; reading them over the new ones would show the guest a disk that never existed.
+     */
+    private static void checkPinned(URI overlay, URI baseUri, BackingReference reference, Opened base)
+            throws StorageException {
+        long capacity = base.disk().capacity();
+        String now = base.layers().getFirst().version();
+        String why = null;
+        if (reference.size() >= 0 && capacity != reference.size()) {
+            why = "it was " + reference.size() + " bytes and is now " + capacity;
+        } else if (reference.version() != null && now == null) {
+            why = "it was version " + reference.version() + " and now gives no version to compare";
+        } else if (reference.version() != null && !reference.version().equals(now)) {
+            why = "it was version " + reference.version() + " and is now " + now;
+        }
+        if (why != null) {
+            throw new StorageException(Kind.INVALID_CONFIG, "the base " + reference(baseUri)
+                    + " has changed since the overlay " + reference(overlay) + " was made over it (" + why
+                    + "): the overlay's writes belong to the old image, so it is not opened over the new one")
+                    .withLocation(reference(overlay)).withOperation(Operation.OPEN);
+        }
+    }
+
+    /**
      * Opens {@code overlayUri} as a copy-on-write overlay of {@code baseUri}, creating it (as a sparse
      * image naming the base) when it does not exist yet. An existing overlay must name that base.
      *
@@ -211,11 +240,15 @@ public final class DiskOpener {
             throws StorageException {
         if (!exists(overlayUri)) {
             long capacity;
-            try (VirtualDisk base = open(baseUri, baseFormat, OpenOptions.defaults().withReadOnly(true)).disk()) {
-                capacity = base.capacity();
+            String version;
+            Opened base = open(baseUri, baseFormat, OpenOptions.defaults().withReadOnly(true));
+            try (VirtualDisk disk = base.disk()) {
+                capacity = disk.capacity();
+                version = base.layers().getFirst().version();
             }
+            // pinned to this version of the base: a base replaced later is refused, not mixed with the writes
             CreateOptions create = CreateOptions.ofCapacity(capacity).withBacking(new BackingReference(
-                    reference(baseUri), AUTO.equals(baseFormat) ? null : baseFormat));
+                    reference(baseUri), AUTO.equals(baseFormat) ? null : baseFormat).pinned(capacity, version));
             create(overlayUri, OVERLAY_FORMAT, create).disk().close();
         }
         // the base is opened from baseUri itself (the overlay may hold it without query or fragment)
@@ -306,7 +339,9 @@ public final class DiskOpener {
         }
         TransferStatistics transfers = disk.capability(TransferStatistics.class)
                 .or(() -> backend.capability(TransferStatistics.class)).orElse(null);
-        return new Opened(disk, provider, format, score, List.of(new Layer(backendUri, provider, format, transfers)));
+        String version = backend.capability(ContentVersion.class).flatMap(ContentVersion::contentVersion).orElse(null);
+        return new Opened(disk, provider, format, score, List.of(new Layer(backendUri, provider, format, transfers,
+                version)));
     }
 
     /**
