@@ -2,6 +2,7 @@ package org.spindle.backend.http;
 
 import java.net.URI;
 import java.nio.ByteBuffer;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -43,6 +44,7 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
     private final int chunkSize;
     private final ChunkStore persistent;
     private final Cache<Long, byte[]> memory;
+    private final RecentChunks recent;
     private final ConcurrentHashMap<Long, CompletableFuture<byte[]>> inFlight = new ConcurrentHashMap<>();
     private final Semaphore fetchPermits;
     private final ExecutorService loaders = Executors.newThreadPerTaskExecutor(
@@ -91,6 +93,7 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
         long floor = (long) chunkSize * (settings.readAhead() + settings.maxFetches() + 1);
         this.memory = Caffeine.newBuilder().maximumWeight(Math.max(settings.memoryCache(), floor))
                 .weigher((Long k, byte[] v) -> v.length).executor(Runnable::run).build();
+        this.recent = new RecentChunks(settings.readAhead() + settings.maxFetches() + 2);
     }
 
     @Override
@@ -178,7 +181,7 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
         CompletableFuture<byte[]>[] parts = new CompletableFuture[(int) (last - first + 1)];
         for (int i = 0; i < parts.length; i++) {
             long index = first + i;
-            byte[] cached = memory.getIfPresent(index);
+            byte[] cached = cached(index);
             if (cached != null) {
                 traffic.hits.increment();
                 parts[i] = CompletableFuture.completedFuture(cached);
@@ -211,6 +214,57 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
     }
 
     /**
+     * The chunk from memory, or {@code null}: the recent chunks first, then the memory cache, whose
+     * hit makes the chunk recent again (a sequential reader reads it several times in a row).
+     */
+    private byte[] cached(long index) {
+        byte[] data = recent.get(index);
+        if (data == null) {
+            data = memory.getIfPresent(index);
+            if (data != null) {
+                recent.put(index, data);
+            }
+        }
+        return data;
+    }
+
+    /**
+     * The last chunks fetched or read, least recently used dropped first, as many as a sequential
+     * reader has in front of it (read-ahead and fetches in flight) and two more. The memory cache's
+     * policy (Window TinyLFU) admits a new entry only if it looks likely to be used more than the one
+     * it would evict; a chunk read ahead, used once so far, would often lose, be dropped before its
+     * reader arrives and be fetched twice. Held here, a chunk read ahead is there when it is read.
+     */
+    private static final class RecentChunks {
+        private final java.util.LinkedHashMap<Long, byte[]> chunks;
+
+        RecentChunks(int capacity) {
+            this.chunks = new java.util.LinkedHashMap<>(capacity * 2, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<Long, byte[]> eldest) {
+                    return size() > capacity;
+                }
+            };
+        }
+
+        synchronized byte[] get(long index) {
+            return chunks.get(index);
+        }
+
+        synchronized boolean contains(long index) {
+            return chunks.containsKey(index);
+        }
+
+        synchronized void put(long index, byte[] data) {
+            chunks.put(index, data);
+        }
+
+        synchronized void clear() {
+            chunks.clear();
+        }
+    }
+
+    /**
      * Fetches the chunks after {@code from} ahead of a sequential reader, as far as fetch slots are free
      * now: read-ahead never waits for a slot, never takes one a reader is waiting for, and leaves one
      * free for the next read (when {@code max.fetches} is above 1), so reads are not queued behind it.
@@ -219,7 +273,7 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
         long chunks = (image.size() + chunkSize - 1) / chunkSize;
         long to = Math.min(chunks, from + settings.readAhead());
         for (long index = from; index < to; index++) {
-            if (memory.getIfPresent(index) == null && !inFlight.containsKey(index)
+            if (!recent.contains(index) && memory.getIfPresent(index) == null && !inFlight.containsKey(index)
                     && (persistent == null || !persistent.contains(index))) {
                 if (settings.maxFetches() > 1 && fetchPermits.availablePermits() < 2 || !aheadPermit()) {
                     return;
@@ -255,7 +309,7 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
             return running;
         }
         // a load that ended since the caller looked put its chunk in memory before leaving inFlight
-        byte[] cached = memory.getIfPresent(index);
+        byte[] cached = cached(index);
         if (cached != null) {
             if (ahead) {
                 fetchPermits.release();
@@ -302,6 +356,7 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
             if (persistent != null) {
                 persistent.put(index, data);
             }
+            recent.put(index, data);
             memory.put(index, data);
             // out of inFlight before a waiter wakes: a reader that retries after a failure starts a new
             // load instead of joining this one; after a success it finds the chunk in memory
@@ -369,6 +424,7 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
         loaders.shutdown();
         client.close();
         memory.invalidateAll();
+        recent.clear();
     }
 
     @Override

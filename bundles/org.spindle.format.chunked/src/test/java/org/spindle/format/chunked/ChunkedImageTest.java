@@ -142,6 +142,21 @@ class ChunkedImageTest {
     }
 
     @Test
+    void aSequentialReaderGetsEachChunkOnceWhateverTheMemoryCacheKeeps() throws Exception {
+        Path out = dir.resolve("pub");
+        byte[] data = publish(21, 48 * CHUNK, out);
+        // room for four chunks: read-ahead must not be dropped before its reader comes
+        OpenOptions small = OpenOptions.defaults().withReadOnly(true)
+                .withParameters(java.util.Map.of("memory.cache", Integer.toString(4 * CHUNK), "read.ahead", "3"));
+        try (VirtualDisk disk = opener.open(out.resolve("manifest.json").toUri(), DiskOpener.AUTO, small).disk()) {
+            assertThat(readAll(disk, 8192)).isEqualTo(data);
+            TransferStatsDTO stats = disk.capability(TransferStatistics.class).orElseThrow().transferStats();
+            assertThat(stats.requests).isEqualTo(48);
+            assertThat(stats.amplification).isEqualTo(1.0);
+        }
+    }
+
+    @Test
     void aDamagedShortOrMissingChunkFailsItsReadsOnlyAndIsTriedAgainLater() throws Exception {
         Path out = dir.resolve("pub");
         byte[] data = publish(4, 4 * CHUNK, out);

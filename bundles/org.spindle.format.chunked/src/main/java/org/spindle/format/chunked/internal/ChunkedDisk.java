@@ -43,6 +43,12 @@ final class ChunkedDisk implements VirtualDisk, TransferStatistics {
     private final int readAhead;
     private final ExecutorService fetchers;
     private final AsyncLoadingCache<Integer, byte[]> chunks;
+    /**
+     * The chunks a sequential reader is about to use (read ahead, in flight) and the last ones it used.
+     * The cache's policy (Window TinyLFU) may turn away a chunk read ahead, used once so far, in
+     * favour of one used more often, and the reader would fetch it again; held here, it stays.
+     */
+    private final java.util.LinkedHashMap<Integer, CompletableFuture<byte[]>> recent;
     private final AtomicLong sequentialEnd = new AtomicLong(-1);
     private final AtomicBoolean closed = new AtomicBoolean();
     private final LongAdder fetches = new LongAdder();
@@ -66,6 +72,13 @@ final class ChunkedDisk implements VirtualDisk, TransferStatistics {
         this.readAhead = settings.readAhead();
         this.fetchers = Executors.newFixedThreadPool(settings.maxFetches(), Thread.ofVirtual()
                 .name("spindle-chunked-", 0).factory());
+        int keep = settings.readAhead() + settings.maxFetches() + 2;
+        this.recent = new java.util.LinkedHashMap<>(keep * 2, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<Integer, CompletableFuture<byte[]>> eldest) {
+                return size() > keep;
+            }
+        };
         long weight = Math.max(settings.memoryCache(), 2L * manifest.chunkSize());
         this.chunks = Caffeine.newBuilder().maximumWeight(weight).weigher((Integer k, byte[] v) -> v.length)
                 .executor(Runnable::run)
@@ -143,15 +156,15 @@ final class ChunkedDisk implements VirtualDisk, TransferStatistics {
         CompletableFuture<byte[]>[] parts = new CompletableFuture[last - first + 1];
         bytesRead.add(length);
         for (int i = first; i <= last; i++) {
-            CompletableFuture<byte[]> held = chunks.getIfPresent(i);
-            (held != null && held.isDone() && !held.isCompletedExceptionally() ? hits : misses).increment();
-            parts[i - first] = chunks.get(i);
+            CompletableFuture<byte[]> part = held(i);
+            (part != null && part.isDone() && !part.isCompletedExceptionally() ? hits : misses).increment();
+            parts[i - first] = part != null && !part.isCompletedExceptionally() ? part : chunk(i);
         }
         if (readAhead > 0 && sequentialEnd.getAndSet(offset + length) == offset) {
             for (int i = last + 1; i <= Math.min(last + readAhead, manifest.chunkCount() - 1); i++) {
-                if (chunks.getIfPresent(i) == null) {
+                if (held(i) == null) {
                     readAheads.increment();
-                    chunks.get(i);
+                    chunk(i);
                 }
             }
         }
@@ -168,6 +181,34 @@ final class ChunkedDisk implements VirtualDisk, TransferStatistics {
         dst.position(at);
     }
 
+    /** Chunk {@code index} if it is recent or cached (done or on its way), else {@code null}. */
+    private CompletableFuture<byte[]> held(int index) {
+        CompletableFuture<byte[]> part;
+        synchronized (recent) {
+            part = recent.get(index);
+        }
+        if (part == null) {
+            part = chunks.getIfPresent(index);
+            if (part != null) {
+                remember(index, part);
+            }
+        }
+        return part;
+    }
+
+    /** Chunk {@code index}, loaded (or joined) through the cache and kept among the recent ones. */
+    private CompletableFuture<byte[]> chunk(int index) {
+        CompletableFuture<byte[]> part = chunks.get(index);
+        remember(index, part);
+        return part;
+    }
+
+    private void remember(int index, CompletableFuture<byte[]> part) {
+        synchronized (recent) {
+            recent.put(index, part);
+        }
+    }
+
     private byte[] await(int index, CompletableFuture<byte[]> part, long offset, int length) throws StorageException {
         try {
             return part.get();
@@ -178,6 +219,9 @@ final class ChunkedDisk implements VirtualDisk, TransferStatistics {
         } catch (ExecutionException e) {
             // the cache drops a failed load itself, but maybe not before this reader reads again
             chunks.asMap().remove(index, part);
+            synchronized (recent) {
+                recent.remove(index, part);
+            }
             Throwable cause = e.getCause() instanceof CompletionException c && c.getCause() != null ? c.getCause()
                     : e.getCause();
             if (cause instanceof StorageException se) {
@@ -231,6 +275,9 @@ final class ChunkedDisk implements VirtualDisk, TransferStatistics {
             // no interrupts: a fetch inside a shared cache's file channel would close it for everyone
             fetchers.shutdown();
             chunks.synchronous().invalidateAll();
+            synchronized (recent) {
+                recent.clear();
+            }
             manifestBackend.close();
         }
     }

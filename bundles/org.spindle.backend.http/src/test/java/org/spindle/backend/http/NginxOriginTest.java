@@ -1,0 +1,249 @@
+package org.spindle.backend.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.spindle.storage.api.StorageException;
+import org.spindle.storage.api.StorageException.Kind;
+import org.spindle.storage.api.TransferStatsDTO;
+import org.spindle.testing.http.NginxOrigin;
+import org.spindle.testing.http.NginxOrigin.Logged;
+
+/**
+ * The HTTP backend against a real nginx (Debian's package, started here on 127.0.0.1 with a generated
+ * configuration) serving a 1 GiB image: every byte read is compared with the local file, and what
+ * crossed the network is measured from nginx's own access log.
+ */
+class NginxOriginTest {
+    private static final long SIZE = 1L << 30;
+    private static final int CHUNK = 1 << 20;
+    private static final Pattern RANGE = Pattern.compile("bytes=(\\d+)-(\\d+)");
+
+    @TempDir
+    static Path root;
+
+    @TempDir
+    static Path work;
+
+    private static NginxOrigin nginx;
+    private static FileChannel local;
+
+    @BeforeAll
+    static void serve() throws IOException {
+        assumeTrue(NginxOrigin.binary().isPresent(), "nginx is not installed (./spindle test installs nginx-light)");
+        writeImage(root.resolve("disk.img"), SIZE, 42);
+        local = FileChannel.open(root.resolve("disk.img"), StandardOpenOption.READ);
+        nginx = NginxOrigin.start(root, work);
+    }
+
+    @AfterAll
+    static void stop() throws IOException {
+        if (nginx != null) {
+            nginx.close();
+        }
+        if (local != null) {
+            local.close();
+        }
+    }
+
+    /** {@code size} bytes of a seeded pseudo-random stream: nothing in it repeats, so a misplaced chunk shows. */
+    static void writeImage(Path file, long size, long seed) throws IOException {
+        SplittableRandom random = new SplittableRandom(seed);
+        ByteBuffer block = ByteBuffer.allocateDirect(8 << 20);
+        try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            for (long at = 0; at < size; at += block.capacity()) {
+                block.clear();
+                while (block.hasRemaining()) {
+                    block.putLong(random.nextLong());
+                }
+                block.flip().limit((int) Math.min(block.capacity(), size - at));
+                while (block.hasRemaining()) {
+                    out.write(block);
+                }
+            }
+        }
+    }
+
+    private static HttpBackend open(String name, ChunkCache cache, String... pairs) throws StorageException {
+        Map<String, String> values = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < pairs.length; i += 2) {
+            values.put(pairs[i], pairs[i + 1]);
+        }
+        return HttpBackend.open(nginx.uri(name), HttpSettings.defaults().with(values), Credentials.NONE, cache);
+    }
+
+    private static void assertSameAsLocal(ByteBuffer got, long offset) throws IOException {
+        ByteBuffer expected = ByteBuffer.allocate(got.remaining());
+        local.read(expected, offset);
+        expected.flip();
+        int mismatch = got.mismatch(expected);
+        assertThat(mismatch).as("first differing byte of the read at %d", offset).isEqualTo(-1);
+    }
+
+    /** The requests nginx logged after {@code before} requests of the backend's, once all are written. */
+    private static List<Logged> logged(HttpBackend backend, long before) throws IOException {
+        return nginx.log(() -> backend.traffic().requests.sum() - before, Duration.ofSeconds(5));
+    }
+
+    /** Every request is a GET of one closed, chunk-aligned range pinned by the ETag, answered 206. */
+    private static void assertOneAlignedRangePerRequest(List<Logged> log, String etag) {
+        assertThat(log).isNotEmpty().allSatisfy(l -> {
+            assertThat(l.method()).isEqualTo("GET");
+            assertThat(l.status()).isEqualTo(206);
+            assertThat(l.ifRange()).isEqualTo(etag);
+            Matcher m = RANGE.matcher(l.range());
+            assertThat(m.matches()).as(l.range()).isTrue();
+            long first = Long.parseLong(m.group(1));
+            long last = Long.parseLong(m.group(2));
+            assertThat(first % CHUNK).isZero();
+            assertThat(last - first + 1).isEqualTo(Math.min(CHUNK, SIZE - first)).isEqualTo(l.bodyBytes());
+        });
+    }
+
+    @Test
+    void aFullSequentialReadIsByteIdenticalAndFetchesEachByteOnce() throws Exception {
+        try (HttpBackend backend = open("/disk.img", null)) {
+            assertThat(backend.size()).isEqualTo(SIZE);
+            String etag = backend.image().etag();
+            assertThat(etag).as("nginx sends a strong ETag").isNotNull();
+            long before = backend.traffic().requests.sum();
+            nginx.clearLog();
+            ByteBuffer piece = ByteBuffer.allocate(256 * 1024);
+            for (long at = 0; at < SIZE; at += piece.capacity()) {
+                piece.clear();
+                backend.read(at, piece);
+                assertSameAsLocal(piece.flip(), at);
+            }
+            List<Logged> log = logged(backend, before);
+            assertOneAlignedRangePerRequest(log, etag);
+            long served = log.stream().mapToLong(Logged::bodyBytes).sum();
+            Set<String> ranges = new HashSet<>();
+            log.forEach(l -> ranges.add(l.range()));
+            // measured on nginx's side: each chunk once, nothing else
+            assertThat(ranges).hasSize((int) (SIZE / CHUNK)).hasSameSizeAs(log);
+            double amplification = (double) served / SIZE;
+            System.out.printf("nginx sequential: %d requests, %d bytes served for %d read, amplification %.4f%n",
+                    log.size(), served, SIZE, amplification);
+            assertThat(amplification).isLessThanOrEqualTo(1.1);
+            TransferStatsDTO stats = backend.transferStats();
+            assertThat(stats.bytesFetched).isEqualTo(served);
+            assertThat(stats.readAheads).isPositive();
+        }
+    }
+
+    @Test
+    void randomReadsAreByteIdenticalAndEachFetchIsOneChunk() throws Exception {
+        SplittableRandom random = new SplittableRandom(7);
+        // a memory cache big enough for every chunk touched, so none is fetched twice
+        try (HttpBackend backend = open("/disk.img", null, HttpSettings.MEMORY_CACHE, "1G")) {
+            long before = backend.traffic().requests.sum();
+            nginx.clearLog();
+            Set<Long> chunks = new HashSet<>();
+            long read = 0;
+            for (int i = 0; i < 600; i++) {
+                int length = 512 * (1 + random.nextInt(512));
+                long offset = 512L * random.nextLong((SIZE - length) / 512);
+                ByteBuffer b = ByteBuffer.allocate(length);
+                backend.read(offset, b);
+                assertSameAsLocal(b.flip(), offset);
+                for (long c = offset / CHUNK; c <= (offset + length - 1) / CHUNK; c++) {
+                    chunks.add(c);
+                }
+                read += length;
+            }
+            List<Logged> log = logged(backend, before);
+            assertOneAlignedRangePerRequest(log, backend.image().etag());
+            long served = log.stream().mapToLong(Logged::bodyBytes).sum();
+            assertThat(log).hasSize(chunks.size());
+            assertThat(served).isEqualTo((long) chunks.size() * CHUNK).isEqualTo(backend.transferStats().bytesFetched);
+            System.out.printf("nginx random: %d reads, %d bytes read, %d requests, %d bytes served, amplification %.2f%n",
+                    600, read, log.size(), served, (double) served / read);
+        }
+    }
+
+    @Test
+    void aWarmPersistentCacheAnswersRandomReadsWithoutAsingleRequest() throws Exception {
+        Path cacheDir = Files.createDirectories(work.resolve("cache"));
+        long[] offsets = new long[200];
+        int[] lengths = new int[200];
+        SplittableRandom random = new SplittableRandom(11);
+        for (int i = 0; i < offsets.length; i++) {
+            lengths[i] = 4096;
+            offsets[i] = 4096L * random.nextLong(SIZE / 4096);
+        }
+        try (ChunkCache cache = ChunkCache.open(cacheDir, 512L << 20)) {
+            try (HttpBackend cold = open("/disk.img", cache, HttpSettings.MEMORY_CACHE, "0")) {
+                for (int i = 0; i < offsets.length; i++) {
+                    ByteBuffer b = ByteBuffer.allocate(lengths[i]);
+                    cold.read(offsets[i], b);
+                    assertSameAsLocal(b.flip(), offsets[i]);
+                }
+            }
+        }
+        // a restart: a new cache object over the same directory, a new backend
+        try (ChunkCache cache = ChunkCache.open(cacheDir, 512L << 20);
+                HttpBackend warm = open("/disk.img", cache, HttpSettings.MEMORY_CACHE, "0")) {
+            nginx.clearLog();
+            for (int i = 0; i < offsets.length; i++) {
+                ByteBuffer b = ByteBuffer.allocate(lengths[i]);
+                warm.read(offsets[i], b);
+                assertSameAsLocal(b.flip(), offsets[i]);
+            }
+            Thread.sleep(50);
+            assertThat(nginx.log()).isEmpty();
+            assertThat(warm.transferStats().hits).isEqualTo(offsets.length);
+        }
+    }
+
+    @Test
+    void anImageReplacedOnTheServerIsAnErrorNeverAMixOfVersions() throws Exception {
+        Path small = root.resolve("small.img");
+        writeImage(small, 8L * CHUNK, 1);
+        try (HttpBackend backend = open("/small.img", null, HttpSettings.READ_AHEAD, "0")) {
+            ByteBuffer first = ByteBuffer.allocate(4096);
+            backend.read(0, first);
+            byte[] before = new byte[4096];
+            first.flip().get(before);
+
+            // replaced atomically, as a publisher would, with another modification time (so another ETag)
+            Path next = root.resolve("small.img.new");
+            writeImage(next, 8L * CHUNK, 2);
+            Files.setLastModifiedTime(next, FileTime.fromMillis(Files.getLastModifiedTime(small).toMillis() + 60_000));
+            Files.move(next, small, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+
+            ByteBuffer later = ByteBuffer.allocate(4096);
+            assertThatThrownBy(() -> backend.read(5L * CHUNK, later)).isInstanceOfSatisfying(StorageException.class,
+                    e -> {
+                        assertThat(e.kind()).isEqualTo(Kind.IO);
+                        assertThat(e.getMessage()).contains("changed");
+                    });
+            assertThat(later.position()).isZero();
+            // what was read before the change still reads the same: the old version stays in memory
+            ByteBuffer again = ByteBuffer.allocate(4096);
+            backend.read(0, again);
+            assertThat(again.flip()).isEqualTo(ByteBuffer.wrap(before));
+        }
+    }
+}
