@@ -25,7 +25,7 @@ import org.openjdk.jmh.runner.options.CommandLineOptions;
  */
 public final class BenchmarkMain {
     /** The path each benchmark is measured against: the first of these it has. */
-    private static final List<String> BASELINES = List.of("filechannel", "raw", "cp", "qemu-img", "direct");
+    private static final List<String> BASELINES = List.of("filechannel", "raw", "cp", "qemu-img", "qemu", "direct");
 
     private BenchmarkMain() {
     }
@@ -69,12 +69,24 @@ public final class BenchmarkMain {
                                 .computeIfAbsent(path, k -> new ArrayList<>()).add(score / baseline);
                     }
                 });
+                // several peers (QEMU, nbdkit, ...): Spindle is also measured against the best of them
+                if (byPath.containsKey("spindle") && byPath.size() > 2) {
+                    double best = byPath.entrySet().stream().filter(e -> !e.getKey().equals("spindle"))
+                            .mapToDouble(Map.Entry::getValue).max().orElseThrow();
+                    ratios.computeIfAbsent(name, k -> new TreeMap<>())
+                            .computeIfAbsent("spindle/best", k -> new ArrayList<>()).add(byPath.get("spindle") / best);
+                }
             });
         }
         System.out.println();
         System.out.println("Ratios against the baseline (" + String.join(", ", BASELINES)
                 + ") measured in the same round (median of " + rounds + " rounds, then each round's ratio):");
         ratios.forEach((name, byPath) -> byPath.forEach((path, list) -> {
+            if (path.equals("spindle/best")) {
+                System.out.printf(Locale.ROOT, "  %-34s %-14s median %.3f   rounds %s   (against the best other path"
+                        + " of each round)%n", name, path, median(list), format(list, "%.3f"));
+                return;
+            }
             String base = baselineOf(scores.get(name).keySet());
             System.out.printf(Locale.ROOT, "  %-34s %-14s median %.3f   rounds %s   (%s: %s ops/s; %s: %s ops/s)%n",
                     name, path, median(list), format(list, "%.3f"), path, format(scores.get(name).get(path), "%.1f"),

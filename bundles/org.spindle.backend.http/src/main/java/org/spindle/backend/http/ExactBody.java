@@ -1,31 +1,55 @@
 package org.spindle.backend.http;
 
+import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodySubscriber;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Flow;
+import java.util.function.ObjIntConsumer;
 import java.util.function.LongConsumer;
 
 /**
- * Collects a response body of exactly {@code length} bytes into one array. A body that runs longer is
- * cut off and refused at once (the connection is dropped rather than read on); a shorter one, which is
- * what a connection reset mid-body leaves, is refused at its end. Either way no array is produced.
+ * Collects a response body of exactly the announced length into arrays: one, or several consecutive
+ * parts (the chunks of a range that covers more than one), each handed on as soon as it is full. A
+ * body that runs longer is cut off and refused at once (the connection is dropped rather than read
+ * on); a shorter one, which is what a connection reset mid-body leaves, is refused at its end. Parts
+ * filled before a failure hold exactly the bytes of their place (the headers were checked first), so
+ * they may be used; no other array is produced.
  */
-final class ExactBody implements BodySubscriber<byte[]> {
-    private final byte[] data;
+final class ExactBody implements BodySubscriber<byte[][]> {
+    private final byte[][] parts;
+    private final long length;
     private final LongConsumer received;
-    private final CompletableFuture<byte[]> result = new CompletableFuture<>();
+    private final ObjIntConsumer<byte[]> partDone;
+    private final CompletableFuture<byte[][]> result = new CompletableFuture<>();
     private Flow.Subscription subscription;
-    private int filled;
+    private int part;
+    private int inPart;
+    private long filled;
 
     /**
+     * @param lengths the parts' lengths, in order (each above 0)
      * @param received told of every body byte that arrives, used or not (for the traffic counters)
+     * @param partDone told each part (and its index) the moment it is full
      */
-    ExactBody(int length, LongConsumer received) {
-        this.data = new byte[length];
+    ExactBody(int[] lengths, LongConsumer received, ObjIntConsumer<byte[]> partDone) {
+        this.parts = new byte[lengths.length][];
+        long total = 0;
+        for (int i = 0; i < lengths.length; i++) {
+            parts[i] = new byte[lengths[i]];
+            total += lengths[i];
+        }
+        this.length = total;
         this.received = received;
+        this.partDone = partDone;
+    }
+
+    /** A body of exactly {@code length} bytes, as one array. */
+    static BodySubscriber<byte[]> single(int length, LongConsumer received) {
+        return HttpResponse.BodySubscribers.mapping(new ExactBody(new int[] {length}, received, (p, i) -> { }),
+                parts -> parts[0]);
     }
 
     @Override
@@ -42,14 +66,24 @@ final class ExactBody implements BodySubscriber<byte[]> {
         for (ByteBuffer item : items) {
             int n = item.remaining();
             received.accept(n);
-            if (n > data.length - filled) {
+            if (n > length - filled) {
                 subscription.cancel();
                 result.completeExceptionally(FetchFailure.protocol(
-                        "the body is longer than the " + data.length + " bytes the response announced"));
+                        "the body is longer than the " + length + " bytes the response announced"));
                 return;
             }
-            item.get(data, filled, n);
-            filled += n;
+            while (item.hasRemaining()) {
+                byte[] target = parts[part];
+                int k = Math.min(item.remaining(), target.length - inPart);
+                item.get(target, inPart, k);
+                inPart += k;
+                filled += k;
+                if (inPart == target.length) {
+                    partDone.accept(target, part);
+                    part++;
+                    inPart = 0;
+                }
+            }
         }
     }
 
@@ -60,16 +94,16 @@ final class ExactBody implements BodySubscriber<byte[]> {
 
     @Override
     public void onComplete() {
-        if (filled != data.length) {
+        if (filled != length) {
             result.completeExceptionally(FetchFailure.retry("the body ended after " + filled + " of "
-                    + data.length + " bytes", null, null));
+                    + length + " bytes", null, null));
         } else {
-            result.complete(data);
+            result.complete(parts);
         }
     }
 
     @Override
-    public CompletionStage<byte[]> getBody() {
+    public CompletionStage<byte[][]> getBody() {
         return result;
     }
 

@@ -2,6 +2,8 @@ package org.spindle.backend.http;
 
 import java.net.URI;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -265,22 +267,51 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
     }
 
     /**
-     * Fetches the chunks after {@code from} ahead of a sequential reader, as far as fetch slots are free
-     * now: read-ahead never waits for a slot, never takes one a reader is waiting for, and leaves one
-     * free for the next read (when {@code max.fetches} is above 1), so reads are not queued behind it.
+     * Fetches chunks ahead of a sequential reader whose last read ended in the chunk before
+     * {@code from}, keeping up to {@code read.ahead} chunks in front of it. It asks in runs of a
+     * quarter of that window, each run one range request (each chunk still its own cache entry,
+     * handed to readers as it arrives), as many runs at once as fetch slots are free: long requests
+     * cost less per byte than short ones, and several at once keep the connection pool busy. A run
+     * starts only once a whole run is missing (or the image ends), so requests stay long. Read-ahead
+     * takes only a fetch slot that is free now, never one a reader is queued for, and leaves one free
+     * for the next read (when {@code max.fetches} is above 1).
      */
     private void readAhead(long from) {
         long chunks = (image.size() + chunkSize - 1) / chunkSize;
-        long to = Math.min(chunks, from + settings.readAhead());
-        for (long index = from; index < to; index++) {
-            if (!recent.contains(index) && memory.getIfPresent(index) == null && !inFlight.containsKey(index)
-                    && (persistent == null || !persistent.contains(index))) {
-                if (settings.maxFetches() > 1 && fetchPermits.availablePermits() < 2 || !aheadPermit()) {
-                    return;
+        long end = Math.min(chunks, from + settings.readAhead());
+        long batch = Math.max(1, settings.readAhead() / 4);
+        long index = from;
+        while (true) {
+            while (index < end && held(index)) {
+                index++;
+            }
+            if (index == end || (end - index < batch && end < chunks)) {
+                return;
+            }
+            if (settings.maxFetches() > 1 && fetchPermits.availablePermits() < 2 || !aheadPermit()) {
+                return;
+            }
+            long first = index;
+            List<CompletableFuture<byte[]>> run = new ArrayList<>();
+            for (; index < Math.min(end, first + batch); index++) {
+                CompletableFuture<byte[]> mine = new CompletableFuture<>();
+                // a chunk loaded or asked for since the look above ends the run
+                if (held(index) || inFlight.putIfAbsent(index, mine) != null) {
+                    break;
                 }
-                chunk(index, true);
+                run.add(mine);
+            }
+            start(first, run, true);
+            if (run.isEmpty()) {
+                return;
             }
         }
+    }
+
+    /** Whether chunk {@code index} is in memory, on its way, or in the persistent cache. */
+    private boolean held(long index) {
+        return recent.contains(index) || inFlight.containsKey(index) || memory.getIfPresent(index) != null
+                || (persistent != null && persistent.contains(index));
     }
 
     /** A fetch slot if one is free and no reader is queued for one (a fair, non-barging try). */
@@ -296,54 +327,67 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
     /**
      * The chunk {@code index}, which the caller did not find in memory: the load already running, else
      * a new load.
-     *
-     * @param ahead a read-ahead, which holds a fetch slot already (given back if no load starts)
      */
     private CompletableFuture<byte[]> chunk(long index, boolean ahead) {
         CompletableFuture<byte[]> mine = new CompletableFuture<>();
         CompletableFuture<byte[]> running = inFlight.putIfAbsent(index, mine);
         if (running != null) {
-            if (ahead) {
-                fetchPermits.release();
-            }
             return running;
         }
         // a load that ended since the caller looked put its chunk in memory before leaving inFlight
         byte[] cached = cached(index);
         if (cached != null) {
-            if (ahead) {
-                fetchPermits.release();
-            }
             inFlight.remove(index, mine);
             mine.complete(cached);
             return mine;
         }
+        start(index, List.of(mine), ahead);
+        return mine;
+    }
+
+    /**
+     * Starts the load of the chunks from {@code first} on, one per future of {@code run} (registered in
+     * {@code inFlight} by the caller).
+     *
+     * @param ahead a read-ahead, which holds a fetch slot already (given back if no load starts)
+     */
+    private void start(long first, List<CompletableFuture<byte[]>> run, boolean ahead) {
+        if (run.isEmpty()) {
+            if (ahead) {
+                fetchPermits.release();
+            }
+            return;
+        }
         try {
-            loaders.execute(() -> load(index, mine, ahead));
+            loaders.execute(() -> load(first, run, ahead));
         } catch (java.util.concurrent.RejectedExecutionException e) {
             if (ahead) {
                 fetchPermits.release();
             }
-            inFlight.remove(index, mine);
-            mine.completeExceptionally(closedException(Operation.READ));
+            for (int i = 0; i < run.size(); i++) {
+                inFlight.remove(first + i, run.get(i));
+                run.get(i).completeExceptionally(closedException(Operation.READ));
+            }
         }
-        return mine;
     }
 
-    private void load(long index, CompletableFuture<byte[]> result, boolean ahead) {
-        long start = index * chunkSize;
-        int length = (int) Math.min(chunkSize, image.size() - start);
+    private void load(long first, List<CompletableFuture<byte[]>> run, boolean ahead) {
+        long start = first * chunkSize;
+        int[] lengths = new int[run.size()];
+        for (int i = 0; i < lengths.length; i++) {
+            lengths[i] = (int) Math.min(chunkSize, image.size() - (first + i) * chunkSize);
+        }
         long deadline = System.nanoTime() + settings.readTimeout().toNanos();
         try {
-            (ahead ? traffic.readAheads : traffic.misses).increment();
+            (ahead ? traffic.readAheads : traffic.misses).add(run.size());
             // a read-ahead came with its slot; a reader's load waits for one (fairly, in turn)
             if (!ahead && !fetchPermits.tryAcquire(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
                 throw new StorageException(Kind.IO, "no fetch slot within " + HttpSettings.READ_TIMEOUT)
-                        .withLocation(location).at(Operation.READ, start, length);
+                        .withLocation(location).at(Operation.READ, start, lengths[0]);
             }
-            byte[] data;
+            byte[][] parts;
             try {
-                data = client.fetch(image, start, length, deadline);
+                parts = client.fetch(image, start, lengths, deadline, (part, i) -> arrived(first + i, run.get(i), part));
             } catch (StorageException e) {
                 if (persistent != null && client.changed() != null && !invalidated) {
                     invalidated = true;
@@ -353,21 +397,39 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
             } finally {
                 fetchPermits.release();
             }
+            for (int i = 0; i < parts.length; i++) {
+                arrived(first + i, run.get(i), parts[i]);
+            }
+        } catch (InterruptedException e) {
+            fail(first, run, closedException(Operation.READ));
+        } catch (Throwable t) {
+            fail(first, run, t);
+        }
+    }
+
+    /**
+     * Chunk {@code index} has arrived with the bytes {@code data} (told as its part of a longer range
+     * arrives, then again when the range is done): it goes to the persistent cache and to memory, and
+     * then its readers are woken, so a reader that got it finds it kept. It leaves {@code inFlight} before they wake, so a reader that retries after a
+     * failure starts a new load instead of joining this one; after a success it finds the chunk in
+     * memory.
+     */
+    private void arrived(long index, CompletableFuture<byte[]> result, byte[] data) {
+        if (!result.isDone()) {
             if (persistent != null) {
                 persistent.put(index, data);
             }
             recent.put(index, data);
             memory.put(index, data);
-            // out of inFlight before a waiter wakes: a reader that retries after a failure starts a new
-            // load instead of joining this one; after a success it finds the chunk in memory
             inFlight.remove(index, result);
             result.complete(data);
-        } catch (InterruptedException e) {
-            inFlight.remove(index, result);
-            result.completeExceptionally(closedException(Operation.READ));
-        } catch (Throwable t) {
-            inFlight.remove(index, result);
-            result.completeExceptionally(t);
+        }
+    }
+
+    private void fail(long first, List<CompletableFuture<byte[]>> run, Throwable t) {
+        for (int i = 0; i < run.size(); i++) {
+            inFlight.remove(first + i, run.get(i));
+            run.get(i).completeExceptionally(t);
         }
     }
 

@@ -49,7 +49,7 @@ public final class HttpBackendProvider implements StorageBackendProvider, WholeO
         String chunk_size() default "1M";
 
         @AttributeDefinition(description = "Chunks fetched ahead of a sequential reader (0 to 1024, at most 512M)")
-        int read_ahead() default 4;
+        int read_ahead() default 16;
 
         @AttributeDefinition(description = "Range requests in flight at once per image (1 to 128)")
         int max_fetches() default 4;

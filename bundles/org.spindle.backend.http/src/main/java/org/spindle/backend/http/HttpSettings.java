@@ -20,7 +20,7 @@ import org.spindle.storage.api.StorageException.Operation;
  * setting fails when the drive is opened, naming the setting.
  *
  * @param chunkSize the bytes of one range request and one cache entry (default 1 MiB)
- * @param readAhead chunks fetched ahead of a sequential reader (default 4)
+ * @param readAhead chunks fetched ahead of a sequential reader (default 16), in runs of a quarter of it
  * @param maxFetches range requests in flight at once per image (default 4)
  * @param retries attempts after the first for a retryable failure (default 4)
  * @param retryBackoff the wait before the first retry; each later wait doubles, with jitter
@@ -60,9 +60,9 @@ public record HttpSettings(int chunkSize, int readAhead, int maxFetches, int ret
     private static final Pattern DURATION = Pattern.compile("\\s*(\\d+)\\s*(ms|s|m|h)?\\s*");
     private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
 
-    /** The defaults: 1 MiB chunks, 4 ahead, 4 in flight, 4 retries from 100 ms, no persistent cache. */
+    /** The defaults: 1 MiB chunks, 16 ahead, 4 in flight, 4 retries from 100 ms, no persistent cache. */
     public static HttpSettings defaults() {
-        return new HttpSettings(1 << 20, 4, 4, 4, Duration.ofMillis(100), Duration.ofSeconds(10),
+        return new HttpSettings(1 << 20, 16, 4, 4, Duration.ofMillis(100), Duration.ofSeconds(10),
                 Duration.ofSeconds(20), Duration.ofSeconds(60), "auto", null, 0, 64L << 20, null);
     }
 

@@ -23,6 +23,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.ObjIntConsumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -144,7 +145,7 @@ final class RangeClient implements AutoCloseable {
             try {
                 encodingIdentity(info.headers());
                 contentRange(info.headers(), 0, 1, -1);
-                return new ExactBody(1, traffic.bytesFetched::add);
+                return ExactBody.single(1, traffic.bytesFetched::add);
             } catch (FetchFailure f) {
                 return ExactBody.refusing(f);
             }
@@ -158,15 +159,35 @@ final class RangeClient implements AutoCloseable {
      * @param deadline {@link System#nanoTime()} after which the fetch gives up
      */
     byte[] fetch(RemoteImage image, long start, int length, long deadline) throws StorageException {
+        return fetch(image, start, new int[] {length}, deadline, (p, i) -> { })[0];
+    }
+
+    /**
+     * Fetches consecutive parts of the version {@code image} from {@code start} by one closed range
+     * covering them all, each part its own array, told to {@code partDone} as soon as it has arrived
+     * (a reader waiting for the first chunk of a long read-ahead need not wait for the last). A retry
+     * fetches the whole range again and tells the parts again.
+     *
+     * @param lengths the parts' lengths (for chunks: the chunk size, the last one maybe less)
+     * @param deadline {@link System#nanoTime()} after which the fetch gives up
+     */
+    byte[][] fetch(RemoteImage image, long start, int[] lengths, long deadline, ObjIntConsumer<byte[]> partDone)
+            throws StorageException {
+        long length = 0;
+        for (int n : lengths) {
+            length += n;
+        }
+        long total = length;
         String why = changed;
         if (why != null) {
-            throw changedException(why).at(Operation.READ, start, length);
+            throw changedException(why).at(Operation.READ, start, total);
         }
-        return withRetries(Operation.READ, start, length, deadline, timeout -> {
+        return withRetries(Operation.READ, start, total, deadline, timeout -> {
             HttpRequest.Builder request = request(uri, timeout).GET()
-                    .header("Range", "bytes=" + start + "-" + (start + length - 1));
+                    .header("Range", "bytes=" + start + "-" + (start + total - 1));
             image.ifRange().ifPresent(v -> request.header("If-Range", v));
-            HttpResponse<byte[]> response = send(request, info -> ranged(info, image, start, length), timeout);
+            HttpResponse<byte[][]> response = send(request, info -> ranged(info, image, start, lengths, partDone),
+                    timeout);
             return response.body();
         });
     }
@@ -197,14 +218,19 @@ final class RangeClient implements AutoCloseable {
                 throw FetchFailure.fail(Kind.CORRUPT_IMAGE, "the object is " + length.getAsLong()
                         + " bytes, not the " + size + " expected");
             }
-            return new ExactBody(size, traffic.bytesFetched::add);
+            return ExactBody.single(size, traffic.bytesFetched::add);
         } catch (FetchFailure f) {
             return ExactBody.refusing(f);
         }
     }
 
-    private BodySubscriber<byte[]> ranged(ResponseInfo info, RemoteImage image, long start, int length) {
-        Optional<BodySubscriber<byte[]>> refused = checked(info, image);
+    private BodySubscriber<byte[][]> ranged(ResponseInfo info, RemoteImage image, long start, int[] lengths,
+            ObjIntConsumer<byte[]> partDone) {
+        long length = 0;
+        for (int n : lengths) {
+            length += n;
+        }
+        Optional<BodySubscriber<byte[][]>> refused = checked(info, image);
         if (refused.isPresent()) {
             return refused.get();
         }
@@ -216,7 +242,7 @@ final class RangeClient implements AutoCloseable {
             }
             encodingIdentity(headers);
             contentRange(headers, start, length, image.size());
-            return new ExactBody(length, traffic.bytesFetched::add);
+            return new ExactBody(lengths, traffic.bytesFetched::add, partDone);
         } catch (FetchFailure f) {
             return ExactBody.refusing(f);
         }
