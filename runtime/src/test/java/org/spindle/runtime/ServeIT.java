@@ -1,6 +1,7 @@
 package org.spindle.runtime;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -35,7 +36,10 @@ import org.spindle.storage.api.StorageBackend;
  */
 class ServeIT {
     private static final Path HOME = Path.of(System.getProperty("spindle.home"));
-    private static final String ISSUER = "issuer-" + Long.toHexString(new Random().nextLong());
+    /** The issuer's token: from the environment (Failsafe sets it), where the HTTP backend reads it too. */
+    private static final String ISSUER_ENV = "SPINDLE_IT_LEASE_ISSUER";
+    private static final String ISSUER = System.getenv(ISSUER_ENV) != null ? System.getenv(ISSUER_ENV)
+            : "issuer-" + Long.toHexString(new Random().nextLong());
 
     @TempDir
     Path dir;
@@ -43,6 +47,7 @@ class ServeIT {
     private Process server;
     private int port;
     private byte[] image;
+    private byte[] secret;
     private final HttpClient http = HttpClient.newHttpClient();
 
     @BeforeEach
@@ -51,7 +56,9 @@ class ServeIT {
         image = new byte[3 << 20];
         new Random(3).nextBytes(image);
         Files.write(images.resolve("disk.img"), image);
-        Files.write(images.resolve("secret.img"), new byte[4096]);
+        secret = new byte[64 * 1024];
+        new Random(4).nextBytes(secret);
+        Files.write(images.resolve("secret.img"), secret);
         Files.writeString(images.resolve("images.json"), """
                 {"images": [{"id": "disk.img", "file": "disk.img"},
                             {"id": "secret.img", "file": "secret.img", "public": false}]}""");
@@ -114,6 +121,33 @@ class ServeIT {
             ByteBuffer all = ByteBuffer.allocate(image.length);
             backend.read(0, all);
             assertThat(all.array()).isEqualTo(image);
+        } finally {
+            System.clearProperty("spindle.http.cache.size");
+        }
+    }
+
+    @Test
+    void aPrivateImageIsReadWithLeasesTheBackendAsksTheServerFor() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(System.getenv(ISSUER_ENV) != null,
+                ISSUER_ENV + " is set by Failsafe for this test");
+        System.setProperty("spindle.http.cache.size", "0");
+        String base = "http://127.0.0.1:" + port;
+        try (StorageBackend backend = new HttpBackendProvider().open(URI.create(base + "/v1/images/secret.img#lease.url="
+                + base + "/v1/leases&lease.token.env=" + ISSUER_ENV), AccessMode.READ_ONLY)) {
+            ByteBuffer all = ByteBuffer.allocate(secret.length);
+            backend.read(0, all);
+            assertThat(all.array()).isEqualTo(secret);
+        } finally {
+            System.clearProperty("spindle.http.cache.size");
+        }
+        assertThat(new String(get("/metrics").body(), StandardCharsets.UTF_8))
+                .contains("spindle_server_leases_issued_total 1");
+        // without a lease the server refuses, and the backend says so
+        System.setProperty("spindle.http.cache.size", "0");
+        try {
+            assertThatThrownBy(() -> new HttpBackendProvider().open(URI.create(base + "/v1/images/secret.img"),
+                    AccessMode.READ_ONLY)).isInstanceOfSatisfying(org.spindle.storage.api.StorageException.class,
+                            e -> assertThat(e.kind()).isEqualTo(org.spindle.storage.api.StorageException.Kind.ACCESS_DENIED));
         } finally {
             System.clearProperty("spindle.http.cache.size");
         }

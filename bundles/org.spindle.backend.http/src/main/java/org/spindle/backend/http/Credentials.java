@@ -19,6 +19,11 @@ interface Credentials {
      */
     boolean renew(String refused);
 
+    /** Why the last attempt to obtain credentials failed (never a secret), or empty. */
+    default Optional<String> problem() {
+        return Optional.empty();
+    }
+
     /** No credentials: the URL itself grants access (a public image, or a signed URL). */
     Credentials NONE = new Credentials() {
         @Override

@@ -85,12 +85,24 @@ public final class HttpBackendProvider implements StorageBackendProvider, WholeO
         @AttributeDefinition(description = "Environment variable holding a bearer token (the token itself is"
                 + " never stored in the configuration)")
         String token_env() default "";
+
+        @AttributeDefinition(description = "Lease service (POST /v1/leases of Spindle's image server) that issues"
+                + " read leases for the images; empty for none")
+        String lease_url() default "";
+
+        @AttributeDefinition(description = "Environment variable holding the token that may ask the lease service"
+                + " for leases (required with lease.url)")
+        String lease_token_env() default "";
+
+        @AttributeDefinition(description = "How long before its expiry a lease is renewed (60s)")
+        String lease_refresh() default "60s";
     }
 
     private final Object lock = new Object();
     private final Map<String, HttpClient> objectClients = new java.util.HashMap<>();
     private final Traffic objectTraffic = new Traffic();
     private final Map<String, ChunkStore> objectStores = new java.util.HashMap<>();
+    private final Map<String, LeaseCredentials> leaseHolders = new java.util.HashMap<>();
     private ChunkCache objectStoresOf;
     private volatile HttpSettings settings;
     private ChunkCache cache;
@@ -168,6 +180,9 @@ public final class HttpBackendProvider implements StorageBackendProvider, WholeO
         values.put(HttpSettings.CACHE_SIZE, c.cache_size());
         values.put(HttpSettings.MEMORY_CACHE, c.memory_cache());
         values.put(HttpSettings.TOKEN_ENV, c.token_env());
+        values.put(HttpSettings.LEASE_URL, c.lease_url());
+        values.put(HttpSettings.LEASE_TOKEN_ENV, c.lease_token_env());
+        values.put(HttpSettings.LEASE_REFRESH, c.lease_refresh());
         return HttpSettings.defaults().with(values);
     }
 
@@ -193,7 +208,7 @@ public final class HttpBackendProvider implements StorageBackendProvider, WholeO
                             + " that takes the writes").withLocation(display).withOperation(Operation.OPEN);
         }
         HttpSettings effective = effective(uri, display);
-        return HttpBackend.open(uri, effective, credentials(effective), cache(effective));
+        return HttpBackend.open(uri, effective, credentials(effective, uri, display), cache(effective));
     }
 
     /**
@@ -223,7 +238,7 @@ public final class HttpBackendProvider implements StorageBackendProvider, WholeO
         objectTraffic.misses.increment();
         long deadline = System.nanoTime() + effective.readTimeout().toNanos();
         RangeClient client = new RangeClient(objectClient(effective, uri), false, HttpLocations.request(uri), display,
-                effective, credentials(effective), objectTraffic);
+                effective, credentials(effective, uri, display), objectTraffic);
         byte[] bytes = client.fetchWhole(object.size(), deadline);
         if (object.sha256() != null) {
             String actual = WholeObject.sha256(bytes);
@@ -282,7 +297,26 @@ public final class HttpBackendProvider implements StorageBackendProvider, WholeO
         }
     }
 
-    private static Credentials credentials(HttpSettings s) {
+    /**
+     * Where the image's {@code Authorization} comes from: a token from the environment, leases from a
+     * lease service (for the image id {@code lease.image}, else the one in a Spindle server's image URL),
+     * or nothing.
+     */
+    private Credentials credentials(HttpSettings s, URI uri, String display) throws StorageException {
+        if (s.lease() != null) {
+            HttpSettings.Lease lease = s.lease();
+            String id = lease.image() != null ? lease.image() : LeaseCredentials.imageIdOf(uri).orElseThrow(
+                    () -> new StorageException(Kind.INVALID_CONFIG, "the image id for leases cannot be taken from"
+                            + " this URL (not …/v1/images/ID): set " + HttpSettings.LEASE_IMAGE)
+                            .withLocation(display).withOperation(Operation.OPEN));
+            // one lease holder per service, image and issuer: images and chunks of one image share leases
+            String key = lease.url() + " " + id + " " + lease.tokenEnv() + " " + lease.refresh();
+            HttpClient client = objectClient(s, lease.url());
+            synchronized (lock) {
+                return leaseHolders.computeIfAbsent(key, k -> new LeaseCredentials(lease.url(), id, lease.tokenEnv(),
+                        lease.refresh(), s.requestTimeout(), client, System::getenv, java.time.Clock.systemUTC()));
+            }
+        }
         return s.tokenEnv() == null ? Credentials.NONE : Credentials.bearerFromEnvironment(s.tokenEnv(), System::getenv);
     }
 

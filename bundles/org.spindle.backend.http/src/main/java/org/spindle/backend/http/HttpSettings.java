@@ -1,5 +1,6 @@
 package org.spindle.backend.http;
 
+import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -33,10 +34,22 @@ import org.spindle.storage.api.StorageException.Operation;
  * @param cacheSize the most bytes of chunks the persistent cache holds (0: no persistent cache)
  * @param memoryCache the most bytes of chunks held in memory per image
  * @param tokenEnv the environment variable holding a bearer token, or {@code null}
+ * @param lease where read leases come from, or {@code null} for none
  */
 public record HttpSettings(int chunkSize, int readAhead, int maxFetches, int retries, Duration retryBackoff,
         Duration connectTimeout, Duration requestTimeout, Duration readTimeout, String httpVersion, Path cacheDir,
-        long cacheSize, long memoryCache, String tokenEnv) {
+        long cacheSize, long memoryCache, String tokenEnv, Lease lease) {
+
+    /**
+     * Read leases from a lease service ({@code POST /v1/leases} of Spindle's image server).
+     *
+     * @param url the service
+     * @param tokenEnv the environment variable holding the issuer's token
+     * @param image the image id asked for, or {@code null} to take it from the image's URL
+     * @param refresh how long before its expiry a lease is renewed
+     */
+    public record Lease(URI url, String tokenEnv, String image, Duration refresh) {
+    }
 
     public static final String CHUNK_SIZE = "chunk.size";
     public static final String READ_AHEAD = "read.ahead";
@@ -51,6 +64,10 @@ public record HttpSettings(int chunkSize, int readAhead, int maxFetches, int ret
     public static final String CACHE_SIZE = "cache.size";
     public static final String MEMORY_CACHE = "memory.cache";
     public static final String TOKEN_ENV = "token.env";
+    public static final String LEASE_URL = "lease.url";
+    public static final String LEASE_TOKEN_ENV = "lease.token.env";
+    public static final String LEASE_IMAGE = "lease.image";
+    public static final String LEASE_REFRESH = "lease.refresh";
 
     /** The largest chunk: one request's body is held in memory whole. */
     public static final int MAX_CHUNK = 64 << 20;
@@ -63,7 +80,7 @@ public record HttpSettings(int chunkSize, int readAhead, int maxFetches, int ret
     /** The defaults: 1 MiB chunks, 16 ahead, 4 in flight, 4 retries from 100 ms, no persistent cache. */
     public static HttpSettings defaults() {
         return new HttpSettings(1 << 20, 16, 4, 4, Duration.ofMillis(100), Duration.ofSeconds(10),
-                Duration.ofSeconds(20), Duration.ofSeconds(60), "auto", null, 0, 64L << 20, null);
+                Duration.ofSeconds(20), Duration.ofSeconds(60), "auto", null, 0, 64L << 20, null, null);
     }
 
     public HttpSettings {
@@ -84,6 +101,20 @@ public record HttpSettings(int chunkSize, int readAhead, int maxFetches, int ret
         check(memoryCache >= 0, MEMORY_CACHE, "must not be negative");
         check(tokenEnv == null || ENV_NAME.matcher(tokenEnv).matches(), TOKEN_ENV,
                 "must be an environment variable name, not '" + tokenEnv + "'");
+        if (lease != null) {
+            URI u = lease.url();
+            check(u.isAbsolute() && u.getHost() != null && u.getRawUserInfo() == null && u.getRawFragment() == null
+                    && ("https".equalsIgnoreCase(u.getScheme()) || "http".equalsIgnoreCase(u.getScheme())), LEASE_URL,
+                    "must be an http(s) URL with a host and without user information or fragment");
+            check(lease.tokenEnv() != null && ENV_NAME.matcher(lease.tokenEnv()).matches(), LEASE_TOKEN_ENV,
+                    "must name the environment variable holding the issuer's token (it is required with "
+                            + LEASE_URL + ")");
+            check(lease.image() == null || lease.image().matches("[A-Za-z0-9._-]{1,128}"), LEASE_IMAGE,
+                    "must be an image id ([A-Za-z0-9._-], 1 to 128 characters)");
+            positive(lease.refresh(), LEASE_REFRESH, Duration.ofDays(1));
+            check(tokenEnv == null, TOKEN_ENV, "and " + LEASE_URL + " cannot both be set: a request carries one"
+                    + " bearer token");
+        }
     }
 
     /** Whether chunks are kept across restarts. */
@@ -111,6 +142,10 @@ public record HttpSettings(int chunkSize, int readAhead, int maxFetches, int ret
         long cache = cacheSize;
         long memory = memoryCache;
         String env = tokenEnv;
+        URI leaseUrl = lease == null ? null : lease.url();
+        String leaseEnv = lease == null ? null : lease.tokenEnv();
+        String leaseImage = lease == null ? null : lease.image();
+        Duration leaseRefresh = lease == null ? Duration.ofSeconds(60) : lease.refresh();
         for (Map.Entry<String, String> e : values.entrySet()) {
             String key = e.getKey();
             String value = e.getValue() == null ? "" : e.getValue().strip();
@@ -129,17 +164,22 @@ public record HttpSettings(int chunkSize, int readAhead, int maxFetches, int ret
                     case CACHE_SIZE -> cache = ByteSize.parse(value);
                     case MEMORY_CACHE -> memory = ByteSize.parse(value);
                     case TOKEN_ENV -> env = value.isEmpty() ? null : value;
+                    case LEASE_URL -> leaseUrl = value.isEmpty() ? null : new URI(value);
+                    case LEASE_TOKEN_ENV -> leaseEnv = value.isEmpty() ? null : value;
+                    case LEASE_IMAGE -> leaseImage = value.isEmpty() ? null : value;
+                    case LEASE_REFRESH -> leaseRefresh = duration(value);
                     default -> throw new StorageException(Kind.INVALID_CONFIG, "unknown HTTP setting '" + key
                             + "' (known: " + String.join(", ", keys()) + ")").withOperation(Operation.CONFIGURE);
                 }
-            } catch (IllegalArgumentException | ArithmeticException ex) {
+            } catch (IllegalArgumentException | ArithmeticException | java.net.URISyntaxException ex) {
                 throw new StorageException(Kind.INVALID_CONFIG, "HTTP setting " + key + "='" + value + "': "
                         + ex.getMessage(), ex).withOperation(Operation.CONFIGURE);
             }
         }
         try {
             return new HttpSettings(chunk, ahead, fetches, tries, backoff, connect, request, read, version, dir,
-                    cache, memory, env);
+                    cache, memory, env, leaseUrl == null ? null : new Lease(leaseUrl, leaseEnv, leaseImage,
+                            leaseRefresh));
         } catch (IllegalArgumentException ex) {
             throw new StorageException(Kind.INVALID_CONFIG, ex.getMessage(), ex).withOperation(Operation.CONFIGURE);
         }
@@ -148,7 +188,8 @@ public record HttpSettings(int chunkSize, int readAhead, int maxFetches, int ret
     /** The setting names, in the order of the record. */
     public static java.util.List<String> keys() {
         return java.util.List.of(CHUNK_SIZE, READ_AHEAD, MAX_FETCHES, RETRIES, RETRY_BACKOFF, CONNECT_TIMEOUT,
-                REQUEST_TIMEOUT, READ_TIMEOUT, HTTP_VERSION, CACHE_DIR, CACHE_SIZE, MEMORY_CACHE, TOKEN_ENV);
+                REQUEST_TIMEOUT, READ_TIMEOUT, HTTP_VERSION, CACHE_DIR, CACHE_SIZE, MEMORY_CACHE, TOKEN_ENV, LEASE_URL,
+                LEASE_TOKEN_ENV, LEASE_IMAGE, LEASE_REFRESH);
     }
 
     /**

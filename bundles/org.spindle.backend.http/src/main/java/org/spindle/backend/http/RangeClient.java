@@ -487,7 +487,8 @@ final class RangeClient implements AutoCloseable {
                     case REAUTHORIZE -> {
                         if (renewed || !credentials.renew(f.refusedAuthorization())) {
                             traffic.failures.increment();
-                            throw failure(Kind.ACCESS_DENIED, f.getMessage(), f);
+                            throw failure(Kind.ACCESS_DENIED, f.getMessage()
+                                    + credentials.problem().map(p -> "; " + p).orElse(""), f);
                         }
                         renewed = true;
                     }

@@ -1,0 +1,248 @@
+package org.spindle.backend.http;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.Optional;
+import java.util.function.Function;
+import java.util.regex.Pattern;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+
+/**
+ * Short-lived read leases from a lease service ({@code POST /v1/leases}, as Spindle's image server
+ * offers), obtained with the issuer's bearer token and sent as {@code Authorization: Bearer …}. A lease
+ * is renewed before it expires ({@code lease.refresh} ahead of its expiry, or half its life when that
+ * is shorter), so requests never go out with a lease about to lapse; a 401 or 403 gets one new lease
+ * and one more try. The issuer token is read from the environment each time a lease is asked for and,
+ * like the leases, is held in memory only: never logged, put in a message or written to disk.
+ *
+ * <p>The service answers {@code {"authorization": "Bearer …", "expiresAt": "2026-…Z", …}}.
+ */
+final class LeaseCredentials implements Credentials {
+    /** What a bearer token may contain (RFC 6750 §2.1), so a lease cannot smuggle a header line in. */
+    private static final Pattern BEARER = Pattern.compile("Bearer [A-Za-z0-9._~+/-]+=*");
+    private static final int MAX_ANSWER = 64 * 1024;
+    private static final JsonFactory JSON = JsonFactory.builder()
+            .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(16).maxStringLength(16 * 1024)
+                    .build())
+            .build();
+
+    private final URI service;
+    private final String imageId;
+    private final String issuerEnv;
+    private final Duration margin;
+    private final Duration timeout;
+    private final HttpClient client;
+    private final Function<String, String> environment;
+    private final Clock clock;
+
+    private String header;
+    private Instant expiresAt;
+    private Instant refreshAt;
+    private String problem;
+
+    /**
+     * @param service the lease service ({@code https://host/v1/leases})
+     * @param imageId the image the leases are for
+     * @param issuerEnv the environment variable holding the issuer's token
+     * @param margin how long before its expiry a lease is renewed
+     * @param timeout the longest a lease request may take
+     */
+    LeaseCredentials(URI service, String imageId, String issuerEnv, Duration margin, Duration timeout,
+            HttpClient client, Function<String, String> environment, Clock clock) {
+        this.service = service;
+        this.imageId = imageId;
+        this.issuerEnv = issuerEnv;
+        this.margin = margin;
+        this.timeout = timeout;
+        this.client = client;
+        this.environment = environment;
+        this.clock = clock;
+    }
+
+    /** The image id of a Spindle server's image URL ({@code …/v1/images/ID} or {@code …/ID/data}), if it is one. */
+    static Optional<String> imageIdOf(URI image) {
+        String path = image.getPath() == null ? "" : image.getPath();
+        java.util.regex.Matcher m = Pattern.compile(".*/v1/images/([A-Za-z0-9._-]{1,128})(/data)?").matcher(path);
+        return m.matches() ? Optional.of(m.group(1)) : Optional.empty();
+    }
+
+    @Override
+    public synchronized Optional<String> authorization() {
+        Instant now = clock.instant();
+        if (header == null || !now.isBefore(refreshAt)) {
+            try {
+                obtain(now);
+            } catch (LeaseException e) {
+                problem = e.getMessage();
+                // a lease that is due for renewal but not expired still works: use it, try again next time
+                if (header != null && now.isBefore(expiresAt)) {
+                    return Optional.of(header);
+                }
+                return Optional.empty();
+            }
+        }
+        return Optional.of(header);
+    }
+
+    @Override
+    public synchronized boolean renew(String refused) {
+        if (header != null && !header.equals(refused) && clock.instant().isBefore(refreshAt)) {
+            // another request renewed the lease since this one was sent
+            return true;
+        }
+        try {
+            obtain(clock.instant());
+            return !header.equals(refused);
+        } catch (LeaseException e) {
+            problem = e.getMessage();
+            return false;
+        }
+    }
+
+    @Override
+    public synchronized Optional<String> problem() {
+        return Optional.ofNullable(problem);
+    }
+
+    private void obtain(Instant now) throws LeaseException {
+        String issuer = environment.apply(issuerEnv);
+        if (issuer == null || issuer.isBlank()) {
+            throw new LeaseException("no lease: the environment variable " + issuerEnv
+                    + " (lease.token.env) holding the issuer's token is not set");
+        }
+        String bearer = "Bearer " + issuer.strip();
+        if (!BEARER.matcher(bearer).matches()) {
+            throw new LeaseException("no lease: the issuer's token in " + issuerEnv + " is not a bearer token");
+        }
+        HttpResponse<byte[]> response;
+        try {
+            HttpRequest request = HttpRequest.newBuilder(service).timeout(timeout)
+                    .header("Authorization", bearer).header("Content-Type", "application/json")
+                    .header("Accept", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofByteArray(body())).build();
+            response = client.send(request, HttpResponse.BodyHandlers.ofByteArray());
+        } catch (IOException e) {
+            throw new LeaseException("no lease from " + service + ": " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new LeaseException("no lease from " + service + ": interrupted");
+        }
+        byte[] answer = response.body();
+        if (response.statusCode() != 200) {
+            throw new LeaseException("the lease service " + service + " answered " + response.statusCode()
+                    + errorOf(answer));
+        }
+        Lease lease = parse(answer);
+        if (!lease.expiresAt.isAfter(now)) {
+            throw new LeaseException("the lease service " + service + " gave a lease that has already expired ("
+                    + lease.expiresAt + ")");
+        }
+        Duration life = Duration.between(now, lease.expiresAt);
+        header = lease.authorization;
+        expiresAt = lease.expiresAt;
+        refreshAt = lease.expiresAt.minus(margin.compareTo(life.dividedBy(2)) < 0 ? margin : life.dividedBy(2));
+        problem = null;
+    }
+
+    private byte[] body() {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        try (JsonGenerator g = JSON.createGenerator(out)) {
+            g.writeStartObject();
+            g.writeStringField("imageId", imageId);
+            g.writeArrayFieldStart("scopes");
+            g.writeString("disk:read");
+            g.writeEndArray();
+            g.writeEndObject();
+        } catch (IOException e) {
+            throw new IllegalStateException("writing JSON to memory failed", e);
+        }
+        return out.toByteArray();
+    }
+
+    private record Lease(String authorization, Instant expiresAt) {
+    }
+
+    private Lease parse(byte[] answer) throws LeaseException {
+        if (answer.length > MAX_ANSWER) {
+            throw new LeaseException("the lease service " + service + " answered with more than 64 KiB");
+        }
+        String authorization = null;
+        String expires = null;
+        try (JsonParser p = JSON.createParser(answer)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                throw new LeaseException("the lease service " + service + " answered with no JSON object");
+            }
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String name = p.currentName();
+                JsonToken value = p.nextToken();
+                if (value == JsonToken.VALUE_STRING && name.equals("authorization")) {
+                    authorization = p.getText();
+                } else if (value == JsonToken.VALUE_STRING && name.equals("expiresAt")) {
+                    expires = p.getText();
+                } else {
+                    p.skipChildren();
+                }
+            }
+        } catch (IOException e) {
+            throw new LeaseException("the lease service " + service + " answered with malformed JSON");
+        }
+        if (authorization == null || !BEARER.matcher(authorization).matches()) {
+            // the value is a secret: it is not quoted
+            throw new LeaseException("the lease service " + service + " answered without a bearer token in"
+                    + " \"authorization\"");
+        }
+        if (expires == null) {
+            throw new LeaseException("the lease service " + service + " answered without \"expiresAt\"");
+        }
+        try {
+            return new Lease(authorization, Instant.parse(expires));
+        } catch (DateTimeParseException e) {
+            throw new LeaseException("the lease service " + service + " answered with an expiresAt that is not an"
+                    + " ISO-8601 instant");
+        }
+    }
+
+    /** The service's own explanation ({@code {"error": "…"}}), shortened, or nothing. */
+    private static String errorOf(byte[] answer) {
+        try (JsonParser p = JSON.createParser(answer)) {
+            if (p.nextToken() == JsonToken.START_OBJECT) {
+                while (p.nextToken() == JsonToken.FIELD_NAME) {
+                    String name = p.currentName();
+                    if (p.nextToken() == JsonToken.VALUE_STRING && name.equals("error")) {
+                        String text = p.getText().replaceAll("\\p{Cntrl}", "?");
+                        return ": " + (text.length() > 200 ? text.substring(0, 200) + "…" : text);
+                    }
+                    p.skipChildren();
+                }
+            }
+        } catch (IOException e) {
+            // no explanation to give
+        }
+        return "";
+    }
+
+    @Override
+    public String toString() {
+        return "leases from " + service + " for " + imageId;
+    }
+
+    private static final class LeaseException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        LeaseException(String message) {
+            super(message, null, false, false);
+        }
+    }
+}

@@ -1,0 +1,222 @@
+package org.spindle.backend.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import com.sun.net.httpserver.HttpServer;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.spindle.storage.api.StorageException;
+import org.spindle.storage.api.StorageException.Kind;
+import org.spindle.testing.http.RangeOrigin;
+
+/** Read leases: obtained with the issuer's token, renewed before they expire, renewed once after a 401. */
+class LeaseCredentialsTest {
+    private static final int CHUNK = 64 * 1024;
+
+    /** A clock the test moves by hand. */
+    private static final class HandClock extends Clock {
+        private volatile Instant now = Instant.parse("2026-11-25T12:00:00Z");
+
+        void advance(Duration d) {
+            now = now.plus(d);
+        }
+
+        @Override
+        public ZoneId getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public Instant instant() {
+            return now;
+        }
+    }
+
+    private final HandClock clock = new HandClock();
+    private final Map<String, String> environment = new HashMap<>();
+    private final List<String> requests = new CopyOnWriteArrayList<>();
+    private final List<AutoCloseable> closing = new ArrayList<>();
+    private RangeOrigin origin;
+    private HttpServer service;
+    private byte[] image;
+    /** The service's next answer: status and body; {@code %d} is the lease number, {@code %s} its expiry. */
+    private volatile int status = 200;
+    private volatile String answer = "{\"imageId\":\"disk\",\"authorization\":\"Bearer lease-%d\",\"expiresAt\":\"%s\"}";
+    private volatile Duration ttl = Duration.ofSeconds(120);
+    private int issued;
+
+    @BeforeEach
+    void start() throws Exception {
+        image = new byte[8 * CHUNK];
+        new Random(3).nextBytes(image);
+        origin = new RangeOrigin().serve("/v1/images/disk", image);
+        service = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        service.createContext("/v1/leases", exchange -> {
+            String body = new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
+            requests.add(exchange.getRequestMethod() + " " + exchange.getRequestHeaders().getFirst("Authorization")
+                    + " " + body);
+            byte[] out;
+            synchronized (this) {
+                if (!("Bearer ISSUER").equals(exchange.getRequestHeaders().getFirst("Authorization"))) {
+                    exchange.sendResponseHeaders(401, -1);
+                    exchange.close();
+                    return;
+                }
+                issued++;
+                out = String.format(answer, issued, clock.instant().plus(ttl)).getBytes(StandardCharsets.UTF_8);
+            }
+            exchange.getResponseHeaders().set("Content-Type", "application/json");
+            exchange.sendResponseHeaders(status, out.length);
+            exchange.getResponseBody().write(out);
+            exchange.close();
+        });
+        service.start();
+        environment.put("LEASE_ISSUER", "ISSUER");
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        for (AutoCloseable c : closing.reversed()) {
+            c.close();
+        }
+        origin.close();
+        service.stop(0);
+    }
+
+    private LeaseCredentials leases() {
+        HttpClient client = HttpClient.newHttpClient();
+        closing.add(client::shutdownNow);
+        URI url = URI.create("http://127.0.0.1:" + service.getAddress().getPort() + "/v1/leases");
+        return new LeaseCredentials(url, "disk", "LEASE_ISSUER", Duration.ofSeconds(30), Duration.ofSeconds(5), client,
+                environment::get, clock);
+    }
+
+    private HttpBackend open(Credentials credentials) throws StorageException {
+        HttpSettings settings = HttpSettings.defaults().with(Map.of(HttpSettings.CHUNK_SIZE, Integer.toString(CHUNK),
+                HttpSettings.READ_AHEAD, "0", HttpSettings.MEMORY_CACHE, "0", HttpSettings.RETRY_BACKOFF, "5ms"));
+        HttpBackend backend = HttpBackend.open(origin.uri("/v1/images/disk"), settings, credentials, null);
+        closing.add(backend);
+        return backend;
+    }
+
+    private byte[] read(HttpBackend backend, int chunk) throws StorageException {
+        ByteBuffer b = ByteBuffer.allocate(100);
+        backend.read((long) chunk * CHUNK, b);
+        return b.array();
+    }
+
+    private byte[] expected(int chunk) {
+        return Arrays.copyOfRange(image, chunk * CHUNK, chunk * CHUNK + 100);
+    }
+
+    @Test
+    void aLeaseIsObtainedWithTheIssuersTokenAndRenewedBeforeItExpires() throws Exception {
+        origin.requireToken("lease-1");
+        HttpBackend backend = open(leases());
+        assertThat(read(backend, 1)).isEqualTo(expected(1));
+        assertThat(requests).singleElement().satisfies(r -> assertThat(r).startsWith("POST Bearer ISSUER ")
+                .contains("\"imageId\":\"disk\"", "\"scopes\":[\"disk:read\"]"));
+
+        // 80 s into a 120 s lease: still 40 s left, more than the 30 s margin
+        clock.advance(Duration.ofSeconds(80));
+        assertThat(read(backend, 2)).isEqualTo(expected(2));
+        assertThat(requests).hasSize(1);
+
+        // 95 s: within the margin. The origin takes only the next lease now, and the read gets it first,
+        // without being refused once
+        clock.advance(Duration.ofSeconds(15));
+        origin.requireToken("lease-2");
+        origin.clearLog();
+        assertThat(read(backend, 3)).isEqualTo(expected(3));
+        assertThat(requests).hasSize(2);
+        assertThat(origin.log()).singleElement().satisfies(s -> assertThat(s.authorization()).isEqualTo("Bearer lease-2"));
+    }
+
+    @Test
+    void aRefusedLeaseIsReplacedOnceAndTheReadGoesOn() throws Exception {
+        origin.requireToken("lease-1");
+        HttpBackend backend = open(leases());
+        assertThat(read(backend, 1)).isEqualTo(expected(1));
+        // the server revoked lease-1 (a key rotated): 401, one new lease, one more try
+        origin.requireToken("lease-2");
+        assertThat(read(backend, 4)).isEqualTo(expected(4));
+        assertThat(requests).hasSize(2);
+
+        // a lease the server still refuses after renewal: ACCESS_DENIED, no bytes, no secret in the message
+        origin.requireToken("something-else");
+        ByteBuffer dst = ByteBuffer.allocate(100);
+        assertThatThrownBy(() -> backend.read(5L * CHUNK, dst)).isInstanceOfSatisfying(StorageException.class, e -> {
+            assertThat(e.kind()).isEqualTo(Kind.ACCESS_DENIED);
+            assertThat(e.getMessage()).doesNotContain("lease-", "ISSUER");
+        });
+        assertThat(dst.position()).isZero();
+        assertThat(requests).hasSize(3);
+    }
+
+    @Test
+    void aLeaseServiceThatFailsIsNamedInTheError() throws Exception {
+        origin.requireToken("lease-1");
+        environment.remove("LEASE_ISSUER");
+        assertThatThrownBy(() -> open(leases())).isInstanceOfSatisfying(StorageException.class, e -> {
+            assertThat(e.kind()).isEqualTo(Kind.ACCESS_DENIED);
+            assertThat(e.getMessage()).contains("LEASE_ISSUER (lease.token.env)", "is not set");
+        });
+        environment.put("LEASE_ISSUER", "WRONG");
+        assertThatThrownBy(() -> open(leases())).hasMessageContaining("answered 401").hasMessageNotContaining("WRONG");
+        environment.put("LEASE_ISSUER", "ISSUER");
+        answer = "{\"authorization\":\"Bearer lease-%d\\r\\nX-Evil: 1\",\"expiresAt\":\"%s\"}";
+        assertThatThrownBy(() -> open(leases())).hasMessageContaining("without a bearer token")
+                .hasMessageNotContaining("Evil");
+        answer = "{\"authorization\":\"Bearer lease-%d\",\"expiresAt\":\"soon\"}";
+        assertThatThrownBy(() -> open(leases())).hasMessageContaining("not an ISO-8601 instant");
+        answer = "{\"imageId\":\"disk\",\"authorization\":\"Bearer lease-%d\",\"expiresAt\":\"%s\"}";
+        ttl = Duration.ofSeconds(-5);
+        assertThatThrownBy(() -> open(leases())).hasMessageContaining("already expired");
+        ttl = Duration.ofSeconds(120);
+        issued = 0;
+        assertThat(read(open(leases()), 0)).isEqualTo(expected(0));
+    }
+
+    @Test
+    void theImageIdIsTakenFromASpindleServersUrlAndLeaseSettingsAreChecked() throws Exception {
+        assertThat(LeaseCredentials.imageIdOf(URI.create("https://h/v1/images/win7"))).contains("win7");
+        assertThat(LeaseCredentials.imageIdOf(URI.create("https://h/base/v1/images/win7/data"))).contains("win7");
+        assertThat(LeaseCredentials.imageIdOf(URI.create("https://h/disk.img"))).isEmpty();
+        assertThatThrownBy(() -> HttpSettings.defaults().with(Map.of(HttpSettings.LEASE_URL, "https://h/v1/leases")))
+                .hasMessageContaining(HttpSettings.LEASE_TOKEN_ENV);
+        assertThatThrownBy(() -> HttpSettings.defaults().with(Map.of(HttpSettings.LEASE_URL, "https://u:p@h/v1/leases",
+                HttpSettings.LEASE_TOKEN_ENV, "X"))).hasMessageContaining("user information");
+        assertThatThrownBy(() -> HttpSettings.defaults().with(Map.of(HttpSettings.LEASE_URL, "https://h/v1/leases",
+                HttpSettings.LEASE_TOKEN_ENV, "X", HttpSettings.TOKEN_ENV, "Y"))).hasMessageContaining("cannot both");
+        HttpSettings ok = HttpSettings.defaults().with(Map.of(HttpSettings.LEASE_URL, "https://h/v1/leases",
+                HttpSettings.LEASE_TOKEN_ENV, "X", HttpSettings.LEASE_REFRESH, "2m"));
+        assertThat(ok.lease().refresh()).isEqualTo(Duration.ofMinutes(2));
+    }
+}
