@@ -426,12 +426,28 @@ final class RangeClient implements AutoCloseable {
                 if (cause instanceof HttpTimeoutException) {
                     throw FetchFailure.retry("no answer within " + timeout.toMillis() + " ms", null, cause);
                 }
+                Throwable certificate = certificateProblem(cause);
+                if (certificate != null) {
+                    // not transient: trying again meets the same certificate
+                    throw FetchFailure.fail(Kind.IO, "the server's TLS certificate is not trusted: "
+                            + certificate.getMessage());
+                }
                 if (cause instanceof IOException) {
                     throw FetchFailure.retry("the connection failed: " + cause, null, cause);
                 }
                 throw FetchFailure.fail(Kind.IO, "the HTTP client failed: " + cause);
             }
         }
+    }
+
+    /** The certificate check that failed a TLS handshake, if that is what {@code t} comes from. */
+    private static Throwable certificateProblem(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof java.security.cert.CertificateException) {
+                return c;
+            }
+        }
+        return null;
     }
 
     private static boolean sameOrigin(URI a, URI b) {

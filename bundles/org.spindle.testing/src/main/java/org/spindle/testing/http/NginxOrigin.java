@@ -26,8 +26,38 @@ import java.util.function.LongSupplier;
  * the files that user can read and leaves nothing behind when it is stopped.
  */
 public final class NginxOrigin implements AutoCloseable {
-    /** One line of the access log. */
-    public record Logged(String method, String uri, int status, long bodyBytes, String range, String ifRange) {
+    /** One line of the access log; {@code protocol} is {@code HTTP/1.1} or {@code HTTP/2.0}. */
+    public record Logged(String method, String uri, String protocol, int status, long bodyBytes, String range,
+            String ifRange) {
+    }
+
+    /**
+     * A certificate and its private key (PEM files) for TLS; nginx then speaks HTTPS with HTTP/2 (by
+     * ALPN) and HTTP/1.1.
+     */
+    public record Tls(Path certificate, Path key) {
+        /**
+         * A self-signed certificate for 127.0.0.1 (EC P-256, valid two days), made with Debian's
+         * {@code openssl} in {@code dir}; the certificate file is also what a client must trust.
+         */
+        public static Tls selfSigned(Path dir) throws IOException {
+            Path cert = dir.resolve("cert.pem");
+            Path key = dir.resolve("key.pem");
+            Process p = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1", "-days", "2", "-keyout", key.toString(), "-out", cert.toString())
+                    .redirectErrorStream(true).start();
+            String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            try {
+                if (p.waitFor() != 0) {
+                    throw new IOException("openssl could not make a certificate: " + output.strip());
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while making a certificate", e);
+            }
+            return new Tls(cert, key);
+        }
     }
 
     private static final List<Path> CANDIDATES = List.of(Path.of("/usr/sbin/nginx"), Path.of("/usr/bin/nginx"),
@@ -36,11 +66,13 @@ public final class NginxOrigin implements AutoCloseable {
     private final Process process;
     private final Path prefix;
     private final int port;
+    private final boolean tls;
 
-    private NginxOrigin(Process process, Path prefix, int port) {
+    private NginxOrigin(Process process, Path prefix, int port, boolean tls) {
         this.process = process;
         this.prefix = prefix;
         this.port = port;
+        this.tls = tls;
     }
 
     /** The nginx executable, if one is installed. */
@@ -56,6 +88,11 @@ public final class NginxOrigin implements AutoCloseable {
      * @throws IOException when nginx is not installed or does not start (its error log is included)
      */
     public static NginxOrigin start(Path root, Path work) throws IOException {
+        return start(root, work, null);
+    }
+
+    /** As {@link #start(Path, Path)}, over HTTPS with {@code tls} (HTTP/2 and HTTP/1.1) when it is given. */
+    public static NginxOrigin start(Path root, Path work, Tls tls) throws IOException {
         Path nginx = binary().orElseThrow(() -> new IOException("nginx is not installed (Debian: nginx-light)"));
         IOException last = null;
         // the port is picked free, but another process may take it before nginx binds: try again
@@ -64,11 +101,11 @@ public final class NginxOrigin implements AutoCloseable {
             Path prefix = Files.createDirectories(work.resolve("nginx-" + port));
             Files.createDirectories(prefix.resolve("temp"));
             Path conf = prefix.resolve("nginx.conf");
-            Files.writeString(conf, config(root.toAbsolutePath(), prefix, port));
+            Files.writeString(conf, config(root.toAbsolutePath(), prefix, port, tls));
             Process p = new ProcessBuilder(nginx.toString(), "-p", prefix.toString(), "-c", conf.toString(),
                     "-e", prefix.resolve("error.log").toString())
                     .redirectErrorStream(true).redirectOutput(prefix.resolve("stdout.log").toFile()).start();
-            NginxOrigin origin = new NginxOrigin(p, prefix, port);
+            NginxOrigin origin = new NginxOrigin(p, prefix, port, tls != null);
             try {
                 origin.awaitReady(Duration.ofSeconds(10));
                 return origin;
@@ -80,7 +117,7 @@ public final class NginxOrigin implements AutoCloseable {
         throw last;
     }
 
-    private static String config(Path root, Path prefix, int port) {
+    private static String config(Path root, Path prefix, int port, Tls tls) {
         String temp = prefix.resolve("temp").toString();
         return String.join("\n",
                 "daemon off;",
@@ -89,7 +126,7 @@ public final class NginxOrigin implements AutoCloseable {
                 "error_log " + prefix.resolve("error.log") + " warn;",
                 "events { worker_connections 512; }",
                 "http {",
-                "  log_format spindle '$request_method $uri $status $body_bytes_sent \"$http_range\" \"$http_if_range\"';",
+                "  log_format spindle '$request_method $uri $server_protocol $status $body_bytes_sent \"$http_range\" \"$http_if_range\"';",
                 "  access_log " + prefix.resolve("access.log") + " spindle;",
                 "  client_body_temp_path " + temp + "/body;",
                 "  proxy_temp_path " + temp + "/proxy;",
@@ -102,7 +139,9 @@ public final class NginxOrigin implements AutoCloseable {
                 "  keepalive_timeout 120s;",
                 "  default_type application/octet-stream;",
                 "  server {",
-                "    listen 127.0.0.1:" + port + ";",
+                tls == null ? "    listen 127.0.0.1:" + port + ";"
+                        : "    listen 127.0.0.1:" + port + " ssl http2;\n    ssl_certificate " + tls.certificate()
+                                + ";\n    ssl_certificate_key " + tls.key() + ";\n    ssl_protocols TLSv1.2 TLSv1.3;",
                 "    root " + root + ";",
                 "    location / { }",
                 "  }",
@@ -152,7 +191,8 @@ public final class NginxOrigin implements AutoCloseable {
 
     /** The URL of {@code path} (relative to the served directory, with or without a leading slash). */
     public URI uri(String path) {
-        return URI.create("http://127.0.0.1:" + port + (path.startsWith("/") ? path : "/" + path));
+        return URI.create((tls ? "https" : "http") + "://127.0.0.1:" + port
+                + (path.startsWith("/") ? path : "/" + path));
     }
 
     /** The access log so far, oldest first. */
@@ -193,13 +233,13 @@ public final class NginxOrigin implements AutoCloseable {
     }
 
     static Logged parse(String line) {
-        // METHOD URI STATUS BYTES "RANGE" "IF-RANGE"; the quoted fields are "-" when absent
+        // METHOD URI PROTOCOL STATUS BYTES "RANGE" "IF-RANGE"; the quoted fields are "-" when absent
         int q1 = line.indexOf('"');
         String[] head = line.substring(0, q1).strip().split(" ");
         String[] quoted = line.substring(q1).split("\" \"", -1);
         String range = quoted[0].substring(1);
         String ifRange = quoted.length > 1 ? quoted[1].substring(0, quoted[1].length() - 1) : "-";
-        return new Logged(head[0], head[1], Integer.parseInt(head[2]), Long.parseLong(head[3]),
+        return new Logged(head[0], head[1], head[2], Integer.parseInt(head[3]), Long.parseLong(head[4]),
                 "-".equals(range) ? null : unescape(range), "-".equals(ifRange) ? null : unescape(ifRange));
     }
 
