@@ -181,18 +181,34 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
         // every chunk not at hand is asked for before any is waited for, so they arrive in parallel
         @SuppressWarnings("unchecked")
         CompletableFuture<byte[]>[] parts = new CompletableFuture[(int) (last - first + 1)];
+        int[] owned = new int[parts.length];
+        int loads = 0;
         for (int i = 0; i < parts.length; i++) {
             long index = first + i;
             byte[] cached = cached(index);
             if (cached != null) {
                 traffic.hits.increment();
                 parts[i] = CompletableFuture.completedFuture(cached);
-            } else {
-                parts[i] = persistent != null && persistent.contains(index) ? null : chunk(index, false);
+            } else if (persistent == null || !persistent.contains(index)) {
+                CompletableFuture<byte[]> mine = new CompletableFuture<>();
+                parts[i] = claim(index, mine);
+                if (parts[i] == mine && !mine.isDone()) {
+                    owned[loads++] = i;
+                }
             }
         }
         if (sequential) {
             readAhead(last + 1);
+        }
+        // the loads this read started: all but the last on loader threads, the last on this one (it
+        // would wait for it anyway, and a hand-over costs a small read a good part of its time)
+        for (int k = 0; k < loads; k++) {
+            int i = owned[k];
+            if (k < loads - 1) {
+                start(first + i, List.of(parts[i]), false);
+            } else {
+                load(first + i, List.of(parts[i]), false);
+            }
         }
         int out = dst.position();
         for (int i = 0; i < parts.length; i++) {
@@ -206,7 +222,11 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
                     out += n;
                     continue;
                 }
-                parts[i] = chunk(index, false);
+                CompletableFuture<byte[]> mine = new CompletableFuture<>();
+                parts[i] = claim(index, mine);
+                if (parts[i] == mine && !mine.isDone()) {
+                    load(index, List.of(mine), false);
+                }
             }
             byte[] data = await(parts[i], deadline, offset, length);
             dst.put(out, data, from, n);
@@ -326,10 +346,10 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
 
     /**
      * The chunk {@code index}, which the caller did not find in memory: the load already running, else
-     * a new load.
+     * {@code mine}, completed if the chunk arrived meanwhile, or else registered in {@code inFlight}
+     * for a load the caller must run ({@link #start} or {@link #load}).
      */
-    private CompletableFuture<byte[]> chunk(long index, boolean ahead) {
-        CompletableFuture<byte[]> mine = new CompletableFuture<>();
+    private CompletableFuture<byte[]> claim(long index, CompletableFuture<byte[]> mine) {
         CompletableFuture<byte[]> running = inFlight.putIfAbsent(index, mine);
         if (running != null) {
             return running;
@@ -339,9 +359,7 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
         if (cached != null) {
             inFlight.remove(index, mine);
             mine.complete(cached);
-            return mine;
         }
-        start(index, List.of(mine), ahead);
         return mine;
     }
 
@@ -387,7 +405,9 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
             }
             byte[][] parts;
             try {
-                parts = client.fetch(image, start, lengths, deadline, (part, i) -> arrived(first + i, run.get(i), part));
+                // a single chunk goes whole to its readers below; a run's chunks go to them as they arrive
+                parts = client.fetch(image, start, lengths, deadline, run.size() == 1 ? null
+                        : (part, i) -> arrived(first + i, run.get(i), part));
             } catch (StorageException e) {
                 if (persistent != null && client.changed() != null && !invalidated) {
                     invalidated = true;
