@@ -71,10 +71,15 @@ final class CreateCommand implements Callable<Integer> {
                 baseCapacity = disk.capacity();
             }
             capacity = size == null ? baseCapacity : Images.size(size);
-            // a signature or token in a base URL is not written into the image; formats that can
-            // (sparse) record the base's size and version, so a replaced base is refused later
+            // a signature or token in a base URL is not written into the image; for a base that can
+            // change under its name (a remote image), formats that can (sparse) record its size and
+            // version, so a replaced base is refused later
             base = new BackingReference(backing.equals(baseUri.toString()) ? DiskOpener.reference(baseUri) : backing,
-                    backingFormat).pinned(baseCapacity, opened.layers().getFirst().version());
+                    backingFormat);
+            String version = opened.layers().getFirst().version();
+            if (version != null) {
+                base = base.pinned(baseCapacity, version);
+            }
         } else if (size == null) {
             throw new StorageException(Kind.INVALID_CONFIG, "give a SIZE (or a base with -b)");
         } else {

@@ -135,6 +135,23 @@ class RemoteExportTest {
     }
 
     @Test
+    void anImageMayNotChooseSettingsOrCredentialsForItsBase() throws Exception {
+        DiskOpener opener = new DiskOpener(ServiceLoaderRegistry.load(RemoteExportTest.class.getClassLoader()));
+        URI overlay = dir.resolve("crafted.sparse").toUri();
+        // as a hostile image could: the base's URL asks for the token in $HOME to be sent to it
+        opener.create(overlay, "sparse", org.spindle.storage.api.CreateOptions.ofCapacity(base.length).withBacking(
+                new org.spindle.storage.api.BackingReference(origin.uri("/images/base.img") + "#token.env=HOME", "raw")))
+                .disk().close();
+        origin.clearLog();
+        assertThatThrownBy(() -> opener.open(overlay, DiskOpener.AUTO, OpenOptions.defaults()))
+                .isInstanceOfSatisfying(StorageException.class, e -> {
+                    assertThat(e.kind()).isEqualTo(StorageException.Kind.CORRUPT_IMAGE);
+                    assertThat(e.getMessage()).contains("settings after '#'");
+                });
+        assertThat(origin.log()).isEmpty();
+    }
+
+    @Test
     void exportOfAnImageWithoutBaseFailsWithOneLine() throws Exception {
         Path plain = Files.write(dir.resolve("plain.img"), new byte[4096]);
         StringWriter err = new StringWriter();

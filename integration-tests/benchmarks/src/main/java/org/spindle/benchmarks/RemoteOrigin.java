@@ -102,13 +102,25 @@ final class RemoteOrigin implements AutoCloseable {
                 bytesRead == 0 ? 0 : (double) bytes / bytesRead, log.size() - gets);
     }
 
-    /** Runs a command, failing with its output when it fails. */
+    /**
+     * Runs a command, failing with its output when it fails or takes more than two minutes (QEMU 7.2's
+     * curl driver has been seen to hang at the end of a read here; a hung peer must fail the trial,
+     * not stall the run).
+     */
     static void run(List<String> command) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        byte[] output = p.getInputStream().readAllBytes();
-        if (p.waitFor() != 0) {
-            throw new IOException(String.join(" ", command) + " failed with exit code " + p.exitValue() + ": "
-                    + new String(output, java.nio.charset.StandardCharsets.UTF_8).strip());
+        Path log = Files.createTempFile("spindle-bench-peer", ".log");
+        try {
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            if (!p.waitFor(2, java.util.concurrent.TimeUnit.MINUTES)) {
+                p.destroyForcibly().waitFor();
+                throw new IOException(String.join(" ", command) + " did not finish within two minutes");
+            }
+            if (p.exitValue() != 0) {
+                throw new IOException(String.join(" ", command) + " failed with exit code " + p.exitValue() + ": "
+                        + Files.readString(log).strip());
+            }
+        } finally {
+            Files.deleteIfExists(log);
         }
     }
 

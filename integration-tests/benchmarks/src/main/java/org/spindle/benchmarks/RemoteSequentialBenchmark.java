@@ -24,7 +24,7 @@ import org.spindle.storage.core.DiskOpener;
 
 /**
  * A whole 1 GiB image read in order from nginx on loopback (the file in the page cache), cold: by
- * Spindle's HTTP backend (raw format, default settings: 1 MiB chunks, 4 read ahead, 4 fetches at once,
+ * Spindle's HTTP backend (raw format, default settings: 1 MiB chunks, 16 read ahead in runs of 4, 4 fetches at once,
  * no persistent cache), by {@code qemu-img convert} through QEMU's curl block driver into the
  * {@code null-co} driver ({@code path=qemu}, the baseline), and by {@code nbdcopy} from nbdkit's curl
  * plugin to {@code null:} ({@code path=nbdkit}). One operation is one MiB, so scores are MiB/s. Each

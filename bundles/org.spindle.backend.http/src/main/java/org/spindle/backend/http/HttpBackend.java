@@ -131,7 +131,9 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
     /** The strong validator the image was opened with: what an overlay over it records. */
     @Override
     public Optional<String> contentVersion() {
-        return image.validator();
+        // a validator an overlay cannot record (too long, or with control characters) pins nothing
+        return image.validator().filter(v -> v.length() <= org.spindle.storage.api.BackingReference.MAX_VERSION_LENGTH
+                && v.chars().noneMatch(Character::isISOControl));
     }
 
     @Override
@@ -194,14 +196,16 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
                 parts[i] = claim(index, mine);
                 if (parts[i] == mine && !mine.isDone()) {
                     owned[loads++] = i;
+                } else if (parts[i] != mine) {
+                    // joined a fetch in flight (a load started for this one counts itself)
+                    traffic.misses.increment();
                 }
             }
         }
-        if (sequential) {
-            readAhead(last + 1);
-        }
         // the loads this read started: all but the last on loader threads, the last on this one (it
-        // would wait for it anyway, and a hand-over costs a small read a good part of its time)
+        // would wait for it anyway, and a hand-over costs a small read a good part of its time). Neither
+        // throws: a failure completes the future. Read-ahead comes after, so it never takes a slot
+        // before the read's own loads are queued for theirs.
         for (int k = 0; k < loads; k++) {
             int i = owned[k];
             if (k < loads - 1) {
@@ -209,6 +213,9 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
             } else {
                 load(first + i, List.of(parts[i]), false);
             }
+        }
+        if (sequential) {
+            readAhead(last + 1);
         }
         int out = dst.position();
         for (int i = 0; i < parts.length; i++) {
@@ -279,6 +286,11 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
 
         synchronized void put(long index, byte[] data) {
             chunks.put(index, data);
+        }
+
+        /** Drops chunk {@code index} if it is still {@code data}. */
+        synchronized void remove(long index, byte[] data) {
+            chunks.remove(index, data);
         }
 
         synchronized void clear() {
@@ -396,6 +408,7 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
             lengths[i] = (int) Math.min(chunkSize, image.size() - (first + i) * chunkSize);
         }
         long deadline = System.nanoTime() + settings.readTimeout().toNanos();
+        byte[][] delivered = new byte[run.size()][];
         try {
             (ahead ? traffic.readAheads : traffic.misses).add(run.size());
             // a read-ahead came with its slot; a reader's load waits for one (fairly, in turn)
@@ -406,8 +419,10 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
             byte[][] parts;
             try {
                 // a single chunk goes whole to its readers below; a run's chunks go to them as they arrive
-                parts = client.fetch(image, start, lengths, deadline, run.size() == 1 ? null
-                        : (part, i) -> arrived(first + i, run.get(i), part));
+                parts = client.fetch(image, start, lengths, deadline, run.size() == 1 ? null : (part, i) -> {
+                    delivered[i] = part;
+                    delivered(first + i, run.get(i), part);
+                });
             } catch (StorageException e) {
                 if (persistent != null && client.changed() != null && !invalidated) {
                     invalidated = true;
@@ -418,36 +433,62 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
                 fetchPermits.release();
             }
             for (int i = 0; i < parts.length; i++) {
-                arrived(first + i, run.get(i), parts[i]);
+                kept(first + i, run.get(i), parts[i]);
             }
         } catch (InterruptedException e) {
-            fail(first, run, closedException(Operation.READ));
+            if (closed) {
+                fail(first, run, delivered, closedException(Operation.READ));
+            } else {
+                // a reader's own load, on its thread: the interrupt is the reader's
+                Thread.currentThread().interrupt();
+                fail(first, run, delivered, new StorageException(Kind.IO, "interrupted while waiting for a fetch slot")
+                        .withLocation(location).at(Operation.READ, start, lengths[0]));
+            }
         } catch (Throwable t) {
-            fail(first, run, t);
+            fail(first, run, delivered, t);
         }
     }
 
     /**
-     * Chunk {@code index} has arrived with the bytes {@code data} (told as its part of a longer range
-     * arrives, then again when the range is done): it goes to the persistent cache and to memory, and
-     * then its readers are woken, so a reader that got it finds it kept. It leaves {@code inFlight} before they wake, so a reader that retries after a
-     * failure starts a new load instead of joining this one; after a success it finds the chunk in
-     * memory.
+     * Chunk {@code index} of a run has arrived whole while the rest of the response is still coming:
+     * its readers get it now, and it is held among the recent chunks (so the same reader's next read
+     * of it does not fetch it again) but not cached until the whole response has passed
+     * ({@link #kept}); if the response fails, {@link #fail} takes it out again.
      */
-    private void arrived(long index, CompletableFuture<byte[]> result, byte[] data) {
+    private void delivered(long index, CompletableFuture<byte[]> result, byte[] data) {
         if (!result.isDone()) {
-            if (persistent != null) {
-                persistent.put(index, data);
-            }
             recent.put(index, data);
-            memory.put(index, data);
             inFlight.remove(index, result);
             result.complete(data);
         }
     }
 
-    private void fail(long first, List<CompletableFuture<byte[]>> run, Throwable t) {
+    /**
+     * Chunk {@code index} of a response that passed every check: it goes to the persistent cache and
+     * to memory, and then its readers (if not already woken by {@link #delivered}) are woken, so a
+     * reader that got a single chunk finds it kept. It leaves {@code inFlight} before they wake, so a
+     * reader that retries after a failure starts a new load instead of joining this one; after a
+     * success it finds the chunk in memory.
+     */
+    private void kept(long index, CompletableFuture<byte[]> result, byte[] data) {
+        if (persistent != null) {
+            persistent.put(index, data);
+        }
+        recent.put(index, data);
+        memory.put(index, data);
+        inFlight.remove(index, result);
+        result.complete(data);
+    }
+
+    /**
+     * The load failed: its readers that are still waiting get {@code t}, and chunks handed out early
+     * from the failed response leave the recent chunks, so nothing of it stays held.
+     */
+    private void fail(long first, List<CompletableFuture<byte[]>> run, byte[][] delivered, Throwable t) {
         for (int i = 0; i < run.size(); i++) {
+            if (delivered[i] != null) {
+                recent.remove(first + i, delivered[i]);
+            }
             inFlight.remove(first + i, run.get(i));
             run.get(i).completeExceptionally(t);
         }

@@ -158,6 +158,7 @@ public final class HttpBackendProvider implements StorageBackendProvider, WholeO
         synchronized (lock) {
             objectClients.values().forEach(HttpClient::shutdownNow);
             objectClients.clear();
+            leaseHolders.clear();
             if (cache != null) {
                 cache.close();
                 cache = null;

@@ -39,6 +39,8 @@ final class LeaseCredentials implements Credentials {
             .build();
 
     private final URI service;
+    /** The service as messages name it: without query or credentials. */
+    private final String display;
     private final String imageId;
     private final String issuerEnv;
     private final Duration margin;
@@ -51,6 +53,7 @@ final class LeaseCredentials implements Credentials {
     private Instant expiresAt;
     private Instant refreshAt;
     private String problem;
+    private Instant failedAt;
 
     /**
      * @param service the lease service ({@code https://host/v1/leases})
@@ -62,6 +65,7 @@ final class LeaseCredentials implements Credentials {
     LeaseCredentials(URI service, String imageId, String issuerEnv, Duration margin, Duration timeout,
             HttpClient client, Function<String, String> environment, Clock clock) {
         this.service = service;
+        this.display = HttpLocations.display(service);
         this.imageId = imageId;
         this.issuerEnv = issuerEnv;
         this.margin = margin;
@@ -71,12 +75,19 @@ final class LeaseCredentials implements Credentials {
         this.clock = clock;
     }
 
-    /** The image id of a Spindle server's image URL ({@code …/v1/images/ID} or {@code …/ID/data}), if it is one. */
+    /**
+     * The image id of a Spindle server's image URL ({@code …/v1/images/ID}, {@code …/ID/data}, or a
+     * chunked image's manifest or chunk under {@code …/ID/chunked/}), if it is one.
+     */
     static Optional<String> imageIdOf(URI image) {
         String path = image.getPath() == null ? "" : image.getPath();
-        java.util.regex.Matcher m = Pattern.compile(".*/v1/images/([A-Za-z0-9._-]{1,128})(/data)?").matcher(path);
+        java.util.regex.Matcher m = IMAGE_PATH.matcher(path);
         return m.matches() ? Optional.of(m.group(1)) : Optional.empty();
     }
+
+    private static final Pattern IMAGE_PATH = Pattern.compile(".*/v1/images/([A-Za-z0-9._-]{1,128})(/data|/chunked/.*)?");
+    /** After a failed request for a lease, how long callers are told the same failure before another try. */
+    static final Duration FAILURE_PAUSE = Duration.ofSeconds(2);
 
     @Override
     public synchronized Optional<String> authorization() {
@@ -116,7 +127,25 @@ final class LeaseCredentials implements Credentials {
         return Optional.ofNullable(problem);
     }
 
+    /**
+     * Asks the service for a lease. Callers hold this object's lock, so concurrent requests wait for
+     * one answer instead of each asking; after a failure the same failure is reported for
+     * {@link #FAILURE_PAUSE} rather than asked again by every waiting reader.
+     */
     private void obtain(Instant now) throws LeaseException {
+        if (failedAt != null && now.isBefore(failedAt.plus(FAILURE_PAUSE)) && problem != null) {
+            throw new LeaseException(problem);
+        }
+        try {
+            ask(now);
+            failedAt = null;
+        } catch (LeaseException e) {
+            failedAt = now;
+            throw e;
+        }
+    }
+
+    private void ask(Instant now) throws LeaseException {
         String issuer = environment.apply(issuerEnv);
         if (issuer == null || issuer.isBlank()) {
             throw new LeaseException("no lease: the environment variable " + issuerEnv
@@ -134,19 +163,19 @@ final class LeaseCredentials implements Credentials {
                     .POST(HttpRequest.BodyPublishers.ofByteArray(body())).build();
             response = client.send(request, HttpResponse.BodyHandlers.ofByteArray());
         } catch (IOException e) {
-            throw new LeaseException("no lease from " + service + ": " + e.getMessage());
+            throw new LeaseException("no lease from " + display + ": " + e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new LeaseException("no lease from " + service + ": interrupted");
+            throw new LeaseException("no lease from " + display + ": interrupted");
         }
         byte[] answer = response.body();
         if (response.statusCode() != 200) {
-            throw new LeaseException("the lease service " + service + " answered " + response.statusCode()
-                    + errorOf(answer));
+            throw new LeaseException("the lease service " + display + " answered " + response.statusCode()
+                    + errorOf(answer).replace(issuer.strip(), "…"));
         }
         Lease lease = parse(answer);
         if (!lease.expiresAt.isAfter(now)) {
-            throw new LeaseException("the lease service " + service + " gave a lease that has already expired ("
+            throw new LeaseException("the lease service " + display + " gave a lease that has already expired ("
                     + lease.expiresAt + ")");
         }
         Duration life = Duration.between(now, lease.expiresAt);
@@ -176,13 +205,13 @@ final class LeaseCredentials implements Credentials {
 
     private Lease parse(byte[] answer) throws LeaseException {
         if (answer.length > MAX_ANSWER) {
-            throw new LeaseException("the lease service " + service + " answered with more than 64 KiB");
+            throw new LeaseException("the lease service " + display + " answered with more than 64 KiB");
         }
         String authorization = null;
         String expires = null;
         try (JsonParser p = JSON.createParser(answer)) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
-                throw new LeaseException("the lease service " + service + " answered with no JSON object");
+                throw new LeaseException("the lease service " + display + " answered with no JSON object");
             }
             while (p.nextToken() == JsonToken.FIELD_NAME) {
                 String name = p.currentName();
@@ -196,20 +225,20 @@ final class LeaseCredentials implements Credentials {
                 }
             }
         } catch (IOException e) {
-            throw new LeaseException("the lease service " + service + " answered with malformed JSON");
+            throw new LeaseException("the lease service " + display + " answered with malformed JSON");
         }
         if (authorization == null || !BEARER.matcher(authorization).matches()) {
             // the value is a secret: it is not quoted
-            throw new LeaseException("the lease service " + service + " answered without a bearer token in"
+            throw new LeaseException("the lease service " + display + " answered without a bearer token in"
                     + " \"authorization\"");
         }
         if (expires == null) {
-            throw new LeaseException("the lease service " + service + " answered without \"expiresAt\"");
+            throw new LeaseException("the lease service " + display + " answered without \"expiresAt\"");
         }
         try {
             return new Lease(authorization, Instant.parse(expires));
         } catch (DateTimeParseException e) {
-            throw new LeaseException("the lease service " + service + " answered with an expiresAt that is not an"
+            throw new LeaseException("the lease service " + display + " answered with an expiresAt that is not an"
                     + " ISO-8601 instant");
         }
     }
@@ -235,7 +264,7 @@ final class LeaseCredentials implements Credentials {
 
     @Override
     public String toString() {
-        return "leases from " + service + " for " + imageId;
+        return "leases from " + display + " for " + imageId;
     }
 
     private static final class LeaseException extends Exception {

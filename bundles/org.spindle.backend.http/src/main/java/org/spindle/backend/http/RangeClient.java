@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.OptionalLong;
@@ -190,7 +191,7 @@ final class RangeClient implements AutoCloseable {
      * Fetches consecutive parts of the version {@code image} from {@code start} by one closed range
      * covering them all, each part its own array, told to {@code partDone} as soon as it has arrived
      * (a reader waiting for the first chunk of a long read-ahead need not wait for the last). A retry
-     * fetches the whole range again and tells the parts again.
+     * asks only for the parts that have not arrived whole; each part is told once.
      *
      * @param lengths the parts' lengths (for chunks: the chunk size, the last one maybe less)
      * @param deadline {@link System#nanoTime()} after which the fetch gives up
@@ -208,15 +209,32 @@ final class RangeClient implements AutoCloseable {
         if (why != null) {
             throw changedException(why).at(Operation.READ, start, total);
         }
-        return withRetries(Operation.READ, start, total, deadline, timeout -> {
-            HttpRequest.Builder request = request(uri, timeout).GET()
-                    .header("Range", "bytes=" + start + "-" + (start + total - 1));
+        // parts that arrived whole stay arrived: a retry asks only for the rest, so a slow link that
+        // cuts every attempt short still gets through a long run, part by part
+        byte[][] parts = new byte[lengths.length][];
+        java.util.concurrent.atomic.AtomicInteger done = new java.util.concurrent.atomic.AtomicInteger();
+        withRetries(Operation.READ, start, total, deadline, timeout -> {
+            int from = done.get();
+            long at = start;
+            for (int i = 0; i < from; i++) {
+                at += lengths[i];
+            }
+            int[] rest = Arrays.copyOfRange(lengths, from, lengths.length);
+            long end = start + total - 1;
+            HttpRequest.Builder request = request(uri, timeout).GET().header("Range", "bytes=" + at + "-" + end);
             image.ifRange().ifPresent(v -> request.header("If-Range", v));
+            long first = at;
             HttpResponse<byte[][]> response = send(partDone == null && lengths.length == 1 ? quick : client, request,
-                    info -> ranged(info, image, start, lengths, partDone == null ? (p, i) -> { } : partDone),
-                    timeout);
+                    info -> ranged(info, image, first, rest, (part, i) -> {
+                        parts[from + i] = part;
+                        done.set(from + i + 1);
+                        if (partDone != null) {
+                            partDone.accept(part, from + i);
+                        }
+                    }), timeout);
             return response.body();
         });
+        return parts;
     }
 
     /**

@@ -189,6 +189,34 @@ class HttpBackendTest {
     }
 
     @Test
+    void aRunCutShortIsResumedFromItsFirstMissingChunkAndEachChunkIsToldOnce() throws Exception {
+        FaultProxy proxy = proxy();
+        URI uri = proxy.uri("/disk.img");
+        try (RangeClient client = new RangeClient(uri, uri.toString(), settings(), Credentials.NONE, new Traffic())) {
+            RemoteImage version = client.discover(System.nanoTime() + 5_000_000_000L);
+            origin.clearLog();
+            proxy.next(Fault.RESET_MID_BODY);
+            List<Integer> told = new java.util.concurrent.CopyOnWriteArrayList<>();
+            byte[][] parts = client.fetch(version, 2L * CHUNK, new int[] {CHUNK, CHUNK, CHUNK, CHUNK},
+                    System.nanoTime() + 5_000_000_000L, (part, i) -> told.add(i));
+            for (int i = 0; i < 4; i++) {
+                assertThat(parts[i]).isEqualTo(Arrays.copyOfRange(image, (2 + i) * CHUNK, (3 + i) * CHUNK));
+            }
+            assertThat(told).containsExactly(0, 1, 2, 3);
+            List<String> ranges = origin.log().stream().map(RangeOrigin.Seen::range).toList();
+            assertThat(ranges).hasSize(2);
+            assertThat(ranges.get(0)).isEqualTo("bytes=" + 2 * CHUNK + "-" + (6 * CHUNK - 1));
+            // the second asks from a chunk boundary for what had not arrived whole, to the same end
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("bytes=(\\d+)-(\\d+)").matcher(ranges.get(1));
+            assertThat(m.matches()).isTrue();
+            long from = Long.parseLong(m.group(1));
+            assertThat(from % CHUNK).isZero();
+            assertThat(from).isGreaterThan(2L * CHUNK);
+            assertThat(Long.parseLong(m.group(2))).isEqualTo(6L * CHUNK - 1);
+        }
+    }
+
+    @Test
     void aBurstOf503IsRetriedAndTooManyFailTheRead() throws Exception {
         FaultProxy proxy = proxy();
         HttpBackend backend = open(proxy.uri("/disk.img"), settings(HttpSettings.READ_AHEAD, "0",

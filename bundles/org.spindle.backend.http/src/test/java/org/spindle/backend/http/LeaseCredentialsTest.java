@@ -208,6 +208,8 @@ class LeaseCredentialsTest {
     void theImageIdIsTakenFromASpindleServersUrlAndLeaseSettingsAreChecked() throws Exception {
         assertThat(LeaseCredentials.imageIdOf(URI.create("https://h/v1/images/win7"))).contains("win7");
         assertThat(LeaseCredentials.imageIdOf(URI.create("https://h/base/v1/images/win7/data"))).contains("win7");
+        assertThat(LeaseCredentials.imageIdOf(URI.create("https://h/v1/images/win7/chunked/v3/chunks/00000001.bin")))
+                .contains("win7");
         assertThat(LeaseCredentials.imageIdOf(URI.create("https://h/disk.img"))).isEmpty();
         assertThatThrownBy(() -> HttpSettings.defaults().with(Map.of(HttpSettings.LEASE_URL, "https://h/v1/leases")))
                 .hasMessageContaining(HttpSettings.LEASE_TOKEN_ENV);

@@ -26,7 +26,7 @@ public class TransferStatsDTO extends DTO {
     public long bytesRead;
     /** Chunk lookups answered from a cache (memory or persistent). */
     public long hits;
-    /** Chunk lookups that needed a fetch, or joined one already in flight. */
+    /** Chunk lookups that found the chunk in no cache: fetched for the reader, or joined a fetch in flight. */
     public long misses;
     /** Chunks fetched ahead of a sequential reader. */
     public long readAheads;

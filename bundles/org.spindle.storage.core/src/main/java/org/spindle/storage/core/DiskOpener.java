@@ -166,6 +166,13 @@ public final class DiskOpener {
             above.add(uri);
             BackingReference reference = overlay.get().base();
             URI baseUri = resolve(uri, reference.location());
+            if (baseUri.getRawFragment() != null && override == null) {
+                // a fragment holds backend settings, credentials among them (which variable's token to
+                // send): an image must not choose them for its base, only the configuration may
+                throw new StorageException(Kind.CORRUPT_IMAGE, "the image names its base with settings after '#' ("
+                        + reference(baseUri) + "#…): settings for a base come from the configuration, not from an"
+                        + " image").withLocation(reference(uri)).withOperation(Operation.OPEN);
+            }
             if (override != null) {
                 if (!reference(baseUri).equals(reference(override))) {
                     throw new StorageException(Kind.INVALID_CONFIG, "the overlay " + uri + " was made over "
@@ -246,9 +253,11 @@ public final class DiskOpener {
                 capacity = disk.capacity();
                 version = base.layers().getFirst().version();
             }
-            // pinned to this version of the base: a base replaced later is refused, not mixed with the writes
-            CreateOptions create = CreateOptions.ofCapacity(capacity).withBacking(new BackingReference(
-                    reference(baseUri), AUTO.equals(baseFormat) ? null : baseFormat).pinned(capacity, version));
+            // a base that can change under its name (a remote image) pins its size and version: replaced
+            // later, it is refused rather than mixed with the writes; a local base pins nothing, as in QEMU
+            BackingReference named = new BackingReference(reference(baseUri), AUTO.equals(baseFormat) ? null : baseFormat);
+            CreateOptions create = CreateOptions.ofCapacity(capacity).withBacking(version == null ? named
+                    : named.pinned(capacity, version));
             create(overlayUri, OVERLAY_FORMAT, create).disk().close();
         }
         // the base is opened from baseUri itself (the overlay may hold it without query or fragment)
