@@ -171,7 +171,11 @@ public record HttpSettings(int chunkSize, int readAhead, int maxFetches, int ret
                     default -> throw new StorageException(Kind.INVALID_CONFIG, "unknown HTTP setting '" + key
                             + "' (known: " + String.join(", ", keys()) + ")").withOperation(Operation.CONFIGURE);
                 }
-            } catch (IllegalArgumentException | ArithmeticException | java.net.URISyntaxException ex) {
+            } catch (java.net.URISyntaxException ex) {
+                // the URL is not quoted: its query may carry a signature
+                throw new StorageException(Kind.INVALID_CONFIG, "HTTP setting " + key + " is not a URL: "
+                        + ex.getReason() + " at index " + ex.getIndex(), ex).withOperation(Operation.CONFIGURE);
+            } catch (IllegalArgumentException | ArithmeticException ex) {
                 throw new StorageException(Kind.INVALID_CONFIG, "HTTP setting " + key + "='" + value + "': "
                         + ex.getMessage(), ex).withOperation(Operation.CONFIGURE);
             }

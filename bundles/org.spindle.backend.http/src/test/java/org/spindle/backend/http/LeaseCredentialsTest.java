@@ -217,6 +217,8 @@ class LeaseCredentialsTest {
                 HttpSettings.LEASE_TOKEN_ENV, "X"))).hasMessageContaining("user information");
         assertThatThrownBy(() -> HttpSettings.defaults().with(Map.of(HttpSettings.LEASE_URL, "https://h/v1/leases",
                 HttpSettings.LEASE_TOKEN_ENV, "X", HttpSettings.TOKEN_ENV, "Y"))).hasMessageContaining("cannot both");
+        assertThatThrownBy(() -> HttpSettings.defaults().with(Map.of(HttpSettings.LEASE_URL, "https://h/v1/leases?sig=S ECRET",
+                HttpSettings.LEASE_TOKEN_ENV, "X"))).hasMessageContaining("is not a URL").hasMessageNotContaining("ECRET");
         HttpSettings ok = HttpSettings.defaults().with(Map.of(HttpSettings.LEASE_URL, "https://h/v1/leases",
                 HttpSettings.LEASE_TOKEN_ENV, "X", HttpSettings.LEASE_REFRESH, "2m"));
         assertThat(ok.lease().refresh()).isEqualTo(Duration.ofMinutes(2));
