@@ -42,6 +42,11 @@ import org.spindle.storage.api.StorageException.Operation;
  * the cache is opened, which finds a block lost in a crash or rewritten by reuse before the index
  * caught up; such a chunk is dropped and fetched again.
  *
+ * <p>Pieces (the few KiB a scattered read fetches instead of its whole chunk) are kept as values of the
+ * MVStore ({@code pieces}), which packs them into its pages: in {@code blocks.bin} each would take a
+ * whole 64 KiB block. They count towards the bound by their size rounded up to 4 KiB, are evicted by the
+ * same LRU order as chunks, and are dropped when their whole chunk is stored.
+ *
  * <p>An image version is named by its size, validator and chunk size, never by its URL (which may carry
  * a signature). The cache also remembers, per location without query, which version it last held, so
  * that opening a location whose image changed drops the old version's chunks.
@@ -53,7 +58,10 @@ final class ChunkCache implements AutoCloseable {
     static final int BLOCK = 64 * 1024;
     private static final System.Logger LOG = System.getLogger(ChunkCache.class.getName());
     private static final int IDENTITY_SHIFT = 40;
-    private static final long INDEX_MASK = (1L << IDENTITY_SHIFT) - 1;
+    /** Marks a piece's key; below it, the index of a chunk or a piece. */
+    static final long PIECE_BIT = 1L << (IDENTITY_SHIFT - 1);
+    /** The unit pieces are counted in. */
+    private static final int PIECE_GRAIN = 4096;
 
     private final Path dir;
     private final long maxBytes;
@@ -61,12 +69,15 @@ final class ChunkCache implements AutoCloseable {
     private final MVMap<String, String> identities;
     private final MVMap<String, String> origins;
     private final MVMap<Long, byte[]> entries;
+    private final MVMap<Long, byte[]> pieces;
     private final MVMap<String, Long> meta;
     private volatile FileChannel blocks;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private final ConcurrentHashMap<Long, Entry> index = new ConcurrentHashMap<>();
     private final BitSet used = new BitSet();
     private final AtomicLong clock = new AtomicLong();
+    /** Pieces in {@link #index}. */
+    private long pieceEntries;
     private final LongAdder hits = new LongAdder();
     private final LongAdder stored = new LongAdder();
     private final LongAdder evictions = new LongAdder();
@@ -75,7 +86,7 @@ final class ChunkCache implements AutoCloseable {
     private volatile boolean broken;
     private volatile boolean closing;
 
-    /** One cached chunk. */
+    /** One cached chunk, or a piece (no blocks: its bytes are in {@link #pieces}). */
     private static final class Entry {
         final long key;
         final int length;
@@ -94,6 +105,15 @@ final class ChunkCache implements AutoCloseable {
             this.persistedTick = tick;
         }
 
+        boolean piece() {
+            return blockList.length == 0;
+        }
+
+        /** The bytes it counts for towards the bound. */
+        long charge() {
+            return piece() ? (length + PIECE_GRAIN - 1L) / PIECE_GRAIN * PIECE_GRAIN : (long) blockList.length * BLOCK;
+        }
+
         byte[] encode() {
             ByteBuffer b = ByteBuffer.allocate(4 + 4 + 4 * blockList.length + 32 + 8);
             b.putInt(length).putInt(blockList.length);
@@ -107,7 +127,10 @@ final class ChunkCache implements AutoCloseable {
             ByteBuffer b = ByteBuffer.wrap(value);
             int length = b.getInt();
             int n = b.getInt();
-            if (length <= 0 || n != (length + BLOCK - 1) / BLOCK || value.length != 8 + 4 * n + 32 + 8) {
+            boolean piece = (key & PIECE_BIT) != 0;
+            int blocks = piece ? 0 : (length + BLOCK - 1) / BLOCK;
+            if (length <= 0 || piece && length > HttpSettings.MAX_PIECE || n != blocks
+                    || value.length != 8 + 4 * n + 32 + 8) {
                 return null;
             }
             int[] list = new int[n];
@@ -128,6 +151,7 @@ final class ChunkCache implements AutoCloseable {
         this.identities = store.openMap("identities");
         this.origins = store.openMap("origins");
         this.entries = store.openMap("entries");
+        this.pieces = store.openMap("pieces");
         this.meta = store.openMap("meta");
     }
 
@@ -203,7 +227,9 @@ final class ChunkCache implements AutoCloseable {
         for (Map.Entry<Long, byte[]> e : entries.entrySet()) {
             Entry entry = Entry.decode(e.getKey(), e.getValue());
             boolean ok = entry != null;
-            if (ok) {
+            if (ok && entry.piece()) {
+                ok = pieces.containsKey(entry.key);
+            } else if (ok) {
                 for (int i = 0; i < entry.blockList.length; i++) {
                     int block = entry.blockList[i];
                     // the block's bytes must all lie in the file: a crash may have cut it short
@@ -221,13 +247,26 @@ final class ChunkCache implements AutoCloseable {
             for (int block : entry.blockList) {
                 used.set(block);
             }
-            usedBytes += (long) entry.blockList.length * BLOCK;
+            usedBytes += entry.charge();
+            if (entry.piece()) {
+                pieceEntries++;
+            }
             index.put(entry.key, entry);
             maxTick = Math.max(maxTick, entry.tick);
         }
         for (Long key : bad) {
             entries.remove(key);
+            pieces.remove(key);
             dropped.increment();
+        }
+        if (pieces.sizeAsLong() != pieceEntries) {
+            // a crash between storing a piece and its entry (or between their removals) left bytes
+            // no entry names
+            for (Long key : new ArrayList<>(pieces.keyList())) {
+                if (!index.containsKey(key)) {
+                    pieces.remove(key);
+                }
+            }
         }
         clock.set(maxTick);
         lock.writeLock().lock();
@@ -245,8 +284,9 @@ final class ChunkCache implements AutoCloseable {
      * @param origin where the image lives, without query (only its digest is kept), so that a changed
      *        image's old chunks are dropped
      */
-    Store store(long size, String validator, int chunkSize, String origin) {
-        String identity = hex(sha256((size + "\n" + validator + "\n" + chunkSize).getBytes(StandardCharsets.UTF_8)));
+    Store store(long size, String validator, int chunkSize, int pieceSize, String origin) {
+        String identity = hex(sha256((size + "\n" + validator + "\n" + chunkSize + "\n" + pieceSize)
+                .getBytes(StandardCharsets.UTF_8)));
         lock.writeLock().lock();
         try {
             if (broken) {
@@ -269,7 +309,7 @@ final class ChunkCache implements AutoCloseable {
                     dropIdentity(Long.parseLong(old));
                 }
             }
-            return new Store(number);
+            return new Store(number, chunkSize, pieceSize);
         } catch (MVStoreException e) {
             fail(e);
             return null;
@@ -278,16 +318,25 @@ final class ChunkCache implements AutoCloseable {
         }
     }
 
-    /** The chunks of one image version, as {@link HttpBackend} uses them. */
+    /** The chunks and pieces of one image version, as {@link HttpBackend} uses them. */
     final class Store implements ChunkStore {
         private final long number;
+        private final int chunkSize;
+        private final int pieceSize;
 
-        Store(long number) {
+        Store(long number, int chunkSize, int pieceSize) {
             this.number = number;
+            this.chunkSize = chunkSize;
+            this.pieceSize = pieceSize;
         }
 
-        private long key(long chunk) {
-            return number << IDENTITY_SHIFT | chunk;
+        /** The cache's key of chunk {@code unit}, or of piece {@code ~unit} when it is negative. */
+        private long key(long unit) {
+            long index = unit >= 0 ? unit : ~unit;
+            if (index >= PIECE_BIT) {
+                throw new IllegalArgumentException("unit " + unit + " is beyond what the cache can name");
+            }
+            return number << IDENTITY_SHIFT | (unit >= 0 ? 0 : PIECE_BIT) | index;
         }
 
         @Override
@@ -306,8 +355,32 @@ final class ChunkCache implements AutoCloseable {
         }
 
         @Override
-        public void put(long chunk, byte[] data) {
-            ChunkCache.this.put(key(chunk), data);
+        public void put(long unit, byte[] data) {
+            ChunkCache.this.put(key(unit), data);
+            if (unit >= 0 && pieceSize > 0) {
+                dropPieces(unit);
+            }
+        }
+
+        /** Drops the pieces of chunk {@code chunk}, which is held whole now. */
+        private void dropPieces(long chunk) {
+            lock.writeLock().lock();
+            try {
+                if (pieceEntries == 0 || broken) {
+                    return;
+                }
+                long first = chunk * (chunkSize / pieceSize);
+                for (long p = first; p < first + chunkSize / pieceSize; p++) {
+                    Entry e = index.get(key(~p));
+                    if (e != null) {
+                        remove(e);
+                    }
+                }
+            } catch (MVStoreException e) {
+                fail(e);
+            } finally {
+                lock.writeLock().unlock();
+            }
         }
 
         @Override
@@ -356,16 +429,25 @@ final class ChunkCache implements AutoCloseable {
             if (index.get(key) != e) {
                 return false;
             }
-            good = e.verified || verify(e);
+            byte[] piece = e.piece() ? pieces.get(key) : null;
+            if (e.piece() && piece == null) {
+                good = false;
+            } else {
+                good = e.verified || verify(e, piece);
+            }
             if (good) {
-                readBlocks(e, from, dst, at, length);
+                if (piece != null) {
+                    dst.put(at, piece, from, length);
+                } else {
+                    readBlocks(e, from, dst, at, length);
+                }
                 e.tick = clock.incrementAndGet();
                 hits.increment();
                 return true;
             }
         } catch (java.io.EOFException ex) {
             good = false;
-        } catch (IOException ex) {
+        } catch (IOException | MVStoreException ex) {
             fail(ex);
             return false;
         } finally {
@@ -386,10 +468,14 @@ final class ChunkCache implements AutoCloseable {
         return false;
     }
 
-    private boolean verify(Entry e) throws IOException {
-        ByteBuffer all = ByteBuffer.allocate(e.length);
-        readBlocks(e, 0, all, 0, e.length);
-        boolean ok = MessageDigest.isEqual(sha256(all.array()), e.sha256);
+    private boolean verify(Entry e, byte[] piece) throws IOException {
+        byte[] all = piece;
+        if (all == null) {
+            ByteBuffer buffer = ByteBuffer.allocate(e.length);
+            readBlocks(e, 0, buffer, 0, e.length);
+            all = buffer.array();
+        }
+        boolean ok = all.length == e.length && MessageDigest.isEqual(sha256(all), e.sha256);
         e.verified = ok;
         return ok;
     }
@@ -414,6 +500,10 @@ final class ChunkCache implements AutoCloseable {
 
     private void put(long key, byte[] data) {
         if (broken || index.containsKey(key)) {
+            return;
+        }
+        if ((key & PIECE_BIT) != 0) {
+            putPiece(key, data);
             return;
         }
         int n = (data.length + BLOCK - 1) / BLOCK;
@@ -471,6 +561,34 @@ final class ChunkCache implements AutoCloseable {
         }
     }
 
+    /** Keeps a piece in the MVStore: its bytes first, then its entry, in the same commit or the next. */
+    private void putPiece(long key, byte[] data) {
+        long need = (data.length + PIECE_GRAIN - 1L) / PIECE_GRAIN * PIECE_GRAIN;
+        if (need > maxBytes || data.length == 0 || data.length > HttpSettings.MAX_PIECE) {
+            return;
+        }
+        byte[] digest = sha256(data);
+        lock.writeLock().lock();
+        try {
+            if (broken || index.containsKey(key)) {
+                return;
+            }
+            evictTo(maxBytes - need);
+            Entry entry = new Entry(key, data.length, new int[0], digest, clock.incrementAndGet());
+            entry.verified = true;
+            pieces.put(key, data);
+            entries.put(key, entry.encode());
+            index.put(key, entry);
+            usedBytes += need;
+            pieceEntries++;
+            stored.increment();
+        } catch (MVStoreException e) {
+            fail(e);
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
     private void release(int[] list, long need) {
         lock.writeLock().lock();
         try {
@@ -507,9 +625,15 @@ final class ChunkCache implements AutoCloseable {
     }
 
     private void remove(Entry e) {
-        index.remove(e.key, e);
+        if (!index.remove(e.key, e)) {
+            return;
+        }
         entries.remove(e.key);
-        freeBlocks(e.blockList, (long) e.blockList.length * BLOCK);
+        if (e.piece()) {
+            pieces.remove(e.key);
+            pieceEntries--;
+        }
+        freeBlocks(e.blockList, e.charge());
     }
 
     private void dropIdentity(long number) {

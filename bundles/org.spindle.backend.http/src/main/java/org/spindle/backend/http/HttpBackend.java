@@ -44,6 +44,9 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
     private final RemoteImage image;
     private final HttpSettings settings;
     private final int chunkSize;
+    /** The piece a scattered miss fetches, or 0 when misses fetch whole chunks. */
+    private final int piece;
+    private final ScatteredMisses scattered = new ScatteredMisses();
     private final ChunkStore persistent;
     private final Cache<Long, byte[]> memory;
     private final RecentChunks recent;
@@ -71,7 +74,8 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
             RemoteImage image = client.discover(System.nanoTime() + settings.readTimeout().toNanos());
             ChunkStore store = null;
             if (cache != null) {
-                store = image.validator().map(v -> cache.store(image.size(), v, settings.chunkSize(), location))
+                store = image.validator().map(v -> cache.store(image.size(), v, settings.chunkSize(), settings.piece(),
+                        location))
                         .orElse(null);
             }
             return new HttpBackend(location, client, image, settings, store, traffic);
@@ -88,6 +92,7 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
         this.image = image;
         this.settings = settings;
         this.chunkSize = settings.chunkSize();
+        this.piece = settings.piece();
         this.persistent = persistent;
         this.traffic = traffic;
         this.fetchPermits = new Semaphore(settings.maxFetches(), true);
@@ -180,78 +185,201 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
         boolean sequential = offset == sequentialEnd;
         sequentialEnd = offset + length;
         traffic.bytesRead.add(length);
-        // every chunk not at hand is asked for before any is waited for, so they arrive in parallel
-        @SuppressWarnings("unchecked")
-        CompletableFuture<byte[]>[] parts = new CompletableFuture[(int) (last - first + 1)];
-        int[] owned = new int[parts.length];
-        int loads = 0;
-        for (int i = 0; i < parts.length; i++) {
-            long index = first + i;
+        // every unit (chunk or piece) not at hand is asked for before any is waited for, so they arrive
+        // in parallel
+        List<Part> parts = new ArrayList<>();
+        List<Part> owned = new ArrayList<>();
+        for (long index = first; index <= last; index++) {
+            long chunkStart = index * chunkSize;
+            int from = (int) Math.max(0, offset - chunkStart);
+            int n = (int) (Math.min(chunkStart + chunkSize, offset + length) - chunkStart) - from;
             byte[] cached = cached(index);
             if (cached != null) {
                 traffic.hits.increment();
-                parts[i] = CompletableFuture.completedFuture(cached);
-            } else if (persistent == null || !persistent.contains(index)) {
-                CompletableFuture<byte[]> mine = new CompletableFuture<>();
-                parts[i] = claim(index, mine);
-                if (parts[i] == mine && !mine.isDone()) {
-                    owned[loads++] = i;
-                } else if (parts[i] != mine) {
-                    // joined a fetch in flight (a load started for this one counts itself)
-                    traffic.misses.increment();
-                }
+                parts.add(new Part(index, from, n, CompletableFuture.completedFuture(cached)));
+            } else if (persistent != null && persistent.contains(index)) {
+                parts.add(new Part(index, from, n, null));
+            } else if (!inPieces(index, from, n, sequential, parts, owned)) {
+                parts.add(claimed(index, from, n, owned));
             }
         }
-        // the loads this read started: all but the last on loader threads, the last on this one (it
-        // would wait for it anyway, and a hand-over costs a small read a good part of its time). Neither
-        // throws: a failure completes the future. Read-ahead comes after, so it never takes a slot
-        // before the read's own loads are queued for theirs.
-        for (int k = 0; k < loads; k++) {
-            int i = owned[k];
-            if (k < loads - 1) {
-                start(first + i, List.of(parts[i]), false);
-            } else {
-                load(first + i, List.of(parts[i]), false);
+        // the loads this read started, its pieces joined into one request (the pieces between them it
+        // found held are fetched again rather than split the request, and dropped: null in the run): all
+        // but the last on loader threads, the last on this one (it would wait for it anyway, and a
+        // hand-over costs a small read a good part of its time). Neither throws: a failure completes the
+        // future. Read-ahead comes after, so it never takes a slot before the read's own loads are queued
+        // for theirs.
+        for (int k = 0; k < owned.size();) {
+            int end = k + 1;
+            while (end < owned.size() && owned.get(k).key < 0 && owned.get(end).key < 0) {
+                end++;
             }
+            List<CompletableFuture<byte[]>> run = new ArrayList<>();
+            for (int i = k; i < end; i++) {
+                if (i > k) {
+                    for (long gap = owned.get(i - 1).key - 1; gap > owned.get(i).key; gap--) {
+                        run.add(null);
+                    }
+                }
+                run.add(owned.get(i).data);
+            }
+            if (end < owned.size()) {
+                start(owned.get(k).key, run, false);
+            } else {
+                load(owned.get(k).key, run, false);
+            }
+            k = end;
         }
         if (sequential) {
             readAhead(last + 1);
         }
         int out = dst.position();
-        for (int i = 0; i < parts.length; i++) {
-            long index = first + i;
-            long chunkStart = index * chunkSize;
-            int from = (int) Math.max(0, offset - chunkStart);
-            int n = (int) (Math.min(chunkStart + chunkSize, offset + length) - chunkStart) - from;
-            if (parts[i] == null) {
-                if (persistent.read(index, from, dst, out, n)) {
+        for (Part part : parts) {
+            if (part.data == null) {
+                if (persistent.read(part.key, part.from, dst, out, part.n)) {
                     traffic.hits.increment();
-                    out += n;
+                    out += part.n;
                     continue;
                 }
-                CompletableFuture<byte[]> mine = new CompletableFuture<>();
-                parts[i] = claim(index, mine);
-                if (parts[i] == mine && !mine.isDone()) {
-                    load(index, List.of(mine), false);
+                List<Part> mine = new ArrayList<>(1);
+                Part again = claimed(part.key, part.from, part.n, mine);
+                if (!mine.isEmpty()) {
+                    load(part.key, List.of(again.data), false);
                 }
+                part = again;
             }
-            byte[] data = await(parts[i], deadline, offset, length);
-            dst.put(out, data, from, n);
-            out += n;
+            byte[] data = await(part.data, deadline, offset, length);
+            dst.put(out, data, part.from, part.n);
+            out += part.n;
         }
         dst.position(out);
     }
 
     /**
-     * The chunk from memory, or {@code null}: the recent chunks first, then the memory cache, whose
-     * hit makes the chunk recent again (a sequential reader reads it several times in a row).
+     * What one read takes from one unit: {@code n} bytes from {@code from} of the chunk (key {@code >= 0})
+     * or piece (key {@code ~index}) {@code key}; {@code data} is {@code null} while the unit is to come
+     * from the persistent cache.
      */
-    private byte[] cached(long index) {
-        byte[] data = recent.get(index);
+    private static final class Part {
+        final long key;
+        final int from;
+        final int n;
+        CompletableFuture<byte[]> data;
+
+        Part(long key, int from, int n, CompletableFuture<byte[]> data) {
+            this.key = key;
+            this.from = from;
+            this.n = n;
+            this.data = data;
+        }
+    }
+
+    /**
+     * The part of unit {@code key} the caller did not find: the load running, else a new one, added to
+     * {@code owned} for the caller to run (or already complete if the unit arrived meanwhile).
+     */
+    private Part claimed(long key, int from, int n, List<Part> owned) {
+        CompletableFuture<byte[]> mine = new CompletableFuture<>();
+        CompletableFuture<byte[]> got = claim(key, mine);
+        Part part = new Part(key, from, n, got);
+        if (got == mine && !mine.isDone()) {
+            owned.add(part);
+        } else if (got != mine) {
+            // joined a fetch in flight (a load started for this one counts itself)
+            traffic.misses.increment();
+        }
+        return part;
+    }
+
+    /**
+     * Serves bytes {@code from} to {@code from + n} of chunk {@code index}, which is not held whole, by
+     * pieces when that is right: when each piece they touch is held or on its way, or when this is a
+     * scattered miss (not sequential, at most half the chunk, and the chunk has not missed
+     * {@value #PIECE_MISSES} times before). Adds their parts (and loads to {@code owned}) and returns
+     * {@code true}; returns {@code false} for the caller to fetch the chunk.
+     */
+    private boolean inPieces(long index, int from, int n, boolean sequential, List<Part> parts, List<Part> owned) {
+        if (piece == 0) {
+            return false;
+        }
+        long base = index * (chunkSize / piece);
+        int p0 = from / piece;
+        int p1 = (from + n - 1) / piece;
+        boolean held = true;
+        for (int p = p0; p <= p1 && held; p++) {
+            long key = ~(base + p);
+            held = cached(key) != null || inFlight.containsKey(key) || persistent != null && persistent.contains(key);
+        }
+        if (!held && (sequential || (p1 - p0 + 1L) * piece > chunkSize / 2 || !scattered.allows(index))) {
+            return false;
+        }
+        int loads = owned.size();
+        for (int p = p0; p <= p1; p++) {
+            long key = ~(base + p);
+            int pieceFrom = Math.max(0, from - p * piece);
+            int pieceN = Math.min(piece, from + n - p * piece) - pieceFrom;
+            byte[] cached = cached(key);
+            if (cached != null) {
+                traffic.hits.increment();
+                parts.add(new Part(key, pieceFrom, pieceN, CompletableFuture.completedFuture(cached)));
+            } else if (persistent != null && persistent.contains(key)) {
+                parts.add(new Part(key, pieceFrom, pieceN, null));
+            } else {
+                parts.add(claimed(key, pieceFrom, pieceN, owned));
+            }
+        }
+        if (owned.size() > loads) {
+            // counted by the reader that fetches, not by those that join it
+            scattered.miss(index);
+        }
+        return true;
+    }
+
+    /** Scattered misses a chunk may have, each fetching pieces, before the next fetches it whole. */
+    static final int PIECE_MISSES = 2;
+
+    /**
+     * How many scattered misses the chunks met lately had: a chunk read here and there is fetched by
+     * pieces, one read again and again becomes worth fetching whole. Bounded, oldest dropped first.
+     */
+    private static final class ScatteredMisses {
+        private final java.util.LinkedHashMap<Long, Integer> counts = new java.util.LinkedHashMap<>(64, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<Long, Integer> eldest) {
+                return size() > 4096;
+            }
+        };
+
+        /** Whether chunk {@code index} may still be served by pieces. */
+        synchronized boolean allows(long index) {
+            Integer n = counts.get(index);
+            return n == null || n < PIECE_MISSES;
+        }
+
+        /** Counts a scattered miss of chunk {@code index}, fetched by pieces. */
+        synchronized void miss(long index) {
+            counts.merge(index, 1, Integer::sum);
+        }
+
+        synchronized void forget(long index) {
+            counts.remove(index);
+        }
+    }
+
+    /**
+     * The chunk or piece {@code key} from memory, or {@code null}: for a chunk the recent chunks first,
+     * then the memory cache, whose hit makes the chunk recent again (a sequential reader reads it
+     * several times in a row).
+     */
+    private byte[] cached(long key) {
+        if (key < 0) {
+            return memory.getIfPresent(key);
+        }
+        byte[] data = recent.get(key);
         if (data == null) {
-            data = memory.getIfPresent(index);
+            data = memory.getIfPresent(key);
             if (data != null) {
-                recent.put(index, data);
+                recent.put(key, data);
             }
         }
         return data;
@@ -357,27 +485,40 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
     }
 
     /**
-     * The chunk {@code index}, which the caller did not find in memory: the load already running, else
-     * {@code mine}, completed if the chunk arrived meanwhile, or else registered in {@code inFlight}
-     * for a load the caller must run ({@link #start} or {@link #load}).
+     * The chunk or piece {@code key}, which the caller did not find in memory: the load already
+     * running, else {@code mine}, completed if the unit arrived meanwhile, or else registered in
+     * {@code inFlight} for a load the caller must run ({@link #start} or {@link #load}).
      */
-    private CompletableFuture<byte[]> claim(long index, CompletableFuture<byte[]> mine) {
-        CompletableFuture<byte[]> running = inFlight.putIfAbsent(index, mine);
+    private CompletableFuture<byte[]> claim(long key, CompletableFuture<byte[]> mine) {
+        CompletableFuture<byte[]> running = inFlight.putIfAbsent(key, mine);
         if (running != null) {
             return running;
         }
-        // a load that ended since the caller looked put its chunk in memory before leaving inFlight
-        byte[] cached = cached(index);
+        // a load that ended since the caller looked put its unit in memory before leaving inFlight
+        byte[] cached = cached(key);
         if (cached != null) {
-            inFlight.remove(index, mine);
+            inFlight.remove(key, mine);
             mine.complete(cached);
         }
         return mine;
     }
 
     /**
-     * Starts the load of the chunks from {@code first} on, one per future of {@code run} (registered in
-     * {@code inFlight} by the caller).
+     * The key of the unit {@code i} places after {@code key}: chunks count up from theirs, pieces
+     * ({@code ~index}) down from theirs.
+     */
+    private static long after(long key, int i) {
+        return key >= 0 ? key + i : key - i;
+    }
+
+    /** Where unit {@code key} starts in the image. */
+    private long unitStart(long key) {
+        return key >= 0 ? key * chunkSize : ~key * piece;
+    }
+
+    /**
+     * Starts the load of the units (chunks, or pieces) from {@code first} on, one per future of
+     * {@code run} (registered in {@code inFlight} by the caller).
      *
      * @param ahead a read-ahead, which holds a fetch slot already (given back if no load starts)
      */
@@ -395,22 +536,25 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
                 fetchPermits.release();
             }
             for (int i = 0; i < run.size(); i++) {
-                inFlight.remove(first + i, run.get(i));
-                run.get(i).completeExceptionally(closedException(Operation.READ));
+                if (run.get(i) != null) {
+                    inFlight.remove(after(first, i), run.get(i));
+                    run.get(i).completeExceptionally(closedException(Operation.READ));
+                }
             }
         }
     }
 
     private void load(long first, List<CompletableFuture<byte[]>> run, boolean ahead) {
-        long start = first * chunkSize;
+        long start = unitStart(first);
+        int unit = first >= 0 ? chunkSize : piece;
         int[] lengths = new int[run.size()];
         for (int i = 0; i < lengths.length; i++) {
-            lengths[i] = (int) Math.min(chunkSize, image.size() - (first + i) * chunkSize);
+            lengths[i] = (int) Math.min(unit, image.size() - (start + (long) i * unit));
         }
         long deadline = System.nanoTime() + settings.readTimeout().toNanos();
         byte[][] delivered = new byte[run.size()][];
         try {
-            (ahead ? traffic.readAheads : traffic.misses).add(run.size());
+            (ahead ? traffic.readAheads : traffic.misses).add(run.stream().filter(f -> f != null).count());
             // a read-ahead came with its slot; a reader's load waits for one (fairly, in turn)
             if (!ahead && !fetchPermits.tryAcquire(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
                 throw new StorageException(Kind.IO, "no fetch slot within " + HttpSettings.READ_TIMEOUT)
@@ -421,7 +565,7 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
                 // a single chunk goes whole to its readers below; a run's chunks go to them as they arrive
                 parts = client.fetch(image, start, lengths, deadline, run.size() == 1 ? null : (part, i) -> {
                     delivered[i] = part;
-                    delivered(first + i, run.get(i), part);
+                    delivered(after(first, i), run.get(i), part);
                 });
             } catch (StorageException e) {
                 if (persistent != null && client.changed() != null && !invalidated) {
@@ -433,7 +577,7 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
                 fetchPermits.release();
             }
             for (int i = 0; i < parts.length; i++) {
-                kept(first + i, run.get(i), parts[i]);
+                kept(after(first, i), run.get(i), parts[i]);
             }
         } catch (InterruptedException e) {
             if (closed) {
@@ -455,10 +599,12 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
      * of it does not fetch it again) but not cached until the whole response has passed
      * ({@link #kept}); if the response fails, {@link #fail} takes it out again.
      */
-    private void delivered(long index, CompletableFuture<byte[]> result, byte[] data) {
-        if (!result.isDone()) {
-            recent.put(index, data);
-            inFlight.remove(index, result);
+    private void delivered(long key, CompletableFuture<byte[]> result, byte[] data) {
+        if (result != null && !result.isDone()) {
+            if (key >= 0) {
+                recent.put(key, data);
+            }
+            inFlight.remove(key, result);
             result.complete(data);
         }
     }
@@ -470,13 +616,20 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
      * reader that retries after a failure starts a new load instead of joining this one; after a
      * success it finds the chunk in memory.
      */
-    private void kept(long index, CompletableFuture<byte[]> result, byte[] data) {
-        if (persistent != null) {
-            persistent.put(index, data);
+    private void kept(long key, CompletableFuture<byte[]> result, byte[] data) {
+        if (result == null) {
+            // a piece held already, fetched only to keep the request whole
+            return;
         }
-        recent.put(index, data);
-        memory.put(index, data);
-        inFlight.remove(index, result);
+        if (persistent != null) {
+            persistent.put(key, data);
+        }
+        if (key >= 0) {
+            recent.put(key, data);
+            scattered.forget(key);
+        }
+        memory.put(key, data);
+        inFlight.remove(key, result);
         result.complete(data);
     }
 
@@ -486,11 +639,14 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
      */
     private void fail(long first, List<CompletableFuture<byte[]>> run, byte[][] delivered, Throwable t) {
         for (int i = 0; i < run.size(); i++) {
-            if (delivered[i] != null) {
-                recent.remove(first + i, delivered[i]);
+            long key = after(first, i);
+            if (delivered[i] != null && key >= 0) {
+                recent.remove(key, delivered[i]);
             }
-            inFlight.remove(first + i, run.get(i));
-            run.get(i).completeExceptionally(t);
+            if (run.get(i) != null) {
+                inFlight.remove(key, run.get(i));
+                run.get(i).completeExceptionally(t);
+            }
         }
     }
 

@@ -45,8 +45,14 @@ public final class HttpBackendProvider implements StorageBackendProvider, WholeO
     @ObjectClassDefinition(name = "Spindle HTTP backend",
             description = "Images streamed from HTTP(S) servers by Range requests")
     public @interface Config {
-        @AttributeDefinition(description = "Bytes per range request and cache entry (4K to 64M, a multiple of 512)")
+        @AttributeDefinition(description = "Bytes per cache entry, fetched whole by sequential readers and ahead"
+                + " of them (4K to 64M, a multiple of 512)")
         String chunk_size() default "1M";
+
+        @AttributeDefinition(description = "What a scattered read's miss fetches instead of its whole chunk: the"
+                + " pieces of this size it touches (a power of two from 4K to 64K dividing the chunk size; 0 for"
+                + " whole chunks; empty for 4K where it divides the chunk size)")
+        String piece_size() default "";
 
         @AttributeDefinition(description = "Chunks fetched ahead of a sequential reader (0 to 1024, at most 512M)")
         int read_ahead() default 16;
@@ -169,6 +175,7 @@ public final class HttpBackendProvider implements StorageBackendProvider, WholeO
     private static HttpSettings settings(Config c) throws StorageException {
         Map<String, String> values = new LinkedHashMap<>();
         values.put(HttpSettings.CHUNK_SIZE, c.chunk_size());
+        values.put(HttpSettings.PIECE_SIZE, c.piece_size());
         values.put(HttpSettings.READ_AHEAD, Integer.toString(c.read_ahead()));
         values.put(HttpSettings.MAX_FETCHES, Integer.toString(c.max_fetches()));
         values.put(HttpSettings.RETRIES, Integer.toString(c.retries()));
@@ -263,7 +270,7 @@ public final class HttpBackendProvider implements StorageBackendProvider, WholeO
             }
             ChunkStore store = objectStores.get(series);
             if (store == null) {
-                store = shared.store(0, "whole " + series, 0, "whole " + series);
+                store = shared.store(0, "whole " + series, 0, 0, "whole " + series);
                 if (store == null) {
                     return null;
                 }

@@ -20,7 +20,13 @@ import org.spindle.storage.api.StorageException.Operation;
  * fragment is never sent to the server). Every value is checked against its limits here, so a bad
  * setting fails when the drive is opened, naming the setting.
  *
- * @param chunkSize the bytes of one range request and one cache entry (default 1 MiB)
+ * @param chunkSize the bytes of one cache entry, fetched whole by a sequential reader and ahead of it
+ *        (default 1 MiB)
+ * @param pieceSize what a scattered read's miss fetches instead of its whole chunk: the pieces of this
+ *        size that it touches (default 4 KiB; 0: always whole chunks). The first miss in a chunk fetches
+ *        pieces; a second one there, a sequential read or a read of more than half the chunk fetches
+ *        the chunk. A chunk size it does not divide at least twice is always fetched whole
+ *        ({@link #piece()}).
  * @param readAhead chunks fetched ahead of a sequential reader (default 16), in runs of a quarter of it
  * @param maxFetches range requests in flight at once per image (default 4)
  * @param retries attempts after the first for a retryable failure (default 4)
@@ -36,7 +42,7 @@ import org.spindle.storage.api.StorageException.Operation;
  * @param tokenEnv the environment variable holding a bearer token, or {@code null}
  * @param lease where read leases come from, or {@code null} for none
  */
-public record HttpSettings(int chunkSize, int readAhead, int maxFetches, int retries, Duration retryBackoff,
+public record HttpSettings(int chunkSize, int pieceSize, int readAhead, int maxFetches, int retries, Duration retryBackoff,
         Duration connectTimeout, Duration requestTimeout, Duration readTimeout, String httpVersion, Path cacheDir,
         long cacheSize, long memoryCache, String tokenEnv, Lease lease) {
 
@@ -52,6 +58,7 @@ public record HttpSettings(int chunkSize, int readAhead, int maxFetches, int ret
     }
 
     public static final String CHUNK_SIZE = "chunk.size";
+    public static final String PIECE_SIZE = "piece.size";
     public static final String READ_AHEAD = "read.ahead";
     public static final String MAX_FETCHES = "max.fetches";
     public static final String RETRIES = "retries";
@@ -69,6 +76,10 @@ public record HttpSettings(int chunkSize, int readAhead, int maxFetches, int ret
     public static final String LEASE_IMAGE = "lease.image";
     public static final String LEASE_REFRESH = "lease.refresh";
 
+    /** The piece size unless set: a page, the smallest block guests read. */
+    public static final int DEFAULT_PIECE = 4096;
+    /** The largest piece. */
+    public static final int MAX_PIECE = 64 << 10;
     /** The largest chunk: one request's body is held in memory whole. */
     public static final int MAX_CHUNK = 64 << 20;
     /** The most bytes fetched ahead of a reader. */
@@ -77,15 +88,17 @@ public record HttpSettings(int chunkSize, int readAhead, int maxFetches, int ret
     private static final Pattern DURATION = Pattern.compile("\\s*(\\d+)\\s*(ms|s|m|h)?\\s*");
     private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
 
-    /** The defaults: 1 MiB chunks, 16 ahead, 4 in flight, 4 retries from 100 ms, no persistent cache. */
+    /** The defaults: 1 MiB chunks, 4 KiB pieces, 16 ahead, 4 in flight, 4 retries from 100 ms, no persistent cache. */
     public static HttpSettings defaults() {
-        return new HttpSettings(1 << 20, 16, 4, 4, Duration.ofMillis(100), Duration.ofSeconds(10),
+        return new HttpSettings(1 << 20, DEFAULT_PIECE, 16, 4, 4, Duration.ofMillis(100), Duration.ofSeconds(10),
                 Duration.ofSeconds(20), Duration.ofSeconds(60), "auto", null, 0, 64L << 20, null, null);
     }
 
     public HttpSettings {
         check(chunkSize >= 4096 && chunkSize <= MAX_CHUNK && chunkSize % 512 == 0, CHUNK_SIZE,
                 "must be a multiple of 512 from 4K to 64M, not " + chunkSize);
+        check(pieceSize == 0 || pieceSize >= 4096 && pieceSize <= MAX_PIECE && Integer.bitCount(pieceSize) == 1,
+                PIECE_SIZE, "must be 0 or a power of two from 4K to 64K, not " + pieceSize);
         check(readAhead >= 0 && readAhead <= 1024 && (long) readAhead * chunkSize <= MAX_READ_AHEAD_BYTES,
                 READ_AHEAD, "must be 0 to 1024 chunks and at most 512M ahead, not " + readAhead + " chunks of "
                         + chunkSize + " bytes");
@@ -117,6 +130,14 @@ public record HttpSettings(int chunkSize, int readAhead, int maxFetches, int ret
         }
     }
 
+    /**
+     * The piece a scattered read's miss fetches, or 0 when misses fetch whole chunks: {@code pieceSize}
+     * if it divides the chunk size at least twice.
+     */
+    public int piece() {
+        return pieceSize != 0 && chunkSize % pieceSize == 0 && chunkSize / pieceSize >= 2 ? pieceSize : 0;
+    }
+
     /** Whether chunks are kept across restarts. */
     public boolean persistent() {
         return cacheDir != null && cacheSize > 0;
@@ -130,6 +151,7 @@ public record HttpSettings(int chunkSize, int readAhead, int maxFetches, int ret
      */
     public HttpSettings with(Map<String, String> values) throws StorageException {
         int chunk = chunkSize;
+        Integer piece = null;
         int ahead = readAhead;
         int fetches = maxFetches;
         int tries = retries;
@@ -152,6 +174,7 @@ public record HttpSettings(int chunkSize, int readAhead, int maxFetches, int ret
             try {
                 switch (key) {
                     case CHUNK_SIZE -> chunk = Math.toIntExact(ByteSize.parse(value));
+                    case PIECE_SIZE -> piece = value.isEmpty() ? null : Math.toIntExact(ByteSize.parse(value));
                     case READ_AHEAD -> ahead = Integer.parseInt(value);
                     case MAX_FETCHES -> fetches = Integer.parseInt(value);
                     case RETRIES -> tries = Integer.parseInt(value);
@@ -180,8 +203,14 @@ public record HttpSettings(int chunkSize, int readAhead, int maxFetches, int ret
                         + ex.getMessage(), ex).withOperation(Operation.CONFIGURE);
             }
         }
+        if (piece == null) {
+            piece = pieceSize;
+        } else if (piece > 0 && (chunk % piece != 0 || chunk / piece < 2)) {
+            throw new StorageException(Kind.INVALID_CONFIG, "HTTP setting " + PIECE_SIZE + "=" + piece
+                    + " must divide " + CHUNK_SIZE + "=" + chunk + " at least twice").withOperation(Operation.CONFIGURE);
+        }
         try {
-            return new HttpSettings(chunk, ahead, fetches, tries, backoff, connect, request, read, version, dir,
+            return new HttpSettings(chunk, piece, ahead, fetches, tries, backoff, connect, request, read, version, dir,
                     cache, memory, env, leaseUrl == null ? null : new Lease(leaseUrl, leaseEnv, leaseImage,
                             leaseRefresh));
         } catch (IllegalArgumentException ex) {
@@ -191,7 +220,7 @@ public record HttpSettings(int chunkSize, int readAhead, int maxFetches, int ret
 
     /** The setting names, in the order of the record. */
     public static java.util.List<String> keys() {
-        return java.util.List.of(CHUNK_SIZE, READ_AHEAD, MAX_FETCHES, RETRIES, RETRY_BACKOFF, CONNECT_TIMEOUT,
+        return java.util.List.of(CHUNK_SIZE, PIECE_SIZE, READ_AHEAD, MAX_FETCHES, RETRIES, RETRY_BACKOFF, CONNECT_TIMEOUT,
                 REQUEST_TIMEOUT, READ_TIMEOUT, HTTP_VERSION, CACHE_DIR, CACHE_SIZE, MEMORY_CACHE, TOKEN_ENV, LEASE_URL,
                 LEASE_TOKEN_ENV, LEASE_IMAGE, LEASE_REFRESH);
     }

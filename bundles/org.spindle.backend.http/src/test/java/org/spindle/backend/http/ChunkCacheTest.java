@@ -55,11 +55,11 @@ class ChunkCacheTest {
         origin.close();
     }
 
-    private HttpSettings settings() throws StorageException {
+    private HttpSettings settings(String pieceSize) throws StorageException {
         // the memory cache is as small as it goes, so reads come from the persistent cache
         return HttpSettings.defaults().with(Map.of(HttpSettings.CHUNK_SIZE, Integer.toString(CHUNK),
-                HttpSettings.READ_AHEAD, "0", HttpSettings.MAX_FETCHES, "1", HttpSettings.MEMORY_CACHE, "0",
-                HttpSettings.RETRY_BACKOFF, "5ms"));
+                HttpSettings.PIECE_SIZE, pieceSize, HttpSettings.READ_AHEAD, "0", HttpSettings.MAX_FETCHES, "1",
+                HttpSettings.MEMORY_CACHE, "0", HttpSettings.RETRY_BACKOFF, "5ms"));
     }
 
     private ChunkCache cache(long max) throws StorageException {
@@ -68,8 +68,13 @@ class ChunkCacheTest {
         return cache;
     }
 
+    /** Misses fetch whole chunks (the tests of pieces say so). */
     private HttpBackend open(java.net.URI uri, ChunkCache cache) throws StorageException {
-        HttpBackend backend = HttpBackend.open(uri, settings(), Credentials.NONE, cache);
+        return open(uri, cache, "0");
+    }
+
+    private HttpBackend open(java.net.URI uri, ChunkCache cache, String pieceSize) throws StorageException {
+        HttpBackend backend = HttpBackend.open(uri, settings(pieceSize), Credentials.NONE, cache);
         closing.add(backend);
         return backend;
     }
@@ -100,6 +105,44 @@ class ChunkCacheTest {
         assertThat(origin.rangeRequests()).isZero();
         assertThat(again.counters().hits()).isGreaterThanOrEqualTo(26);
         assertThat(second.traffic().hits.sum()).isGreaterThanOrEqualTo(26);
+    }
+
+    @Test
+    void piecesOutliveARestartCountTowardsTheBoundAndGiveWayToTheirChunk() throws Exception {
+        ChunkCache cache = cache(4L * CHUNK);
+        HttpBackend backend = open(origin.uri("/disk.img"), cache, "4K");
+        assertThat(read(backend, 3L * CHUNK + 5000, 100)).isEqualTo(Arrays.copyOfRange(image, 3 * CHUNK + 5000,
+                3 * CHUNK + 5100));
+        assertThat(read(backend, 9L * CHUNK + 100, 5000)).isEqualTo(Arrays.copyOfRange(image, 9 * CHUNK + 100,
+                9 * CHUNK + 5100));
+        // three pieces, kept in the index store: the block file stays empty
+        assertThat(cache.counters().chunks()).isEqualTo(3);
+        assertThat(cache.counters().used()).isEqualTo(3 * 4096);
+        assertThat(Files.size(dir.resolve("blocks.bin"))).isZero();
+        backend.close();
+        cache.close();
+
+        origin.clearLog();
+        ChunkCache again = cache(4L * CHUNK);
+        HttpBackend second = open(origin.uri("/disk.img"), again, "4K");
+        assertThat(again.counters().chunks()).isEqualTo(3);
+        assertThat(read(second, 3L * CHUNK + 4096, 4096)).isEqualTo(Arrays.copyOfRange(image, 3 * CHUNK + 4096,
+                3 * CHUNK + 8192));
+        assertThat(read(second, 9L * CHUNK, 8192)).isEqualTo(Arrays.copyOfRange(image, 9 * CHUNK, 9 * CHUNK + 8192));
+        assertThat(origin.rangeRequests()).isZero();
+        // chunk 9 fetched whole: its pieces are dropped
+        assertThat(read(second, 9L * CHUNK, CHUNK)).isEqualTo(Arrays.copyOfRange(image, 9 * CHUNK, 10 * CHUNK));
+        assertThat(again.counters().chunks()).isEqualTo(2);
+        assertThat(again.counters().used()).isEqualTo(CHUNK + 4096);
+        // pieces and chunks share the bound and the LRU order
+        for (long chunk = 10; chunk < 16; chunk++) {
+            read(second, chunk * CHUNK, CHUNK);
+            assertThat(again.counters().used()).isLessThanOrEqualTo(4L * CHUNK);
+        }
+        assertThat(again.counters().evictions()).isPositive();
+        origin.clearLog();
+        read(second, 3L * CHUNK + 5000, 100);
+        assertThat(origin.rangeRequests()).as("the oldest piece was evicted").isEqualTo(1);
     }
 
     @Test

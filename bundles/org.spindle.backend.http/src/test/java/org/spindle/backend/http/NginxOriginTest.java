@@ -144,8 +144,12 @@ class NginxOriginTest {
                 assertSameAsLocal(piece.flip(), at);
             }
             List<Logged> log = logged(backend, before);
-            assertWholeChunkRanges(log, etag, false);
+            // the first read, not yet known to be sequential, fetched only its pieces (its chunk is
+            // fetched whole once the next read shows the reader sequential)
+            assertThat(log.get(0).range()).isEqualTo("bytes=0-" + (piece.capacity() - 1));
             long served = log.stream().mapToLong(Logged::bodyBytes).sum();
+            log = log.subList(1, log.size());
+            assertWholeChunkRanges(log, etag, false);
             // measured on nginx's side: each chunk once (the ranges do not overlap and cover the image)
             java.util.BitSet seen = new java.util.BitSet();
             for (Logged l : log) {
@@ -170,10 +174,64 @@ class NginxOriginTest {
     }
 
     @Test
+    void randomReadsFetchOnlyTheirPiecesUntilAChunkMissesAgainAndAgain() throws Exception {
+        SplittableRandom random = new SplittableRandom(7);
+        try (HttpBackend backend = open("/disk.img", null, HttpSettings.MEMORY_CACHE, "1G")) {
+            long before = backend.traffic().requests.sum();
+            nginx.clearLog();
+            long read = 0;
+            java.util.Map<Long, Integer> misses = new java.util.HashMap<>();
+            for (int i = 0; i < 600; i++) {
+                int length = 512 * (1 + random.nextInt(512));
+                long offset = 512L * random.nextLong((SIZE - length) / 512);
+                ByteBuffer b = ByteBuffer.allocate(length);
+                backend.read(offset, b);
+                assertSameAsLocal(b.flip(), offset);
+                read += length;
+            }
+            List<Logged> log = logged(backend, before);
+            long served = 0;
+            java.util.Set<String> ranges = new HashSet<>();
+            for (Logged l : log) {
+                assertThat(l.status()).isEqualTo(206);
+                assertThat(l.ifRange()).isEqualTo(backend.image().etag());
+                assertThat(ranges.add(l.range())).as("%s asked for twice", l.range()).isTrue();
+                Matcher m = RANGE.matcher(l.range());
+                assertThat(m.matches()).as(l.range()).isTrue();
+                long first = Long.parseLong(m.group(1));
+                long last = Long.parseLong(m.group(2));
+                assertThat(last - first + 1).isEqualTo(l.bodyBytes());
+                boolean wholeChunk = first % CHUNK == 0 && last - first + 1 == Math.min(CHUNK, SIZE - first);
+                if (!wholeChunk) {
+                    // pieces: 4 KiB-aligned, at most half of a chunk on each side of a boundary (the
+                    // pieces of a read across one go in one request)
+                    assertThat(first % HttpSettings.DEFAULT_PIECE).isZero();
+                    assertThat((last + 1) % HttpSettings.DEFAULT_PIECE).isZero();
+                    assertThat(last / CHUNK - first / CHUNK).isLessThanOrEqualTo(1);
+                    assertThat(last - first + 1).isLessThanOrEqualTo(CHUNK);
+                    for (long c = first / CHUNK; c <= last / CHUNK; c++) {
+                        misses.merge(c, 1, Integer::sum);
+                    }
+                }
+                served += l.bodyBytes();
+            }
+            // a chunk is fetched by pieces at most twice; the third miss there fetches it whole
+            assertThat(misses.values()).allSatisfy(n -> assertThat(n).isLessThanOrEqualTo(HttpBackend.PIECE_MISSES));
+            assertThat(served).isEqualTo(backend.transferStats().bytesFetched);
+            double amplification = (double) served / read;
+            System.out.printf("nginx random by pieces: %d reads, %d bytes read, %d requests, %d bytes served,"
+                    + " amplification %.3f%n", 600, read, log.size(), served, amplification);
+            // whole chunks would be about 8 (1 MiB for reads of 128 KiB on average)
+            assertThat(amplification).isLessThan(1.5);
+        }
+    }
+
+    @Test
     void randomReadsAreByteIdenticalAndEachFetchIsOneChunk() throws Exception {
         SplittableRandom random = new SplittableRandom(7);
-        // a memory cache big enough for every chunk touched, so none is fetched twice
-        try (HttpBackend backend = open("/disk.img", null, HttpSettings.MEMORY_CACHE, "1G")) {
+        // a memory cache big enough for every chunk touched, so none is fetched twice; no pieces
+        try (HttpBackend backend = open("/disk.img", null, HttpSettings.MEMORY_CACHE, "1G", HttpSettings.PIECE_SIZE,
+                "0")) {
             long before = backend.traffic().requests.sum();
             nginx.clearLog();
             Set<Long> chunks = new HashSet<>();

@@ -121,7 +121,8 @@ class NginxTlsTest {
                 assertThat(l.status()).isEqualTo(206);
                 assertThat(l.ifRange()).isEqualTo(backend.image().etag());
             });
-            assertThat(backend.transferStats().bytesFetched).isEqualTo(SIZE);
+            // every byte once, and the first read's pieces before the reader was seen to be sequential
+            assertThat(backend.transferStats().bytesFetched).isEqualTo(SIZE + 256 * 1024);
         }
     }
 
