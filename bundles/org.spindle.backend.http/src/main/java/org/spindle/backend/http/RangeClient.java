@@ -55,12 +55,16 @@ final class RangeClient implements AutoCloseable {
     private static final Duration MAX_BACKOFF = Duration.ofSeconds(10);
     private static final Duration MAX_RETRY_AFTER = Duration.ofSeconds(30);
 
-    private final HttpClient client;
     /**
-     * The client for single chunks a reader waits for: it handles each response on its selector thread
-     * (a direct executor), which saves a small read the hand-overs to worker threads, about a third of
-     * its time on loopback. Long read-ahead runs go through {@link #client}, whose workers copy bodies
-     * on other cores. The same as {@code client} when the client is shared.
+     * The client for runs of chunks (read-ahead), whose workers copy bodies on other cores; made when
+     * first needed when it is this image's own (a reader that never reads ahead never starts it).
+     */
+    private volatile HttpClient client;
+    /**
+     * The client for discovery and for the chunk or pieces a reader waits for: it handles each response
+     * on its selector thread (a direct executor), which saves a small read the hand-overs to worker
+     * threads, about a third of its time on loopback. Long read-ahead runs go through {@link #client}.
+     * The same as {@code client} when the client is shared.
      */
     private final HttpClient quick;
     private final URI uri;
@@ -70,11 +74,11 @@ final class RangeClient implements AutoCloseable {
     private final Traffic traffic;
     private final boolean ownsClient;
     private volatile String changed;
+    private boolean closed;
 
     /** A client of its own for one image, closed with it. */
     RangeClient(URI uri, String location, HttpSettings settings, Credentials credentials, Traffic traffic) {
-        this(newClient(settings, uri), newQuickClient(settings, uri), true, uri, location, settings, credentials,
-                traffic);
+        this(null, newQuickClient(settings, uri), true, uri, location, settings, credentials, traffic);
     }
 
     /** A client over {@code client}, which is shared and outlives it (whole objects). */
@@ -118,6 +122,21 @@ final class RangeClient implements AutoCloseable {
     static HttpClient newQuickClient(HttpSettings settings, URI uri) {
         return HttpClient.newBuilder().version(version(settings, uri)).connectTimeout(settings.connectTimeout())
                 .executor(Runnable::run).followRedirects(HttpClient.Redirect.NEVER).build();
+    }
+
+    /** The client for runs, made on first use (after {@link #close}: the closed quick one, which refuses). */
+    private HttpClient bulk() {
+        HttpClient c = client;
+        if (c == null) {
+            synchronized (this) {
+                c = client;
+                if (c == null) {
+                    c = closed ? quick : newClient(settings, uri);
+                    client = c;
+                }
+            }
+        }
+        return c;
     }
 
     /** Why the image is no longer the one opened, or {@code null} while it is. */
@@ -224,7 +243,7 @@ final class RangeClient implements AutoCloseable {
             HttpRequest.Builder request = request(uri, timeout).GET().header("Range", "bytes=" + at + "-" + end);
             image.ifRange().ifPresent(v -> request.header("If-Range", v));
             long first = at;
-            HttpResponse<byte[][]> response = send(partDone == null && lengths.length == 1 ? quick : client, request,
+            HttpResponse<byte[][]> response = send(partDone == null && lengths.length == 1 ? quick : bulk(), request,
                     info -> ranged(info, image, first, rest, (part, i) -> {
                         parts[from + i] = part;
                         done.set(from + i + 1);
@@ -426,7 +445,7 @@ final class RangeClient implements AutoCloseable {
      */
     private <T> HttpResponse<T> send(HttpRequest.Builder builder, BodyHandler<T> handler, Duration timeout)
             throws FetchFailure {
-        return send(client, builder, handler, timeout);
+        return send(quick, builder, handler, timeout);
     }
 
     private <T> HttpResponse<T> send(HttpClient via, HttpRequest.Builder builder, BodyHandler<T> handler,
@@ -617,11 +636,16 @@ final class RangeClient implements AutoCloseable {
 
     @Override
     public void close() {
+        HttpClient bulk;
+        synchronized (this) {
+            closed = true;
+            bulk = client;
+        }
         if (ownsClient) {
-            client.shutdownNow();
-            if (quick != client) {
-                quick.shutdownNow();
+            if (bulk != null && bulk != quick) {
+                bulk.shutdownNow();
             }
+            quick.shutdownNow();
         }
     }
 }
