@@ -47,7 +47,7 @@ import org.spindle.storage.api.StorageException.Operation;
  * whole 64 KiB block. They count towards the bound by their size rounded up to 4 KiB, are evicted by the
  * same LRU order as chunks, and are dropped when their whole chunk is stored.
  *
- * <p>An image version is named by its size, validator and chunk size, never by its URL (which may carry
+ * <p>An image version is named by its size, validator, chunk size and piece size, never by its URL (which may carry
  * a signature). The cache also remembers, per location without query, which version it last held, so
  * that opening a location whose image changed drops the old version's chunks.
  *
@@ -76,8 +76,14 @@ final class ChunkCache implements AutoCloseable {
     private final ConcurrentHashMap<Long, Entry> index = new ConcurrentHashMap<>();
     private final BitSet used = new BitSet();
     private final AtomicLong clock = new AtomicLong();
-    /** Pieces in {@link #index}. */
+    /** Pieces in {@link #index}, and the bytes they count for. */
     private long pieceEntries;
+    private long pieceBytes;
+    /**
+     * Pieces may take at most this fraction of the bound: each is an index entry in memory (a full
+     * cache of 4 KiB pieces would be a million of them), and whole chunks serve repeated reads better.
+     */
+    private static final int PIECE_SHARE = 8;
     private final LongAdder hits = new LongAdder();
     private final LongAdder stored = new LongAdder();
     private final LongAdder evictions = new LongAdder();
@@ -250,6 +256,7 @@ final class ChunkCache implements AutoCloseable {
             usedBytes += entry.charge();
             if (entry.piece()) {
                 pieceEntries++;
+                pieceBytes += entry.charge();
             }
             index.put(entry.key, entry);
             maxTick = Math.max(maxTick, entry.tick);
@@ -285,7 +292,13 @@ final class ChunkCache implements AutoCloseable {
      *        image's old chunks are dropped
      */
     Store store(long size, String validator, int chunkSize, int pieceSize, String origin) {
-        String identity = hex(sha256((size + "\n" + validator + "\n" + chunkSize + "\n" + pieceSize)
+        int unit = pieceSize > 0 ? pieceSize : Math.max(1, chunkSize);
+        if (size / unit >= PIECE_BIT) {
+            // beyond what a key can name (petabytes): read without the persistent cache
+            return null;
+        }
+        // without pieces, the name a version had before pieces existed
+        String identity = hex(sha256((size + "\n" + validator + "\n" + chunkSize + (pieceSize > 0 ? "\n" + pieceSize : ""))
                 .getBytes(StandardCharsets.UTF_8)));
         lock.writeLock().lock();
         try {
@@ -356,8 +369,12 @@ final class ChunkCache implements AutoCloseable {
 
         @Override
         public void put(long unit, byte[] data) {
+            if (unit < 0 && index.containsKey(key(~unit / (chunkSize / pieceSize)))) {
+                // its chunk was stored whole meanwhile
+                return;
+            }
             ChunkCache.this.put(key(unit), data);
-            if (unit >= 0 && pieceSize > 0) {
+            if (unit >= 0 && pieceSize > 0 && index.containsKey(key(unit))) {
                 dropPieces(unit);
             }
         }
@@ -574,12 +591,16 @@ final class ChunkCache implements AutoCloseable {
                 return;
             }
             evictTo(maxBytes - need);
+            if (pieceBytes + need > maxBytes / PIECE_SHARE) {
+                evictPiecesTo(maxBytes / PIECE_SHARE - need);
+            }
             Entry entry = new Entry(key, data.length, new int[0], digest, clock.incrementAndGet());
             entry.verified = true;
             pieces.put(key, data);
             entries.put(key, entry.encode());
             index.put(key, entry);
             usedBytes += need;
+            pieceBytes += need;
             pieceEntries++;
             stored.increment();
         } catch (MVStoreException e) {
@@ -624,6 +645,25 @@ final class ChunkCache implements AutoCloseable {
         trim();
     }
 
+    /** Under the write lock: evicts the least recently used pieces until they count for at most {@code limit}. */
+    private void evictPiecesTo(long limit) {
+        List<Entry> all = new ArrayList<>();
+        for (Entry e : index.values()) {
+            if (e.piece()) {
+                all.add(e);
+            }
+        }
+        all.sort(Comparator.comparingLong(e -> e.tick));
+        long target = Math.max(0, limit - maxBytes / PIECE_SHARE / 8);
+        for (Entry e : all) {
+            if (pieceBytes <= target) {
+                break;
+            }
+            remove(e);
+            evictions.increment();
+        }
+    }
+
     private void remove(Entry e) {
         if (!index.remove(e.key, e)) {
             return;
@@ -632,6 +672,7 @@ final class ChunkCache implements AutoCloseable {
         if (e.piece()) {
             pieces.remove(e.key);
             pieceEntries--;
+            pieceBytes -= e.charge();
         }
         freeBlocks(e.blockList, e.charge());
     }

@@ -31,6 +31,8 @@ import com.github.benmanes.caffeine.cache.Caffeine;
  *
  * <p>A read is split at chunk boundaries. Each chunk comes from memory, else from the persistent
  * cache, else from one ranged GET; a chunk already being fetched is waited for, never fetched twice.
+ * A scattered read that misses fetches only the pieces ({@code piece.size}) it touches, which are
+ * cached the same way, until its chunk has missed {@value #PIECE_MISSES} times; then the chunk whole.
  * A reader that goes on where its last read ended is sequential: the next {@code read.ahead} chunks are
  * then fetched before it asks. At most {@code max.fetches} requests are in flight. A read that cannot
  * be served within {@code read.timeout} fails with {@code IO}; a chunk enters a cache only after its
@@ -211,7 +213,8 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
         // for theirs.
         for (int k = 0; k < owned.size();) {
             int end = k + 1;
-            while (end < owned.size() && owned.get(k).key < 0 && owned.get(end).key < 0) {
+            while (end < owned.size() && owned.get(k).key < 0 && owned.get(end).key < 0
+                    && owned.get(end - 1).key - owned.get(end).key <= MAX_PIECE_GAP + 1L) {
                 end++;
             }
             List<CompletableFuture<byte[]>> run = new ArrayList<>();
@@ -299,7 +302,8 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
      * {@code true}; returns {@code false} for the caller to fetch the chunk.
      */
     private boolean inPieces(long index, int from, int n, boolean sequential, List<Part> parts, List<Part> owned) {
-        if (piece == 0) {
+        if (piece == 0 || inFlight.containsKey(index)) {
+            // no pieces, or the whole chunk is on its way: wait for it
             return false;
         }
         long base = index * (chunkSize / piece);
@@ -334,6 +338,9 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
         }
         return true;
     }
+
+    /** The most held pieces fetched again to keep one read's pieces in one request. */
+    static final int MAX_PIECE_GAP = 16;
 
     /** Scattered misses a chunk may have, each fetching pieces, before the next fetches it whole. */
     static final int PIECE_MISSES = 2;
@@ -563,7 +570,8 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
             byte[][] parts;
             try {
                 // a single chunk goes whole to its readers below; a run's chunks go to them as they arrive
-                parts = client.fetch(image, start, lengths, deadline, run.size() == 1 ? null : (part, i) -> {
+                // pieces (a few KiB) go whole to their readers too, through the quick client
+                parts = client.fetch(image, start, lengths, deadline, run.size() == 1 || first < 0 ? null : (part, i) -> {
                     delivered[i] = part;
                     delivered(after(first, i), run.get(i), part);
                 });

