@@ -195,12 +195,10 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
             long chunkStart = index * chunkSize;
             int from = (int) Math.max(0, offset - chunkStart);
             int n = (int) (Math.min(chunkStart + chunkSize, offset + length) - chunkStart) - from;
-            byte[] cached = cached(index);
-            if (cached != null) {
-                traffic.hits.increment();
-                parts.add(new Part(index, from, n, CompletableFuture.completedFuture(cached)));
-            } else if (persistent != null && persistent.contains(index)) {
-                parts.add(new Part(index, from, n, null));
+            Part held = held(index, from, n);
+            if (held != null) {
+                hit(held);
+                parts.add(held);
             } else if (!inPieces(index, from, n, sequential, parts, owned)) {
                 parts.add(claimed(index, from, n, owned));
             }
@@ -278,6 +276,26 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
     }
 
     /**
+     * The part of unit {@code key} if it is held: from memory (complete; the caller that uses it counts
+     * the hit), or to be read from the
+     * persistent cache ({@code data} null); {@code null} when it is neither.
+     */
+    private Part held(long key, int from, int n) {
+        byte[] cached = cached(key);
+        if (cached != null) {
+            return new Part(key, from, n, CompletableFuture.completedFuture(cached));
+        }
+        return persistent != null && persistent.contains(key) ? new Part(key, from, n, null) : null;
+    }
+
+    /** Counts a part found in memory as a hit (one from the persistent cache counts once it is read). */
+    private void hit(Part part) {
+        if (part.data != null) {
+            traffic.hits.increment();
+        }
+    }
+
+    /**
      * The part of unit {@code key} the caller did not find: the load running, else a new one, added to
      * {@code owned} for the caller to run (or already complete if the unit arrived meanwhile).
      */
@@ -309,28 +327,28 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
         long base = index * (chunkSize / piece);
         int p0 = from / piece;
         int p1 = (from + n - 1) / piece;
-        boolean held = true;
-        for (int p = p0; p <= p1 && held; p++) {
+        // one look per piece: what is held now, and whether any is neither held nor on its way
+        Part[] found = new Part[p1 - p0 + 1];
+        boolean missing = false;
+        for (int p = p0; p <= p1; p++) {
             long key = ~(base + p);
-            held = cached(key) != null || inFlight.containsKey(key) || persistent != null && persistent.contains(key);
+            int pieceFrom = Math.max(0, from - p * piece);
+            found[p - p0] = held(key, pieceFrom, Math.min(piece, from + n - p * piece) - pieceFrom);
+            missing |= found[p - p0] == null && !inFlight.containsKey(key);
         }
-        if (!held && (sequential || (p1 - p0 + 1L) * piece > chunkSize / 2 || !scattered.allows(index))) {
+        if (missing && (sequential || (p1 - p0 + 1L) * piece > chunkSize / 2 || !scattered.allows(index))) {
             return false;
         }
         int loads = owned.size();
         for (int p = p0; p <= p1; p++) {
-            long key = ~(base + p);
-            int pieceFrom = Math.max(0, from - p * piece);
-            int pieceN = Math.min(piece, from + n - p * piece) - pieceFrom;
-            byte[] cached = cached(key);
-            if (cached != null) {
-                traffic.hits.increment();
-                parts.add(new Part(key, pieceFrom, pieceN, CompletableFuture.completedFuture(cached)));
-            } else if (persistent != null && persistent.contains(key)) {
-                parts.add(new Part(key, pieceFrom, pieceN, null));
+            Part part = found[p - p0];
+            if (part == null) {
+                int pieceFrom = Math.max(0, from - p * piece);
+                part = claimed(~(base + p), pieceFrom, Math.min(piece, from + n - p * piece) - pieceFrom, owned);
             } else {
-                parts.add(claimed(key, pieceFrom, pieceN, owned));
+                hit(part);
             }
+            parts.add(part);
         }
         if (owned.size() > loads) {
             // counted by the reader that fetches, not by those that join it

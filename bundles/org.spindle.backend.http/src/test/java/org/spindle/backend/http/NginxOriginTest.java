@@ -190,22 +190,33 @@ class NginxOriginTest {
         }
     }
 
+    /**
+     * 600 reads of 512 bytes to 256 KiB at seeded random offsets, each compared with the local file and
+     * told to {@code each} (offset, length); returns the bytes read.
+     */
+    private static long readAtRandom(HttpBackend backend, java.util.function.ObjLongConsumer<Integer> each)
+            throws Exception {
+        SplittableRandom random = new SplittableRandom(7);
+        long read = 0;
+        for (int i = 0; i < 600; i++) {
+            int length = 512 * (1 + random.nextInt(512));
+            long offset = 512L * random.nextLong((SIZE - length) / 512);
+            ByteBuffer b = ByteBuffer.allocate(length);
+            backend.read(offset, b);
+            assertSameAsLocal(b.flip(), offset);
+            each.accept(length, offset);
+            read += length;
+        }
+        return read;
+    }
+
     @Test
     void randomReadsFetchOnlyTheirPiecesUntilAChunkMissesAgainAndAgain() throws Exception {
-        SplittableRandom random = new SplittableRandom(7);
         try (HttpBackend backend = open("/disk.img", null, HttpSettings.MEMORY_CACHE, "1G")) {
             long before = backend.traffic().requests.sum();
             nginx.clearLog();
-            long read = 0;
+            long read = readAtRandom(backend, (length, offset) -> { });
             java.util.Map<Long, Integer> misses = new java.util.HashMap<>();
-            for (int i = 0; i < 600; i++) {
-                int length = 512 * (1 + random.nextInt(512));
-                long offset = 512L * random.nextLong((SIZE - length) / 512);
-                ByteBuffer b = ByteBuffer.allocate(length);
-                backend.read(offset, b);
-                assertSameAsLocal(b.flip(), offset);
-                read += length;
-            }
             List<Logged> log = logged(backend, before);
             long served = 0;
             java.util.Set<String> ranges = new HashSet<>();
@@ -247,25 +258,17 @@ class NginxOriginTest {
 
     @Test
     void randomReadsAreByteIdenticalAndEachFetchIsOneChunk() throws Exception {
-        SplittableRandom random = new SplittableRandom(7);
         // a memory cache big enough for every chunk touched, so none is fetched twice; no pieces
         try (HttpBackend backend = open("/disk.img", null, HttpSettings.MEMORY_CACHE, "1G", HttpSettings.PIECE_SIZE,
                 "0")) {
             long before = backend.traffic().requests.sum();
             nginx.clearLog();
             Set<Long> chunks = new HashSet<>();
-            long read = 0;
-            for (int i = 0; i < 600; i++) {
-                int length = 512 * (1 + random.nextInt(512));
-                long offset = 512L * random.nextLong((SIZE - length) / 512);
-                ByteBuffer b = ByteBuffer.allocate(length);
-                backend.read(offset, b);
-                assertSameAsLocal(b.flip(), offset);
+            long read = readAtRandom(backend, (length, offset) -> {
                 for (long c = offset / CHUNK; c <= (offset + length - 1) / CHUNK; c++) {
                     chunks.add(c);
                 }
-                read += length;
-            }
+            });
             List<Logged> log = logged(backend, before);
             assertWholeChunkRanges(log, backend.image().etag(), true);
             long served = log.stream().mapToLong(Logged::bodyBytes).sum();
