@@ -399,7 +399,9 @@ final class VhdDisk implements VirtualDisk, AllocationMap, Overlay {
         int n = src.remaining();
         if (bat[block] == UNUSED) {
             if (!differencing && Zeros.isZero(src)) {
-                return; // an unallocated block of a dynamic disk reads as zeros already
+                // the block reads as zeros already: the bytes are taken, nothing is written
+                src.position(src.limit());
+                return;
             }
             allocate(block);
         }

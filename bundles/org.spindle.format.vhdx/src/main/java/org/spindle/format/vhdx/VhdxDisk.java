@@ -396,7 +396,9 @@ final class VhdxDisk implements VirtualDisk, AllocationMap, Overlay {
         }
         boolean readsAsParent = differencing && state == VhdxLayout.PAYLOAD_NOT_PRESENT;
         if (!readsAsParent && Zeros.isZero(src)) {
-            return; // the block reads as zeros already
+            // the block reads as zeros already: the bytes are taken, nothing is written
+            src.position(src.limit());
+            return;
         }
         file.beginModification();
         boolean whole = inBlock == 0 && n == blockSize;

@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Random;
 
 import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
@@ -94,6 +95,29 @@ class VhdxDiskPropertiesTest {
     private final DiskOpener opener = new DiskOpener(registry);
     /** The opener's memory volumes, where the differencing fixtures live. */
     private final MemoryBackendProvider memory = (MemoryBackendProvider) registry.provider("memory").orElseThrow();
+
+    /**
+     * A write over several blocks whose first block's part is zeros, into blocks not yet allocated:
+     * the zeros are skipped (they read as zeros already) but still taken from the buffer, so the next
+     * block gets its own bytes, not the zeros again.
+     */
+    @Example
+    void aZeroPartOfAWriteIsTakenFromTheBufferWithoutBeingWritten() throws Exception {
+        try (Fixture fixture = new Fixture(Map.of("block_size", "1M"), null)) {
+            VirtualDisk disk = fixture.create(CAPACITY, 4096);
+            byte[] data = new byte[3 << 20];
+            new java.util.SplittableRandom(5).nextBytes(data);
+            java.util.Arrays.fill(data, 0, (1 << 20) + 512, (byte) 0);
+            ByteBuffer src = ByteBuffer.wrap(data);
+            disk.write(4096, src);
+            assertThat(src.hasRemaining()).isFalse();
+            ByteBuffer back = ByteBuffer.allocate(data.length);
+            disk.read(4096, back);
+            assertThat(back.array()).isEqualTo(data);
+            disk.close();
+            fixture.assertClean();
+        }
+    }
 
     private final class Fixture implements DiskFixture {
         private final MemoryBackendProvider provider = new MemoryBackendProvider();
