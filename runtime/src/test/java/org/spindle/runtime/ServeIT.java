@@ -142,6 +142,18 @@ class ServeIT {
         }
         assertThat(new String(get("/metrics").body(), StandardCharsets.UTF_8))
                 .contains("spindle_server_leases_issued_total 1");
+        // the same with each lease presented as the signed URL the server gives (…?cap=…)
+        System.setProperty("spindle.http.cache.size", "0");
+        try (StorageBackend backend = new HttpBackendProvider().open(URI.create(base + "/v1/images/secret.img#lease.url="
+                + base + "/v1/leases&lease.token.env=" + ISSUER_ENV + "&lease.as=url"), AccessMode.READ_ONLY)) {
+            ByteBuffer all = ByteBuffer.allocate(secret.length);
+            backend.read(0, all);
+            assertThat(all.array()).isEqualTo(secret);
+        } finally {
+            System.clearProperty("spindle.http.cache.size");
+        }
+        assertThat(new String(get("/metrics").body(), StandardCharsets.UTF_8))
+                .contains("spindle_server_leases_issued_total 2");
         // without a lease the server refuses, and the backend says so
         System.setProperty("spindle.http.cache.size", "0");
         try {

@@ -1,21 +1,40 @@
 package org.spindle.backend.http;
 
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.time.Clock;
 import java.util.Optional;
 import java.util.function.Function;
 
 /**
- * Where a request's {@code Authorization} comes from. Values are held in memory only: they are never
- * logged, put in a message or written to disk (the cache is keyed by size and validator, never by a
- * URL or a token).
+ * What grants a request access: its {@code Authorization}, or the signed URL it goes to. Values are
+ * held in memory only: they are never logged, put in a message or written to disk (the cache is keyed
+ * by size and validator, never by a URL or a token).
  */
 interface Credentials {
     /** The {@code Authorization} header value to send now, or empty for none. */
     Optional<String> authorization();
 
     /**
-     * Called after a 401 or 403 of a request that carried {@code refused} (an {@code Authorization}
-     * value, or {@code null}): obtains fresh credentials. Returns whether there is anything new to try;
-     * {@code false} makes the refusal final.
+     * The URL a request for the image at {@code configured} goes to now: {@code configured} itself, or
+     * a signed URL that stands for it until it expires.
+     */
+    default URI target(URI configured) {
+        return configured;
+    }
+
+    /**
+     * What the request {@code sent} presented, as {@link #renew} wants it back after a refusal: its
+     * {@code Authorization} (or {@code null}), or for signed URLs the URL.
+     */
+    default String presented(HttpRequest sent) {
+        return sent.headers().firstValue("Authorization").orElse(null);
+    }
+
+    /**
+     * Called after a 401 or 403 of a request that presented {@code refused} (see {@link #presented}):
+     * obtains fresh credentials. Returns whether there is anything new to try; {@code false} makes the
+     * refusal final.
      */
     boolean renew(String refused);
 
@@ -36,6 +55,42 @@ interface Credentials {
             return false;
         }
     };
+
+    /**
+     * A URL signed by its issuer, used as given: nothing can renew it, but when its query says when it
+     * expires ({@link SignedUrls#expiry}), a refusal after that time says so, so that the operator
+     * knows to give a fresh one (or to use leases, which are renewed).
+     */
+    static Credentials signed(URI url, Clock clock) {
+        Optional<SignedUrls.Expiry> expiry = SignedUrls.expiry(url);
+        if (expiry.isEmpty()) {
+            return NONE;
+        }
+        return new Credentials() {
+            @Override
+            public Optional<String> authorization() {
+                return Optional.empty();
+            }
+
+            @Override
+            public boolean renew(String refused) {
+                return false;
+            }
+
+            @Override
+            public Optional<String> problem() {
+                SignedUrls.Expiry e = expiry.get();
+                return clock.instant().isBefore(e.at()) ? Optional.empty()
+                        : Optional.of("the signed URL expired at " + e.at() + " (its " + e.parameter()
+                                + "); give a fresh one, or take leases from a lease service (lease.url)");
+            }
+
+            @Override
+            public String toString() {
+                return "a signed URL valid until " + expiry.get().at();
+            }
+        };
+    }
 
     /**
      * A bearer token read from the environment variable {@code name} at every request, so that a token

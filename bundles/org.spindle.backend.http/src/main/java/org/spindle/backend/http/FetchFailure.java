@@ -59,12 +59,15 @@ final class FetchFailure extends IOException {
         return new FetchFailure(Action.REAUTHORIZE, Kind.ACCESS_DENIED, message, null, null);
     }
 
-    /** This refusal, knowing the {@code Authorization} the refused request carried (or none). */
+    /** This refusal, knowing the credentials the refused request presented (or none). */
     FetchFailure refused(String authorization) {
         return new FetchFailure(action, kind, getMessage(), retryAfter, getCause(), authorization);
     }
 
-    /** For {@link Action#REAUTHORIZE}: the {@code Authorization} that was refused, or {@code null}. */
+    /**
+     * For {@link Action#REAUTHORIZE}: the credentials that were refused ({@link Credentials#presented}),
+     * or {@code null}.
+     */
     String refusedAuthorization() {
         return action == Action.REAUTHORIZE ? location : null;
     }

@@ -102,6 +102,10 @@ public final class HttpBackendProvider implements StorageBackendProvider, WholeO
 
         @AttributeDefinition(description = "How long before its expiry a lease is renewed (60s)")
         String lease_refresh() default "60s";
+
+        @AttributeDefinition(description = "How a lease is presented: header (Authorization: Bearer) or url (the"
+                + " signed URL the lease service gives for the image, used instead of the image's URL)")
+        String lease_as() default "header";
     }
 
     private final Object lock = new Object();
@@ -191,6 +195,7 @@ public final class HttpBackendProvider implements StorageBackendProvider, WholeO
         values.put(HttpSettings.LEASE_URL, c.lease_url());
         values.put(HttpSettings.LEASE_TOKEN_ENV, c.lease_token_env());
         values.put(HttpSettings.LEASE_REFRESH, c.lease_refresh());
+        values.put(HttpSettings.LEASE_AS, c.lease_as());
         return HttpSettings.defaults().with(values);
     }
 
@@ -229,6 +234,11 @@ public final class HttpBackendProvider implements StorageBackendProvider, WholeO
         HttpLocations.check(uri);
         String display = HttpLocations.display(uri);
         HttpSettings effective = effective(uri, display);
+        if (effective.lease() != null && effective.lease().asUrl()) {
+            throw new StorageException(Kind.INVALID_CONFIG, "a lease given as a signed URL (lease.as=url) names one"
+                    + " object, the image, and cannot stand for a chunked image's manifest and chunks: use"
+                    + " lease.as=header").withLocation(display).withOperation(Operation.READ);
+        }
         // only what can be checked is kept: an object without a digest is always fetched
         ChunkCache shared = object.cacheable() && object.sha256() != null ? cache(effective) : null;
         ChunkStore store = shared == null ? null : objectStore(shared, object.series());
@@ -306,9 +316,9 @@ public final class HttpBackendProvider implements StorageBackendProvider, WholeO
     }
 
     /**
-     * Where the image's {@code Authorization} comes from: a token from the environment, leases from a
-     * lease service (for the image id {@code lease.image}, else the one in a Spindle server's image URL),
-     * or nothing.
+     * What grants access to the image: a token from the environment, leases from a lease service (for
+     * the image id {@code lease.image}, else the one in a Spindle server's image URL), or the URL itself
+     * (public, or signed: then a refusal after the expiry its query states says so).
      */
     private Credentials credentials(HttpSettings s, URI uri, String display) throws StorageException {
         if (s.lease() != null) {
@@ -318,14 +328,15 @@ public final class HttpBackendProvider implements StorageBackendProvider, WholeO
                             + " this URL (not …/v1/images/ID): set " + HttpSettings.LEASE_IMAGE)
                             .withLocation(display).withOperation(Operation.OPEN));
             // one lease holder per service, image and issuer: images and chunks of one image share leases
-            String key = lease.url() + " " + id + " " + lease.tokenEnv() + " " + lease.refresh();
+            String key = lease.url() + " " + id + " " + lease.tokenEnv() + " " + lease.refresh() + " " + lease.asUrl();
             HttpClient client = objectClient(s, lease.url());
             synchronized (lock) {
                 return leaseHolders.computeIfAbsent(key, k -> new LeaseCredentials(lease.url(), id, lease.tokenEnv(),
-                        lease.refresh(), s.requestTimeout(), client, System::getenv, java.time.Clock.systemUTC()));
+                        lease.refresh(), s.requestTimeout(), client, System::getenv, java.time.Clock.systemUTC(), lease.asUrl()));
             }
         }
-        return s.tokenEnv() == null ? Credentials.NONE : Credentials.bearerFromEnvironment(s.tokenEnv(), System::getenv);
+        return s.tokenEnv() != null ? Credentials.bearerFromEnvironment(s.tokenEnv(), System::getenv)
+                : Credentials.signed(uri, java.time.Clock.systemUTC());
     }
 
     /** Counters of whole-object reads (chunks of chunked images). */

@@ -53,8 +53,13 @@ public record HttpSettings(int chunkSize, int pieceSize, int readAhead, int maxF
      * @param tokenEnv the environment variable holding the issuer's token
      * @param image the image id asked for, or {@code null} to take it from the image's URL
      * @param refresh how long before its expiry a lease is renewed
+     * @param asUrl whether a lease is presented as the signed URL the service gives for the image
+     *        ({@code lease.as=url}) rather than as {@code Authorization: Bearer} ({@code header})
      */
-    public record Lease(URI url, String tokenEnv, String image, Duration refresh) {
+    public record Lease(URI url, String tokenEnv, String image, Duration refresh, boolean asUrl) {
+        public Lease(URI url, String tokenEnv, String image, Duration refresh) {
+            this(url, tokenEnv, image, refresh, false);
+        }
     }
 
     public static final String CHUNK_SIZE = "chunk.size";
@@ -75,6 +80,7 @@ public record HttpSettings(int chunkSize, int pieceSize, int readAhead, int maxF
     public static final String LEASE_TOKEN_ENV = "lease.token.env";
     public static final String LEASE_IMAGE = "lease.image";
     public static final String LEASE_REFRESH = "lease.refresh";
+    public static final String LEASE_AS = "lease.as";
 
     /** The piece size unless set: a page, the smallest block guests read. */
     public static final int DEFAULT_PIECE = 4096;
@@ -168,6 +174,7 @@ public record HttpSettings(int chunkSize, int pieceSize, int readAhead, int maxF
         String leaseEnv = lease == null ? null : lease.tokenEnv();
         String leaseImage = lease == null ? null : lease.image();
         Duration leaseRefresh = lease == null ? Duration.ofSeconds(60) : lease.refresh();
+        boolean leaseAsUrl = lease != null && lease.asUrl();
         for (Map.Entry<String, String> e : values.entrySet()) {
             String key = e.getKey();
             String value = e.getValue() == null ? "" : e.getValue().strip();
@@ -191,6 +198,11 @@ public record HttpSettings(int chunkSize, int pieceSize, int readAhead, int maxF
                     case LEASE_TOKEN_ENV -> leaseEnv = value.isEmpty() ? null : value;
                     case LEASE_IMAGE -> leaseImage = value.isEmpty() ? null : value;
                     case LEASE_REFRESH -> leaseRefresh = duration(value);
+                    case LEASE_AS -> leaseAsUrl = switch (value.toLowerCase(Locale.ROOT)) {
+                        case "", "header" -> false;
+                        case "url" -> true;
+                        default -> throw new IllegalArgumentException("must be header or url");
+                    };
                     default -> throw new StorageException(Kind.INVALID_CONFIG, "unknown HTTP setting '" + key
                             + "' (known: " + String.join(", ", keys()) + ")").withOperation(Operation.CONFIGURE);
                 }
@@ -203,6 +215,10 @@ public record HttpSettings(int chunkSize, int pieceSize, int readAhead, int maxF
                         + ex.getMessage(), ex).withOperation(Operation.CONFIGURE);
             }
         }
+        if (leaseAsUrl && leaseUrl == null) {
+            throw new StorageException(Kind.INVALID_CONFIG, "HTTP setting " + LEASE_AS + "=url needs " + LEASE_URL
+                    + ", the lease service that gives the signed URLs").withOperation(Operation.CONFIGURE);
+        }
         boolean pieceGiven = piece != null;
         if (piece == null) {
             piece = pieceSize;
@@ -211,7 +227,7 @@ public record HttpSettings(int chunkSize, int pieceSize, int readAhead, int maxF
         try {
             result = new HttpSettings(chunk, piece, ahead, fetches, tries, backoff, connect, request, read, version, dir,
                     cache, memory, env, leaseUrl == null ? null : new Lease(leaseUrl, leaseEnv, leaseImage,
-                            leaseRefresh));
+                            leaseRefresh, leaseAsUrl));
         } catch (IllegalArgumentException ex) {
             throw new StorageException(Kind.INVALID_CONFIG, ex.getMessage(), ex).withOperation(Operation.CONFIGURE);
         }
@@ -227,7 +243,7 @@ public record HttpSettings(int chunkSize, int pieceSize, int readAhead, int maxF
     public static java.util.List<String> keys() {
         return java.util.List.of(CHUNK_SIZE, PIECE_SIZE, READ_AHEAD, MAX_FETCHES, RETRIES, RETRY_BACKOFF, CONNECT_TIMEOUT,
                 REQUEST_TIMEOUT, READ_TIMEOUT, HTTP_VERSION, CACHE_DIR, CACHE_SIZE, MEMORY_CACHE, TOKEN_ENV, LEASE_URL,
-                LEASE_TOKEN_ENV, LEASE_IMAGE, LEASE_REFRESH);
+                LEASE_TOKEN_ENV, LEASE_IMAGE, LEASE_REFRESH, LEASE_AS);
     }
 
     /**

@@ -21,13 +21,16 @@ import com.fasterxml.jackson.core.StreamReadConstraints;
 
 /**
  * Short-lived read leases from a lease service ({@code POST /v1/leases}, as Spindle's image server
- * offers), obtained with the issuer's bearer token and sent as {@code Authorization: Bearer …}. A lease
- * is renewed before it expires ({@code lease.refresh} ahead of its expiry, or half its life when that
- * is shorter), so requests never go out with a lease about to lapse; a 401 or 403 gets one new lease
- * and one more try. The issuer token is read from the environment each time a lease is asked for and,
- * like the leases, is held in memory only: never logged, put in a message or written to disk.
+ * offers), obtained with the issuer's bearer token. A lease is presented either as
+ * {@code Authorization: Bearer …} or, with {@code lease.as=url}, as the signed URL the service gives
+ * for the image: requests then go to that URL instead of the configured one. A lease is renewed before
+ * it expires ({@code lease.refresh} ahead of its expiry, or half its life when that is shorter), so
+ * requests never go out with a lease about to lapse; a 401 or 403 gets one new lease and one more try.
+ * The issuer token is read from the environment each time a lease is asked for and, like the leases,
+ * is held in memory only: never logged, put in a message or written to disk.
  *
- * <p>The service answers {@code {"authorization": "Bearer …", "expiresAt": "2026-…Z", …}}.
+ * <p>The service answers {@code {"authorization": "Bearer …", "url": "https://…", "expiresAt":
+ * "2026-…Z", …}}; the field the chosen presentation needs must be there.
  */
 final class LeaseCredentials implements Credentials {
     /** What a bearer token may contain (RFC 6750 §2.1), so a lease cannot smuggle a header line in. */
@@ -48,8 +51,11 @@ final class LeaseCredentials implements Credentials {
     private final HttpClient client;
     private final Function<String, String> environment;
     private final Clock clock;
+    /** Whether the lease is presented as a signed URL rather than a header. */
+    private final boolean asUrl;
 
-    private String header;
+    /** The lease as presented: the {@code Authorization} value, or the signed URL. */
+    private String held;
     private Instant expiresAt;
     private Instant refreshAt;
     private String problem;
@@ -64,6 +70,13 @@ final class LeaseCredentials implements Credentials {
      */
     LeaseCredentials(URI service, String imageId, String issuerEnv, Duration margin, Duration timeout,
             HttpClient client, Function<String, String> environment, Clock clock) {
+        this(service, imageId, issuerEnv, margin, timeout, client, environment, clock, false);
+    }
+
+    /** @param asUrl whether leases are presented as the signed URL the service gives, not as a header */
+    LeaseCredentials(URI service, String imageId, String issuerEnv, Duration margin, Duration timeout,
+            HttpClient client, Function<String, String> environment, Clock clock, boolean asUrl) {
+        this.asUrl = asUrl;
         this.service = service;
         this.display = HttpLocations.display(service);
         this.imageId = imageId;
@@ -90,32 +103,48 @@ final class LeaseCredentials implements Credentials {
     static final Duration FAILURE_PAUSE = Duration.ofSeconds(2);
 
     @Override
-    public synchronized Optional<String> authorization() {
+    public Optional<String> authorization() {
+        return asUrl ? Optional.empty() : current();
+    }
+
+    @Override
+    public URI target(URI configured) {
+        // without a lease the configured URL is asked, and its refusal names the lease problem
+        return asUrl ? current().map(URI::create).orElse(configured) : configured;
+    }
+
+    @Override
+    public String presented(HttpRequest sent) {
+        return asUrl ? sent.uri().toString() : Credentials.super.presented(sent);
+    }
+
+    /** The lease to present now, obtained or renewed first when it is due. */
+    private synchronized Optional<String> current() {
         Instant now = clock.instant();
-        if (header == null || !now.isBefore(refreshAt)) {
+        if (held == null || !now.isBefore(refreshAt)) {
             try {
                 obtain(now);
             } catch (LeaseException e) {
                 problem = e.getMessage();
                 // a lease that is due for renewal but not expired still works: use it, try again next time
-                if (header != null && now.isBefore(expiresAt)) {
-                    return Optional.of(header);
+                if (held != null && now.isBefore(expiresAt)) {
+                    return Optional.of(held);
                 }
                 return Optional.empty();
             }
         }
-        return Optional.of(header);
+        return Optional.of(held);
     }
 
     @Override
     public synchronized boolean renew(String refused) {
-        if (header != null && !header.equals(refused) && clock.instant().isBefore(refreshAt)) {
+        if (held != null && !held.equals(refused) && clock.instant().isBefore(refreshAt)) {
             // another request renewed the lease since this one was sent
             return true;
         }
         try {
             obtain(clock.instant());
-            return !header.equals(refused);
+            return !held.equals(refused);
         } catch (LeaseException e) {
             problem = e.getMessage();
             return false;
@@ -173,13 +202,13 @@ final class LeaseCredentials implements Credentials {
             throw new LeaseException("the lease service " + display + " answered " + response.statusCode()
                     + errorOf(answer).replace(issuer.strip(), "…"));
         }
-        Lease lease = parse(answer);
+        Lease lease = parse(answer, issuer.strip());
         if (!lease.expiresAt.isAfter(now)) {
             throw new LeaseException("the lease service " + display + " gave a lease that has already expired ("
                     + lease.expiresAt + ")");
         }
         Duration life = Duration.between(now, lease.expiresAt);
-        header = lease.authorization;
+        held = lease.presented;
         expiresAt = lease.expiresAt;
         refreshAt = lease.expiresAt.minus(margin.compareTo(life.dividedBy(2)) < 0 ? margin : life.dividedBy(2));
         problem = null;
@@ -200,14 +229,15 @@ final class LeaseCredentials implements Credentials {
         return out.toByteArray();
     }
 
-    private record Lease(String authorization, Instant expiresAt) {
+    private record Lease(String presented, Instant expiresAt) {
     }
 
-    private Lease parse(byte[] answer) throws LeaseException {
+    private Lease parse(byte[] answer, String issuer) throws LeaseException {
         if (answer.length > MAX_ANSWER) {
             throw new LeaseException("the lease service " + display + " answered with more than 64 KiB");
         }
         String authorization = null;
+        String url = null;
         String expires = null;
         try (JsonParser p = JSON.createParser(answer)) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
@@ -218,6 +248,8 @@ final class LeaseCredentials implements Credentials {
                 JsonToken value = p.nextToken();
                 if (value == JsonToken.VALUE_STRING && name.equals("authorization")) {
                     authorization = p.getText();
+                } else if (value == JsonToken.VALUE_STRING && name.equals("url")) {
+                    url = p.getText();
                 } else if (value == JsonToken.VALUE_STRING && name.equals("expiresAt")) {
                     expires = p.getText();
                 } else {
@@ -227,20 +259,51 @@ final class LeaseCredentials implements Credentials {
         } catch (IOException e) {
             throw new LeaseException("the lease service " + display + " answered with malformed JSON");
         }
-        if (authorization == null || !BEARER.matcher(authorization).matches()) {
+        String presented;
+        if (asUrl) {
+            presented = signedUrl(url, issuer);
+        } else if (authorization == null || !BEARER.matcher(authorization).matches()) {
             // the value is a secret: it is not quoted
             throw new LeaseException("the lease service " + display + " answered without a bearer token in"
                     + " \"authorization\"");
+        } else {
+            presented = authorization;
         }
         if (expires == null) {
             throw new LeaseException("the lease service " + display + " answered without \"expiresAt\"");
         }
         try {
-            return new Lease(authorization, Instant.parse(expires));
+            return new Lease(presented, Instant.parse(expires));
         } catch (DateTimeParseException e) {
             throw new LeaseException("the lease service " + display + " answered with an expiresAt that is not an"
                     + " ISO-8601 instant");
         }
+    }
+
+    /**
+     * Checks the signed URL of a lease: an absolute http(s) URL with a host, without user information
+     * or fragment, and that does not hand the issuer's token to the image server. Its text is a
+     * secret and is never quoted.
+     */
+    private String signedUrl(String url, String issuer) throws LeaseException {
+        if (url == null) {
+            throw new LeaseException("the lease service " + display + " answered without a signed URL in \"url\""
+                    + " (lease.as=url)");
+        }
+        URI u;
+        try {
+            u = new URI(url);
+        } catch (java.net.URISyntaxException e) {
+            throw new LeaseException("the lease service " + display + " answered with a \"url\" that is not a URL");
+        }
+        String scheme = u.getScheme();
+        if (!u.isAbsolute() || u.isOpaque() || u.getHost() == null || u.getRawUserInfo() != null
+                || u.getRawFragment() != null || !("https".equalsIgnoreCase(scheme) || "http".equalsIgnoreCase(scheme))
+                || url.contains(issuer)) {
+            throw new LeaseException("the lease service " + display + " answered with a \"url\" that is not an"
+                    + " http(s) URL with a host and without user information or fragment");
+        }
+        return url;
     }
 
     /** The service's own explanation ({@code {"error": "…"}}), shortened, or nothing. */
@@ -264,7 +327,7 @@ final class LeaseCredentials implements Credentials {
 
     @Override
     public String toString() {
-        return "leases from " + display + " for " + imageId;
+        return "leases from " + display + " for " + imageId + (asUrl ? " as signed URLs" : "");
     }
 
     private static final class LeaseException extends Exception {

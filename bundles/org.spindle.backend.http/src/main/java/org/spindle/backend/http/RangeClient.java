@@ -150,7 +150,7 @@ final class RangeClient implements AutoCloseable {
      */
     RemoteImage discover(long deadline) throws StorageException {
         return withRetries(Operation.OPEN, 0, 0, deadline, timeout -> {
-            HttpResponse<Void> head = send(request(uri, timeout).method("HEAD", HttpRequest.BodyPublishers.noBody()),
+            HttpResponse<Void> head = send(request(timeout).method("HEAD", HttpRequest.BodyPublishers.noBody()),
                     info -> info.statusCode() / 100 == 3 ? ExactBody.<Void>refusing(problem(info.statusCode(),
                             info.headers(), null).orElseThrow()) : BodySubscribers.discarding(), timeout);
             int status = head.statusCode();
@@ -177,7 +177,7 @@ final class RangeClient implements AutoCloseable {
 
     /** {@code GET} of the first byte: the total comes from {@code Content-Range}. */
     private RemoteImage probe(Duration timeout) throws FetchFailure {
-        HttpResponse<byte[]> response = send(request(uri, timeout).header("Range", "bytes=0-0").GET(), info -> {
+        HttpResponse<byte[]> response = send(request(timeout).header("Range", "bytes=0-0").GET(), info -> {
             Optional<BodySubscriber<byte[]>> refused = checked(info, null);
             if (refused.isPresent()) {
                 return refused.get();
@@ -240,7 +240,7 @@ final class RangeClient implements AutoCloseable {
             }
             int[] rest = Arrays.copyOfRange(lengths, from, lengths.length);
             long end = start + total - 1;
-            HttpRequest.Builder request = request(uri, timeout).GET().header("Range", "bytes=" + at + "-" + end);
+            HttpRequest.Builder request = request(timeout).GET().header("Range", "bytes=" + at + "-" + end);
             image.ifRange().ifPresent(v -> request.header("If-Range", v));
             long first = at;
             HttpResponse<byte[][]> response = send(partDone == null ? quick : bulk(), request,
@@ -263,7 +263,7 @@ final class RangeClient implements AutoCloseable {
      * be {@code size}.
      */
     byte[] fetchWhole(int size, long deadline) throws StorageException {
-        return withRetries(Operation.READ, 0, size, deadline, timeout -> send(request(uri, timeout).GET(),
+        return withRetries(Operation.READ, 0, size, deadline, timeout -> send(request(timeout).GET(),
                 info -> whole(info, size), timeout).body());
     }
 
@@ -431,7 +431,12 @@ final class RangeClient implements AutoCloseable {
         }
     }
 
-    private HttpRequest.Builder request(URI target, Duration timeout) {
+    /**
+     * A request for the image: to its URL, or to the signed URL that stands for it now, with the
+     * {@code Authorization} the credentials give.
+     */
+    private HttpRequest.Builder request(Duration timeout) {
+        URI target = credentials.target(uri);
         HttpRequest.Builder b = HttpRequest.newBuilder(target).timeout(timeout).header("Accept-Encoding", "identity");
         if (sameOrigin(target, uri)) {
             credentials.authorization().ifPresent(v -> b.header("Authorization", v));
@@ -452,6 +457,7 @@ final class RangeClient implements AutoCloseable {
             Duration timeout) throws FetchFailure {
         long end = System.nanoTime() + timeout.toNanos();
         HttpRequest request = builder.build();
+        HttpRequest first = request;
         for (int hop = 0;; hop++) {
             traffic.requests.increment();
             CompletableFuture<HttpResponse<T>> future = via.sendAsync(request, handler);
@@ -490,7 +496,7 @@ final class RangeClient implements AutoCloseable {
                 }
                 if (cause instanceof FetchFailure f) {
                     throw f.action() == FetchFailure.Action.REAUTHORIZE
-                            ? f.refused(request.headers().firstValue("Authorization").orElse(null)) : f;
+                            ? f.refused(credentials.presented(first)) : f;
                 }
                 if (cause instanceof HttpTimeoutException) {
                     throw FetchFailure.retry("no answer within " + timeout.toMillis() + " ms", null, cause);

@@ -118,6 +118,14 @@ class LeaseCredentialsTest {
                 environment::get, clock);
     }
 
+    private LeaseCredentials signedLeases() {
+        HttpClient client = HttpClient.newHttpClient();
+        closing.add(client::shutdownNow);
+        URI url = URI.create("http://127.0.0.1:" + service.getAddress().getPort() + "/v1/leases");
+        return new LeaseCredentials(url, "disk", "LEASE_ISSUER", Duration.ofSeconds(30), Duration.ofSeconds(5), client,
+                environment::get, clock, true);
+    }
+
     private HttpBackend open(Credentials credentials) throws StorageException {
         HttpSettings settings = HttpSettings.defaults().with(Map.of(HttpSettings.CHUNK_SIZE, Integer.toString(CHUNK),
                 HttpSettings.READ_AHEAD, "0", HttpSettings.MEMORY_CACHE, "0", HttpSettings.RETRY_BACKOFF, "5ms"));
@@ -202,6 +210,76 @@ class LeaseCredentialsTest {
         ttl = Duration.ofSeconds(120);
         issued = 0;
         assertThat(read(open(leases()), 0)).isEqualTo(expected(0));
+    }
+
+    @Test
+    void aLeaseGivenAsASignedUrlIsWhereReadsGoAndIsRenewedBeforeItExpires() throws Exception {
+        answer = "{\"imageId\":\"disk\",\"url\":\"" + origin.uri("/v1/images/disk")
+                + "?cap=lease-%d\",\"expiresAt\":\"%s\"}";
+        origin.requireSignature("cap", "lease-1");
+        HttpBackend backend = open(signedLeases());
+        assertThat(read(backend, 1)).isEqualTo(expected(1));
+        assertThat(requests).hasSize(1);
+        assertThat(origin.log()).isNotEmpty().allSatisfy(seen -> {
+            assertThat(seen.path()).isEqualTo("/v1/images/disk?cap=lease-1");
+            assertThat(seen.authorization()).isNull();
+        });
+
+        // 80 s into a 120 s lease: kept; 95 s: within the 30 s margin, so the next read asks for a new
+        // signed URL first and is not refused once
+        clock.advance(Duration.ofSeconds(80));
+        assertThat(read(backend, 2)).isEqualTo(expected(2));
+        assertThat(requests).hasSize(1);
+        clock.advance(Duration.ofSeconds(15));
+        origin.requireSignature("cap", "lease-2");
+        origin.clearLog();
+        assertThat(read(backend, 3)).isEqualTo(expected(3));
+        assertThat(requests).hasSize(2);
+        assertThat(origin.log()).singleElement().satisfies(seen ->
+                assertThat(seen.path()).isEqualTo("/v1/images/disk?cap=lease-2"));
+
+        // the server stops taking lease-2 before it expires: 403, one new URL, one more try
+        origin.requireSignature("cap", "lease-3");
+        assertThat(read(backend, 4)).isEqualTo(expected(4));
+        assertThat(requests).hasSize(3);
+
+        // refused again after renewal: ACCESS_DENIED, no bytes, and neither URL's query in the message
+        origin.requireSignature("cap", "something-else");
+        ByteBuffer dst = ByteBuffer.allocate(100);
+        assertThatThrownBy(() -> backend.read(5L * CHUNK, dst)).isInstanceOfSatisfying(StorageException.class, e -> {
+            assertThat(e.kind()).isEqualTo(Kind.ACCESS_DENIED);
+            assertThat(e.getMessage()).contains("403").doesNotContain("lease-", "cap=", "ISSUER");
+        });
+        assertThat(dst.position()).isZero();
+        assertThat(requests).hasSize(4);
+    }
+
+    @Test
+    void aSignedUrlLeaseMustBeAnHttpUrlAndIsNeverQuoted() throws Exception {
+        origin.requireSignature("cap", "lease-1");
+        answer = "{\"authorization\":\"Bearer lease-%d\",\"expiresAt\":\"%s\"}";
+        assertThatThrownBy(() -> open(signedLeases())).isInstanceOfSatisfying(StorageException.class, e -> {
+            assertThat(e.kind()).isEqualTo(Kind.ACCESS_DENIED);
+            assertThat(e.getMessage()).contains("without a signed URL in \"url\"");
+        });
+        for (String bad : new String[] {"ftp://127.0.0.1/disk?cap=lease-%d", "http://u:p@127.0.0.1/disk?cap=lease-%d",
+                "/v1/images/disk?cap=lease-%d", "http://127.0.0.1/disk?cap=lease-%d#frag",
+                "http://127.0.0.1/disk?cap=lease-%d&issuer=ISSUER"}) {
+            answer = "{\"url\":\"" + bad + "\",\"expiresAt\":\"%s\"}";
+            assertThatThrownBy(() -> open(signedLeases())).as(bad).isInstanceOfSatisfying(StorageException.class, e -> {
+                assertThat(e.getMessage()).contains("is not an http(s) URL").doesNotContain("lease-", "u:p", "ISSUER");
+            });
+        }
+        answer = "{\"url\":\"" + origin.uri("/v1/images/disk") + "?cap=lease-%d\",\"expiresAt\":\"%s\"}";
+        issued = 0;
+        assertThat(read(open(signedLeases()), 0)).isEqualTo(expected(0));
+        assertThatThrownBy(() -> HttpSettings.defaults().with(Map.of(HttpSettings.LEASE_AS, "url")))
+                .hasMessageContaining("lease.as=url needs lease.url");
+        assertThatThrownBy(() -> HttpSettings.defaults().with(Map.of(HttpSettings.LEASE_URL, "https://h/v1/leases",
+                HttpSettings.LEASE_TOKEN_ENV, "X", HttpSettings.LEASE_AS, "cookie"))).hasMessageContaining(
+                        "lease.as='cookie': must be header or url");
+        assertThat(HttpSettings.defaults().with(Map.of(HttpSettings.LEASE_URL, "https://h/v1/leases",
+                HttpSettings.LEASE_TOKEN_ENV, "X", HttpSettings.LEASE_AS, "URL")).lease().asUrl()).isTrue();
     }
 
     @Test

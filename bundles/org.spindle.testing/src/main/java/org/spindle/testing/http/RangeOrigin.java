@@ -41,6 +41,7 @@ public final class RangeOrigin implements AutoCloseable {
     private final AtomicInteger generation = new AtomicInteger();
     private volatile boolean headAllowed = true;
     private volatile String token;
+    private volatile String signature;
 
     public RangeOrigin() throws IOException {
         loopback = new Loopback("range-origin", this::serve);
@@ -61,6 +62,15 @@ public final class RangeOrigin implements AutoCloseable {
     /** Makes HEAD answer 405, as some signed-URL services do. */
     public RangeOrigin refuseHead() {
         headAllowed = false;
+        return this;
+    }
+
+    /**
+     * Requires the query parameter {@code name=value} of a signed URL, answering 403 (as S3 does to an
+     * expired or wrong signature) to a request without it; {@code null} requires none.
+     */
+    public RangeOrigin requireSignature(String name, String value) {
+        signature = name == null ? null : name + "=" + value;
         return this;
     }
 
@@ -155,6 +165,12 @@ public final class RangeOrigin implements AutoCloseable {
             return;
         }
         int query = path.indexOf('?');
+        String required = signature;
+        if (required != null && (query < 0 || !java.util.Arrays.asList(path.substring(query + 1).split("&"))
+                .contains(required))) {
+            write(out, 403, "Forbidden", Map.of("Content-Length", "0"), null, 0, 0);
+            return;
+        }
         Image image = images.get(query < 0 ? path : path.substring(0, query));
         if (image == null) {
             write(out, 404, "Not Found", Map.of("Content-Length", "0"), null, 0, 0);
