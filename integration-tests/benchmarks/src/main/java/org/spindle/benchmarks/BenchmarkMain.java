@@ -22,6 +22,10 @@ import org.openjdk.jmh.runner.options.CommandLineOptions;
  * favours whichever runs first. So the whole set runs {@code --rounds N} times (default 3), a ratio is
  * taken within each round, and the median ratio is reported with the spread. Other arguments are
  * JMH's own ({@code -f}, {@code -wi}, {@code -i}, a benchmark name pattern, ...).
+ *
+ * <p>A benchmark in {@code SampleTime} mode is scored by its median invocation, turned into
+ * operations per second: one invocation much slower than the rest (a peer that hung and was restarted)
+ * does not move it, as it would a mean.
  */
 public final class BenchmarkMain {
     /** The path each benchmark is measured against: the first of these it has. */
@@ -55,7 +59,7 @@ public final class BenchmarkMain {
                         }
                     }
                     byBenchmark.computeIfAbsent(name.toString(), k -> new TreeMap<>())
-                            .put(path, result.getPrimaryResult().getScore());
+                            .put(path, score(result));
                 }
             }
             byBenchmark.forEach((name, byPath) -> {
@@ -92,6 +96,16 @@ public final class BenchmarkMain {
                     name, path, median(list), format(list, "%.3f"), path, format(scores.get(name).get(path), "%.1f"),
                     base, format(scores.get(name).get(base), "%.1f"));
         }));
+    }
+
+    /** Operations per second: the primary score, or for sampled times the median's reciprocal. */
+    private static double score(RunResult result) {
+        if (result.getParams().getMode() != org.openjdk.jmh.annotations.Mode.SampleTime) {
+            return result.getPrimaryResult().getScore();
+        }
+        double median = result.getPrimaryResult().getStatistics().getPercentile(50);
+        double secondsPerUnit = result.getParams().getTimeUnit().toNanos(1) / 1e9;
+        return 1 / (median * secondsPerUnit);
     }
 
     private static String baselineOf(java.util.Collection<String> paths) {

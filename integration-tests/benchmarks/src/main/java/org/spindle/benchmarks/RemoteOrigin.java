@@ -108,17 +108,48 @@ final class RemoteOrigin implements AutoCloseable {
      * not stall the run).
      */
     static void run(List<String> command) throws IOException, InterruptedException {
+        if (!runWithin(command, java.time.Duration.ofMinutes(2))) {
+            throw new IOException(String.join(" ", command) + " did not finish within two minutes");
+        }
+    }
+
+    /** How many times in a row a peer may hang before the trial fails. */
+    static final int MOST_HANGS = 10;
+
+    /**
+     * Runs a command that may hang, killing it after {@code limit} and running it again (at most
+     * {@link #MOST_HANGS} times in a row); each hang is counted in {@code hangs}, and the time of each
+     * run that completed is added to {@code completed} (nanoseconds).
+     */
+    static void runAgainIfHung(List<String> command, java.time.Duration limit,
+            java.util.concurrent.atomic.AtomicInteger hangs, List<Long> completed)
+            throws IOException, InterruptedException {
+        for (int attempt = 0; attempt < MOST_HANGS; attempt++) {
+            long start = System.nanoTime();
+            if (runWithin(command, limit)) {
+                completed.add(System.nanoTime() - start);
+                return;
+            }
+            hangs.incrementAndGet();
+        }
+        throw new IOException(String.join(" ", command) + " hung " + MOST_HANGS + " times in a row");
+    }
+
+    /** Runs a command; false if it was killed for taking longer than {@code limit}, an exception if it failed. */
+    private static boolean runWithin(List<String> command, java.time.Duration limit)
+            throws IOException, InterruptedException {
         Path log = Files.createTempFile("spindle-bench-peer", ".log");
         try {
             Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-            if (!p.waitFor(2, java.util.concurrent.TimeUnit.MINUTES)) {
+            if (!p.waitFor(limit.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
                 p.destroyForcibly().waitFor();
-                throw new IOException(String.join(" ", command) + " did not finish within two minutes");
+                return false;
             }
             if (p.exitValue() != 0) {
                 throw new IOException(String.join(" ", command) + " failed with exit code " + p.exitValue() + ": "
                         + Files.readString(log).strip());
             }
+            return true;
         } finally {
             Files.deleteIfExists(log);
         }

@@ -206,17 +206,19 @@ class HttpBackendTest {
         ExecutorService pool = Executors.newFixedThreadPool(8);
         CountDownLatch go = new CountDownLatch(1);
         List<Future<byte[]>> results = new ArrayList<>();
+        // 256 bytes every 512 in one piece: no read starts where another ended, which would make it look
+        // sequential and fetch the whole chunk besides the piece
         for (int i = 0; i < 8; i++) {
             int at = 3 * CHUNK + i * 512;
             results.add(pool.submit(() -> {
                 go.await();
-                return read(backend, at, 512);
+                return read(backend, at, 256);
             }));
         }
         go.countDown();
         for (int i = 0; i < 8; i++) {
             int at = 3 * CHUNK + i * 512;
-            assertThat(results.get(i).get()).isEqualTo(Arrays.copyOfRange(image, at, at + 512));
+            assertThat(results.get(i).get()).isEqualTo(Arrays.copyOfRange(image, at, at + 256));
         }
         pool.shutdown();
         assertThat(origin.rangeRequests()).isEqualTo(1);
@@ -243,6 +245,26 @@ class HttpBackendTest {
             assertThat(Long.parseLong(m.group(1)) % CHUNK).isZero();
             assertThat((last + 1) % CHUNK == 0 || last + 1 == image.length).isTrue();
         });
+    }
+
+    @Test
+    void readsLargerThanTheReadAheadWindowFetchEachByteOnce() throws Exception {
+        // 12 MiB read 40 chunks at a time, with memory for little more than the read-ahead window: the
+        // chunks read ahead of one read must still be there when the next arrives, however many of its
+        // own chunks the read before took in meanwhile
+        byte[] big = pattern(192 * CHUNK, 4);
+        origin.serve("/big.img", big);
+        HttpBackend backend = open(origin.uri("/big.img"), settings(HttpSettings.READ_AHEAD, "8",
+                HttpSettings.MAX_FETCHES, "4", HttpSettings.MEMORY_CACHE, "0", HttpSettings.PIECE_SIZE, "0"));
+        origin.clearLog();
+        int step = 40 * CHUNK;
+        for (int round = 0; round < 3; round++) {
+            for (long at = 0; at < big.length; at += step) {
+                int n = (int) Math.min(step, big.length - at);
+                assertThat(read(backend, at, n)).isEqualTo(Arrays.copyOfRange(big, (int) at, (int) at + n));
+            }
+            assertThat(origin.bodyBytes()).as("round %d", round).isLessThanOrEqualTo((round + 1L) * big.length);
+        }
     }
 
     @Test
