@@ -27,7 +27,8 @@ final class FetchFailure extends IOException {
     private final transient Action action;
     private final Kind kind;
     private final transient Duration retryAfter;
-    private final String location;
+    /** A redirect's target, or refused credentials: never serialized. */
+    private final transient String location;
 
     private FetchFailure(Action action, Kind kind, String message, Duration retryAfter, Throwable cause) {
         this(action, kind, message, retryAfter, cause, null);

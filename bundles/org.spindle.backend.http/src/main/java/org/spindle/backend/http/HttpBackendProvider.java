@@ -235,9 +235,7 @@ public final class HttpBackendProvider implements StorageBackendProvider, WholeO
         String display = HttpLocations.display(uri);
         HttpSettings effective = effective(uri, display);
         if (effective.lease() != null && effective.lease().asUrl()) {
-            throw new StorageException(Kind.INVALID_CONFIG, "a lease given as a signed URL (lease.as=url) names one"
-                    + " object, the image, and cannot stand for a chunked image's manifest and chunks: use"
-                    + " lease.as=header").withLocation(display).withOperation(Operation.READ);
+            throw chunkedByUrl(display, Operation.READ);
         }
         // only what can be checked is kept: an object without a digest is always fetched
         ChunkCache shared = object.cacheable() && object.sha256() != null ? cache(effective) : null;
@@ -327,16 +325,31 @@ public final class HttpBackendProvider implements StorageBackendProvider, WholeO
                     () -> new StorageException(Kind.INVALID_CONFIG, "the image id for leases cannot be taken from"
                             + " this URL (not …/v1/images/ID): set " + HttpSettings.LEASE_IMAGE)
                             .withLocation(display).withOperation(Operation.OPEN));
-            // one lease holder per service, image and issuer: images and chunks of one image share leases
-            String key = lease.url() + " " + id + " " + lease.tokenEnv() + " " + lease.refresh() + " " + lease.asUrl();
+            URI image = null;
+            if (lease.asUrl()) {
+                if (uri.getPath() != null && uri.getPath().contains("/chunked/")) {
+                    throw chunkedByUrl(display, Operation.OPEN);
+                }
+                image = HttpLocations.request(uri);
+            }
+            // one lease holder per service, image and issuer: images and chunks of one image share leases;
+            // a signed URL stands for one image URL only
+            String key = lease.url() + " " + id + " " + lease.tokenEnv() + " " + lease.refresh() + " " + image;
+            URI signedFor = image;
             HttpClient client = objectClient(s, lease.url());
             synchronized (lock) {
                 return leaseHolders.computeIfAbsent(key, k -> new LeaseCredentials(lease.url(), id, lease.tokenEnv(),
-                        lease.refresh(), s.requestTimeout(), client, System::getenv, java.time.Clock.systemUTC(), lease.asUrl()));
+                        lease.refresh(), s.requestTimeout(), client, System::getenv, java.time.Clock.systemUTC(), signedFor));
             }
         }
         return s.tokenEnv() != null ? Credentials.bearerFromEnvironment(s.tokenEnv(), System::getenv)
                 : Credentials.signed(uri, java.time.Clock.systemUTC());
+    }
+
+    private static StorageException chunkedByUrl(String display, Operation op) {
+        return new StorageException(Kind.INVALID_CONFIG, "a lease given as a signed URL (lease.as=url) names one"
+                + " object, the image, and cannot stand for a chunked image's manifest and chunks: use"
+                + " lease.as=header").withLocation(display).withOperation(op);
     }
 
     /** Counters of whole-object reads (chunks of chunked images). */

@@ -53,6 +53,8 @@ final class LeaseCredentials implements Credentials {
     private final Clock clock;
     /** Whether the lease is presented as a signed URL rather than a header. */
     private final boolean asUrl;
+    /** The image URL a signed URL stands for, or {@code null}. */
+    private final URI image;
 
     /** The lease as presented: the {@code Authorization} value, or the signed URL. */
     private String held;
@@ -70,13 +72,17 @@ final class LeaseCredentials implements Credentials {
      */
     LeaseCredentials(URI service, String imageId, String issuerEnv, Duration margin, Duration timeout,
             HttpClient client, Function<String, String> environment, Clock clock) {
-        this(service, imageId, issuerEnv, margin, timeout, client, environment, clock, false);
+        this(service, imageId, issuerEnv, margin, timeout, client, environment, clock, null);
     }
 
-    /** @param asUrl whether leases are presented as the signed URL the service gives, not as a header */
+    /**
+     * @param image the image URL (as requested) that the signed URLs of the leases stand for, or
+     *        {@code null} to present leases as {@code Authorization}
+     */
     LeaseCredentials(URI service, String imageId, String issuerEnv, Duration margin, Duration timeout,
-            HttpClient client, Function<String, String> environment, Clock clock, boolean asUrl) {
-        this.asUrl = asUrl;
+            HttpClient client, Function<String, String> environment, Clock clock, URI image) {
+        this.asUrl = image != null;
+        this.image = image;
         this.service = service;
         this.display = HttpLocations.display(service);
         this.imageId = imageId;
@@ -109,8 +115,12 @@ final class LeaseCredentials implements Credentials {
 
     @Override
     public URI target(URI configured) {
-        // without a lease the configured URL is asked, and its refusal names the lease problem
-        return asUrl ? current().map(URI::create).orElse(configured) : configured;
+        // only the image's own URL is replaced; without a lease it is asked as it is, and its refusal
+        // names the lease problem
+        if (!asUrl || !configured.equals(image)) {
+            return configured;
+        }
+        return current().map(URI::create).orElse(configured);
     }
 
     @Override
@@ -302,6 +312,10 @@ final class LeaseCredentials implements Credentials {
                 || url.contains(issuer)) {
             throw new LeaseException("the lease service " + display + " answered with a \"url\" that is not an"
                     + " http(s) URL with a host and without user information or fragment");
+        }
+        if ("https".equalsIgnoreCase(image.getScheme()) && !"https".equalsIgnoreCase(scheme)) {
+            throw new LeaseException("the lease service " + display + " answered with a plain http \"url\" for an"
+                    + " https image: the lease would cross the network in clear");
         }
         return url;
     }

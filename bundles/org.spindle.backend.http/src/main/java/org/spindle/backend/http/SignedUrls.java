@@ -10,7 +10,6 @@ import java.time.LocalDateTime;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
-import java.time.format.DateTimeParseException;
 import java.util.Base64;
 import java.util.Locale;
 import java.util.Map;
@@ -70,7 +69,7 @@ final class SignedUrls {
             if (q.containsKey("cap")) {
                 return leaseExpiry(q.get("cap")).map(at -> new Expiry(at, "cap lease's exp"));
             }
-        } catch (NumberFormatException | DateTimeParseException | ArithmeticException e) {
+        } catch (NumberFormatException | java.time.DateTimeException | ArithmeticException e) {
             // a time written some other way: nothing is known
         }
         return Optional.empty();
@@ -112,7 +111,7 @@ final class SignedUrls {
                 }
                 p.skipChildren();
             }
-        } catch (IOException | IllegalArgumentException e) {
+        } catch (IOException | IllegalArgumentException | java.time.DateTimeException e) {
             // not a lease this class can read
         }
         return Optional.empty();

@@ -123,7 +123,7 @@ class LeaseCredentialsTest {
         closing.add(client::shutdownNow);
         URI url = URI.create("http://127.0.0.1:" + service.getAddress().getPort() + "/v1/leases");
         return new LeaseCredentials(url, "disk", "LEASE_ISSUER", Duration.ofSeconds(30), Duration.ofSeconds(5), client,
-                environment::get, clock, true);
+                environment::get, clock, origin.uri("/v1/images/disk"));
     }
 
     private HttpBackend open(Credentials credentials) throws StorageException {
@@ -273,6 +273,26 @@ class LeaseCredentialsTest {
         answer = "{\"url\":\"" + origin.uri("/v1/images/disk") + "?cap=lease-%d\",\"expiresAt\":\"%s\"}";
         issued = 0;
         assertThat(read(open(signedLeases()), 0)).isEqualTo(expected(0));
+        // an https image's lease does not come as plain http
+        HttpClient client = HttpClient.newHttpClient();
+        closing.add(client::shutdownNow);
+        URI secure = URI.create("https://images.example/v1/images/disk");
+        LeaseCredentials downgraded = new LeaseCredentials(URI.create("http://127.0.0.1:" + service.getAddress().getPort()
+                + "/v1/leases"), "disk", "LEASE_ISSUER", Duration.ofSeconds(30), Duration.ofSeconds(5), client,
+                environment::get, clock, secure);
+        assertThat(downgraded.target(secure)).isEqualTo(secure);
+        assertThat(downgraded.problem()).hasValueSatisfying(p -> assertThat(p).contains("plain http").doesNotContain(
+                "lease-"));
+        // a chunked image cannot take one, and is refused before anything is asked
+        assertThatThrownBy(() -> new HttpBackendProvider().open(URI.create("http://127.0.0.1:1/v1/images/disk/chunked/"
+                + "manifest.json#lease.url=http://127.0.0.1:1/v1/leases&lease.token.env=X&lease.as=url"),
+                org.spindle.storage.api.AccessMode.READ_ONLY)).isInstanceOfSatisfying(StorageException.class,
+                        e -> assertThat(e.kind()).isEqualTo(Kind.INVALID_CONFIG));
+        // only the image's own URL is replaced by the signed one
+        LeaseCredentials signed = signedLeases();
+        URI other = origin.uri("/v1/images/other");
+        assertThat(signed.target(other)).isEqualTo(other);
+        assertThat(signed.target(origin.uri("/v1/images/disk")).getRawQuery()).startsWith("cap=lease-");
         assertThatThrownBy(() -> HttpSettings.defaults().with(Map.of(HttpSettings.LEASE_AS, "url")))
                 .hasMessageContaining("lease.as=url needs lease.url");
         assertThatThrownBy(() -> HttpSettings.defaults().with(Map.of(HttpSettings.LEASE_URL, "https://h/v1/leases",

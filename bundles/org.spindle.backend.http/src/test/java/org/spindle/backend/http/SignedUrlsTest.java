@@ -53,6 +53,13 @@ class SignedUrlsTest {
         assertThat(SignedUrls.expiry(URI.create("https://h/disk.img?Expires=1795000000"))).isEmpty();
         assertThat(SignedUrls.expiry(URI.create("https://h/disk.img?X-Amz-Date=yesterday&X-Amz-Expires=9"))).isEmpty();
         assertThat(SignedUrls.expiry(URI.create("https://h/disk.img?cap=v1.k1.%25%25.sig"))).isEmpty();
+        // beyond what an Instant holds: nothing is claimed, nothing is thrown
+        assertThat(SignedUrls.expiry(URI.create("https://h/disk.img?Expires=99999999999999999&Signature=x"))).isEmpty();
+        assertThat(SignedUrls.expiry(URI.create("https://h/disk.img?X-Amz-Date=20261125T120000Z"
+                + "&X-Amz-Expires=9223372036854775807&X-Amz-Signature=x"))).isEmpty();
+        String far = Base64.getUrlEncoder().withoutPadding().encodeToString(
+                "{\"exp\":99999999999999999}".getBytes(StandardCharsets.UTF_8));
+        assertThat(SignedUrls.expiry(URI.create("https://h/disk.img?cap=v1.k1." + far + ".c2ln"))).isEmpty();
     }
 
     @Test
