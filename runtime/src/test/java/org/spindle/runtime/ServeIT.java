@@ -126,32 +126,29 @@ class ServeIT {
         }
     }
 
+    /** The whole private image, read by the HTTP backend with leases it asks the server for. */
+    private byte[] readWithLeases(String base, String moreSettings) throws Exception {
+        System.setProperty("spindle.http.cache.size", "0");
+        try (StorageBackend backend = new HttpBackendProvider().open(URI.create(base + "/v1/images/secret.img#lease.url="
+                + base + "/v1/leases&lease.token.env=" + ISSUER_ENV + moreSettings), AccessMode.READ_ONLY)) {
+            ByteBuffer all = ByteBuffer.allocate(secret.length);
+            backend.read(0, all);
+            return all.array();
+        } finally {
+            System.clearProperty("spindle.http.cache.size");
+        }
+    }
+
     @Test
     void aPrivateImageIsReadWithLeasesTheBackendAsksTheServerFor() throws Exception {
         org.junit.jupiter.api.Assumptions.assumeTrue(System.getenv(ISSUER_ENV) != null,
                 ISSUER_ENV + " is set by Failsafe for this test");
-        System.setProperty("spindle.http.cache.size", "0");
         String base = "http://127.0.0.1:" + port;
-        try (StorageBackend backend = new HttpBackendProvider().open(URI.create(base + "/v1/images/secret.img#lease.url="
-                + base + "/v1/leases&lease.token.env=" + ISSUER_ENV), AccessMode.READ_ONLY)) {
-            ByteBuffer all = ByteBuffer.allocate(secret.length);
-            backend.read(0, all);
-            assertThat(all.array()).isEqualTo(secret);
-        } finally {
-            System.clearProperty("spindle.http.cache.size");
-        }
+        assertThat(readWithLeases(base, "")).isEqualTo(secret);
         assertThat(new String(get("/metrics").body(), StandardCharsets.UTF_8))
                 .contains("spindle_server_leases_issued_total 1");
         // the same with each lease presented as the signed URL the server gives (…?cap=…)
-        System.setProperty("spindle.http.cache.size", "0");
-        try (StorageBackend backend = new HttpBackendProvider().open(URI.create(base + "/v1/images/secret.img#lease.url="
-                + base + "/v1/leases&lease.token.env=" + ISSUER_ENV + "&lease.as=url"), AccessMode.READ_ONLY)) {
-            ByteBuffer all = ByteBuffer.allocate(secret.length);
-            backend.read(0, all);
-            assertThat(all.array()).isEqualTo(secret);
-        } finally {
-            System.clearProperty("spindle.http.cache.size");
-        }
+        assertThat(readWithLeases(base, "&lease.as=url")).isEqualTo(secret);
         assertThat(new String(get("/metrics").body(), StandardCharsets.UTF_8))
                 .contains("spindle_server_leases_issued_total 2");
         // without a lease the server refuses, and the backend says so

@@ -378,14 +378,14 @@ public record QemuCommandLine(String machine, long ramBytes, String qtest, Strin
             }
         }
 
+        /** An address as the qtest front door takes it ({@code unix:PATH} or {@code tcp:HOST:PORT}). */
         private static String address(String option, String value) throws QemuCommandLineException {
-            if (value.startsWith("unix:") && value.length() > 5) {
-                return value.split(",", 2)[0];
+            try {
+                org.spindle.machine.qtest.QtestServer.address(value);
+            } catch (IllegalArgumentException e) {
+                throw new QemuCommandLineException(option + " " + value + ": " + e.getMessage());
             }
-            if (value.matches("tcp:[^:]*:\\d{1,5}")) {
-                return value;
-            }
-            throw new QemuCommandLineException(option + " " + value + ": unix:PATH or tcp:HOST:PORT");
+            return value;
         }
 
         private void chardev(QemuOptions o) throws QemuCommandLineException {
@@ -420,16 +420,12 @@ public record QemuCommandLine(String machine, long ramBytes, String qtest, Strin
             boolean server = c.flag("server", false);
             c.flag("wait", true);
             c.rejectUnused();
-            String address;
-            if (path != null && host == null && port == null) {
-                address = "unix:" + path;
-            } else if (path == null && port != null && port.matches("\\d{1,5}")) {
-                address = "tcp:" + (host == null ? "127.0.0.1" : host) + ":" + port;
-            } else {
+            if ((path == null) == (port == null) || (path != null && host != null)) {
                 throw new QemuCommandLineException("-chardev socket,id=" + id + ": give path= (a Unix socket) or"
                         + " host= and port=");
             }
-            return new Monitor(id, address, server, pretty);
+            String address = path != null ? "unix:" + path : "tcp:" + (host == null ? "127.0.0.1" : host) + ":" + port;
+            return new Monitor(id, address("-chardev", address), server, pretty);
         }
 
         private QemuCommandLine build() throws QemuCommandLineException {

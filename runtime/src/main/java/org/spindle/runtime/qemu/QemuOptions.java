@@ -1,7 +1,6 @@
 package org.spindle.runtime.qemu;
 
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -118,15 +117,6 @@ final class QemuOptions {
             case "off", "no", "false" -> false;
             default -> throw new QemuCommandLineException(option + ": " + key + "=" + v + " is not on or off");
         };
-    }
-
-    boolean has(String key) {
-        return values.containsKey(key);
-    }
-
-    /** Every key given, in order. */
-    Map<String, String> all() {
-        return Collections.unmodifiableMap(values);
     }
 
     /**

@@ -145,6 +145,7 @@ class QemuCommandLineTest {
         assertThat(refusal("-accel tcg")).isNotEmpty();
         assertThat(refusal("-global ide-hd.physical_block_size=4096")).contains("serial, ver and model");
         assertThat(refusal("/tmp/disk.img")).contains("options only");
+        assertThat(refusal("-qtest nowhere")).contains("-qtest nowhere", "unix:PATH or tcp:HOST:PORT");
         assertThatThrownBy(() -> QemuCommandLine.parse(List.of("-machine"))).hasMessage("-machine needs an argument");
         assertThat(refusal("-blockdev {\"driver\":\"file\"}")).contains("key=value form");
         assertThat(refusal("-device ahci,id=x -device ahci,id=x")).contains("id is taken");

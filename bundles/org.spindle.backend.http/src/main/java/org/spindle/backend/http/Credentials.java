@@ -13,7 +13,9 @@ import java.util.function.Function;
  */
 interface Credentials {
     /** The {@code Authorization} header value to send now, or empty for none. */
-    Optional<String> authorization();
+    default Optional<String> authorization() {
+        return Optional.empty();
+    }
 
     /**
      * The URL a request for the image at {@code configured} goes to now: {@code configured} itself, or
@@ -34,9 +36,11 @@ interface Credentials {
     /**
      * Called after a 401 or 403 of a request that presented {@code refused} (see {@link #presented}):
      * obtains fresh credentials. Returns whether there is anything new to try; {@code false} makes the
-     * refusal final.
+     * refusal final. Without a source of fresh credentials, nothing.
      */
-    boolean renew(String refused);
+    default boolean renew(String refused) {
+        return false;
+    }
 
     /** Why the last attempt to obtain credentials failed (never a secret), or empty. */
     default Optional<String> problem() {
@@ -45,15 +49,6 @@ interface Credentials {
 
     /** No credentials: the URL itself grants access (a public image, or a signed URL). */
     Credentials NONE = new Credentials() {
-        @Override
-        public Optional<String> authorization() {
-            return Optional.empty();
-        }
-
-        @Override
-        public boolean renew(String refused) {
-            return false;
-        }
     };
 
     /**
@@ -67,16 +62,6 @@ interface Credentials {
             return NONE;
         }
         return new Credentials() {
-            @Override
-            public Optional<String> authorization() {
-                return Optional.empty();
-            }
-
-            @Override
-            public boolean renew(String refused) {
-                return false;
-            }
-
             @Override
             public Optional<String> problem() {
                 SignedUrls.Expiry e = expiry.get();

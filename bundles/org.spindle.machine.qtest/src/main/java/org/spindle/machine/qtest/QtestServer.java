@@ -44,8 +44,12 @@ public final class QtestServer implements AutoCloseable {
         this.socketFile = socketFile;
     }
 
-    /** Parses {@code unix:PATH} or {@code tcp:HOST:PORT}. */
-    static SocketAddress address(String text) {
+    /**
+     * Parses {@code unix:PATH} or {@code tcp:HOST:PORT}.
+     *
+     * @throws IllegalArgumentException naming the address and the forms taken
+     */
+    public static SocketAddress address(String text) {
         if (text.startsWith("unix:") && text.length() > 5) {
             return UnixDomainSocketAddress.of(text.substring(5));
         }
