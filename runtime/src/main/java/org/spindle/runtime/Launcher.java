@@ -156,7 +156,7 @@ public final class Launcher {
         try {
             out.println("Spindle: " + (options.bndrun().equals("spindle.bndrun") ? "profile "
                     + options.profile().getFileName() : options.bndrun()) + ", " + bndrun.runBundles().size() + " bundles");
-            List<Bundle> toStart = install(framework, bndrun, jars, maxLevel + 1);
+            List<Bundle> toStart = install(framework, bndrun, jars, maxLevel + 1, false);
             framework.start();
             for (Bundle bundle : toStart) {
                 bundle.start(Bundle.START_ACTIVATION_POLICY);
@@ -178,8 +178,8 @@ public final class Launcher {
         return Integer.parseInt(System.getProperty(EXIT_CODE, "0"));
     }
 
-    private static List<Bundle> install(Framework framework, Bndrun bndrun, BundleJars jars, int lastLevel)
-            throws BundleException {
+    static List<Bundle> install(Framework framework, Bndrun bndrun, BundleJars jars, int lastLevel,
+            boolean byReference) throws BundleException {
         List<String> missing = new ArrayList<>();
         List<Bundle> toStart = new ArrayList<>();
         for (Bndrun.RunBundle run : bndrun.runBundles()) {
@@ -188,7 +188,9 @@ public final class Launcher {
                 missing.add(run.symbolicName() + " " + run.versionRange());
                 continue;
             }
-            Bundle bundle = framework.getBundleContext().installBundle(jar.path().toUri().toString());
+            // by reference, the framework reads the jar where it is rather than copying it into its cache
+            Bundle bundle = framework.getBundleContext().installBundle((byReference ? "reference:" : "")
+                    + jar.path().toUri());
             if (SHELL.equals(run.symbolicName())) {
                 bundle.adapt(BundleStartLevel.class).setStartLevel(lastLevel);
             } else if (run.startLevel() > 0) {
@@ -218,7 +220,7 @@ public final class Launcher {
         }
     }
 
-    private static void deleteTree(Path root) {
+    static void deleteTree(Path root) {
         try (Stream<Path> paths = Files.walk(root)) {
             paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         } catch (IOException ignored) {

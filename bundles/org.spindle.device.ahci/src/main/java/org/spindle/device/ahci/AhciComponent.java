@@ -92,6 +92,8 @@ public final class AhciComponent {
     private final AhciHba.Io io;
     private final long linkDelay;
     private final DeviceSpec[] ports;
+    /** The configuration, for each device's IDENTIFY strings (port.N.serial, .firmware, .model). */
+    private final Map<String, Object> props;
     private final SlotThread thread = new SlotThread();
     private final Map<String, Drive> drives = new HashMap<>();
     private final AtapiCdrom[] cdroms;
@@ -121,6 +123,11 @@ public final class AhciComponent {
             throw new IllegalArgumentException("link.delay = " + linkDelay + ": nanoseconds, 0 or more");
         }
         this.ports = ports(props, portCount);
+        this.props = Map.copyOf(props);
+        for (int i = 0; i < portCount; i++) {
+            // a serial, firmware or model that cannot be an IDENTIFY string fails here, named
+            AtaIdentity.disk("check").configured("port." + i, props);
+        }
         this.cdroms = new AtapiCdrom[portCount];
         this.held = new Drive[portCount];
     }
@@ -130,10 +137,11 @@ public final class AhciComponent {
         DeviceSpec[] specs = new DeviceSpec[count];
         Set<String> used = new HashSet<>();
         for (String key : props.keySet()) {
-            if (key.startsWith("port.") && !key.matches("port\\.([0-9]|[12][0-9]|3[01])")) {
-                throw new IllegalArgumentException(key + ": ports are port.0 to port.31");
+            if (key.startsWith("port.") && !key.matches("port\\.([0-9]|[12][0-9]|3[01])(\\.(serial|firmware|model))?")) {
+                throw new IllegalArgumentException(key + ": ports are port.0 to port.31 (with .serial, .firmware or .model"
+                        + " for a device's IDENTIFY strings)");
             }
-            if (key.matches("port\\.[0-9]+") && Integer.parseInt(key.substring(5)) >= count) {
+            if (key.matches("port\\.[0-9]+.*") && Integer.parseInt(key.split("\\.")[1]) >= count) {
                 throw new IllegalArgumentException(key + ": the HBA has " + count + " ports (ports = " + count + ")");
             }
         }
@@ -154,7 +162,8 @@ public final class AhciComponent {
         Object[] devices = new Object[portCount];
         for (int i = 0; i < portCount; i++) {
             if (ports[i].kind() == DeviceSpec.Kind.CDROM) {
-                cdroms[i] = new AtapiCdrom(AtaIdentity.cdrom(DeviceSpec.serial(slot(i))), slot(i), thread, true);
+                cdroms[i] = new AtapiCdrom(AtaIdentity.cdrom(DeviceSpec.serial(slot(i))).configured("port." + i, props), slot(i),
+                        thread, true);
                 devices[i] = cdroms[i];
             } else if (ports[i].kind() == DeviceSpec.Kind.DISK) {
                 Drive d = drives.get(ports[i].drive());
@@ -251,7 +260,8 @@ public final class AhciComponent {
 
     private AtaDisk disk(int port, Drive d) {
         try {
-            return new AtaDisk(d, AtaIdentity.disk(DeviceSpec.serial(ports[port].drive())), true);
+            return new AtaDisk(d, AtaIdentity.disk(DeviceSpec.serial(ports[port].drive())).configured("port." + port, props),
+                    true);
         } catch (IllegalArgumentException e) {
             LOG.log(Level.WARNING, "AHCI {0} port {1}: drive {2} cannot be an ATA disk: {3}", name, port,
                     ports[port].drive(), e.getMessage());

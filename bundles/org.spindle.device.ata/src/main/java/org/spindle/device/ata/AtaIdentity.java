@@ -25,6 +25,30 @@ public record AtaIdentity(String model, String serial, String firmware) {
         return new AtaIdentity("Spindle ATAPI CD-ROM", serial, "1.0");
     }
 
+    /**
+     * This identity with what a controller's configuration sets for the place {@code key}:
+     * {@code KEY.serial}, {@code KEY.firmware} and {@code KEY.model} (as QEMU's {@code serial},
+     * {@code ver} and {@code model} device properties).
+     *
+     * @throws IllegalArgumentException naming the property whose value cannot be an IDENTIFY string
+     * @since 1.5
+     */
+    public AtaIdentity configured(String key, java.util.Map<String, ?> props) {
+        String m = text(props, key + ".model", model);
+        String s = text(props, key + ".serial", serial);
+        String f = text(props, key + ".firmware", firmware);
+        try {
+            return new AtaIdentity(m, s, f);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(key + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static String text(java.util.Map<String, ?> props, String key, String otherwise) {
+        Object v = props.get(key);
+        return v == null ? otherwise : v.toString();
+    }
+
     private static void check(String what, String value, int max) {
         if (value == null || value.isBlank()) {
             throw new IllegalArgumentException("the " + what + " string is empty");

@@ -638,6 +638,26 @@ public final class AtapiCdrom implements RemovableMedia {
     }
 
     @Override
+    public void load(VirtualDisk disc, String name) throws StorageException {
+        if (disc.capacity() < BLOCK) {
+            throw new StorageException(StorageException.Kind.UNSUPPORTED_FEATURE, "a disc of " + disc.capacity()
+                    + " bytes is smaller than one " + BLOCK + "-byte block");
+        }
+        onDeviceChecked(() -> {
+            if (!trayOpen) {
+                throw new StorageException(StorageException.Kind.IN_USE, "the tray of " + slot + " is not open");
+            }
+            if (medium != null) {
+                throw new StorageException(StorageException.Kind.IN_USE, "there is a medium in " + slot + " already");
+            }
+            medium = disc;
+            mediumName = name;
+            fire(Kind.INSERTED, name, false);
+            return null;
+        });
+    }
+
+    @Override
     public Optional<VirtualDisk> remove(boolean force) throws StorageException {
         return onDeviceChecked(() -> {
             if (!trayOpen && locked && !force) {

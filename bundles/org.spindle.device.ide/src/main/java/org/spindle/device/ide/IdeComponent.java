@@ -100,6 +100,8 @@ public final class IdeComponent {
     private final PciAddress address;
     private final Piix3Ide.Mode mode;
     private final Position[] positions;
+    /** The configuration, for each device's IDENTIFY strings (PLACE.serial, .firmware, .model). */
+    private final Map<String, Object> props;
     private final SlotThread thread = new SlotThread();
     private final Map<String, Drive> drives = new HashMap<>();
     private final DiskSocket[] sockets = new DiskSocket[4];
@@ -125,6 +127,11 @@ public final class IdeComponent {
                 config.spindle_machine().trim(), thread);
         this.mode = Piix3Ide.Mode.parse(config.mode().trim().toLowerCase(Locale.ROOT));
         this.positions = IdePositions.parse(props).positions();
+        this.props = Map.copyOf(props);
+        for (String key : IdePositions.KEYS) {
+            // a serial, firmware or model that cannot be an IDENTIFY string fails here, named
+            AtaIdentity.disk("check").configured(key, props);
+        }
     }
 
     @Activate
@@ -224,14 +231,15 @@ public final class IdeComponent {
                 }
                 try {
                     sockets[i] = new DiskSocket(p.drive(), d);
-                    devices[i] = new AtaDisk(sockets[i], AtaIdentity.disk(DeviceSpec.serial(p.drive())));
+                    devices[i] = new AtaDisk(sockets[i], AtaIdentity.disk(DeviceSpec.serial(p.drive())).configured(p.key(), props));
                 } catch (IllegalArgumentException e) {
                     sockets[i] = null;
                     waiting(p.key() + ": drive " + p.drive() + " cannot be an ATA disk: " + e.getMessage());
                     return false;
                 }
             } else if (p.kind() == Kind.CDROM) {
-                cdroms[i] = new AtapiCdrom(AtaIdentity.cdrom(DeviceSpec.serial(slot(p))), slot(p), thread);
+                cdroms[i] = new AtapiCdrom(AtaIdentity.cdrom(DeviceSpec.serial(slot(p))).configured(p.key(), props), slot(p),
+                        thread);
                 devices[i] = cdroms[i];
             }
         }

@@ -44,7 +44,6 @@ record IdePositions(Position[] positions) {
     static IdePositions parse(Map<String, ?> props) {
         Position[] positions = new Position[4];
         Set<String> drives = new HashSet<>();
-        boolean any = false;
         for (int i = 0; i < 4; i++) {
             Object raw = props.get(KEYS[i]);
             String text = raw == null ? "" : raw.toString().trim();
@@ -53,12 +52,7 @@ record IdePositions(Position[] positions) {
                 throw new IllegalArgumentException(KEYS[i] + " = " + text + ": drive " + p.drive()
                         + " is in another place of this controller already");
             }
-            any |= p.kind() != Kind.NONE;
             positions[i] = p;
-        }
-        if (!any) {
-            throw new IllegalArgumentException("no devices: set at least one of " + String.join(", ", KEYS)
-                    + " (disk:ID, cdrom:ID or cdrom)");
         }
         return new IdePositions(positions);
     }

@@ -36,12 +36,28 @@ public final class QtestServer implements AutoCloseable {
     private final ServerSocketChannel server;
     private final Path socketFile;
     private final Set<SocketChannel> connections = ConcurrentHashMap.newKeySet();
+    private final TrafficLog log;
     private volatile boolean closed;
 
-    private QtestServer(Machine machine, ServerSocketChannel server, Path socketFile) {
+    /**
+     * Hears every line of every session, as QEMU's {@code -qtest-log} records them.
+     *
+     * @since 1.2
+     */
+    @FunctionalInterface
+    public interface TrafficLog {
+        /**
+         * @param received whether the line came from the test program (a request) rather than went to it
+         * @param line the line, without its newline
+         */
+        void line(boolean received, String line);
+    }
+
+    private QtestServer(Machine machine, ServerSocketChannel server, Path socketFile, TrafficLog log) {
         this.machine = machine;
         this.server = server;
         this.socketFile = socketFile;
+        this.log = log;
     }
 
     /**
@@ -80,7 +96,7 @@ public final class QtestServer implements AutoCloseable {
             server = ServerSocketChannel.open();
         }
         server.bind(a);
-        QtestServer s = new QtestServer(machine, server, file);
+        QtestServer s = new QtestServer(machine, server, file, null);
         Thread t = new Thread(s::acceptLoop, "spindle-qtest-accept");
         t.setDaemon(true);
         t.start();
@@ -109,12 +125,22 @@ public final class QtestServer implements AutoCloseable {
      * thread of its own until it closes.
      */
     public static QtestServer connect(Machine machine, String address) throws IOException {
+        return connect(machine, address, null);
+    }
+
+    /**
+     * As {@link #connect(Machine, String)}, with every line of the session told to {@code log} (which
+     * may be {@code null}).
+     *
+     * @since 1.2
+     */
+    public static QtestServer connect(Machine machine, String address, TrafficLog log) throws IOException {
         SocketAddress a = address(address);
         SocketChannel channel = SocketChannel.open(a instanceof UnixDomainSocketAddress ? StandardProtocolFamily.UNIX
                 : ((InetSocketAddress) a).getAddress() instanceof java.net.Inet6Address ? StandardProtocolFamily.INET6
                         : StandardProtocolFamily.INET);
         channel.connect(a);
-        QtestServer s = new QtestServer(machine, null, null);
+        QtestServer s = new QtestServer(machine, null, null, log);
         s.start(channel);
         return s;
     }
@@ -156,6 +182,9 @@ public final class QtestServer implements AutoCloseable {
         OutputStream os = Channels.newOutputStream(channel);
         try (channel; InputStream in = Channels.newInputStream(channel);
                 QtestSession session = new QtestSession(machine, line -> {
+                    if (log != null) {
+                        log.line(false, line);
+                    }
                     try {
                         os.write((line + "\n").getBytes(StandardCharsets.US_ASCII));
                         os.flush();
@@ -169,6 +198,9 @@ public final class QtestServer implements AutoCloseable {
                 if (reader.overlong) {
                     session.handleError("ERR line longer than " + MAX_LINE + " characters");
                     continue;
+                }
+                if (log != null) {
+                    log.line(true, line);
                 }
                 session.handle(line);
             }

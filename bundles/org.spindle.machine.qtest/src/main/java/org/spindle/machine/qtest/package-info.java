@@ -5,7 +5,7 @@
  * the sockets.
  */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package org.spindle.machine.qtest;
 
 import org.osgi.annotation.bundle.Export;

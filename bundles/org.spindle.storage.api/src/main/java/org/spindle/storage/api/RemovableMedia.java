@@ -57,6 +57,21 @@ public interface RemovableMedia {
     void insert(VirtualDisk medium, String name, boolean force) throws StorageException;
 
     /**
+     * Puts {@code medium} on the open, empty tray and leaves the tray open (QEMU's
+     * {@code blockdev-insert-medium}); closing the tray then makes it readable.
+     *
+     * @param name what the medium is called in status and events
+     * @throws StorageException {@code IN_USE} when the tray is closed or holds a medium already;
+     *         {@code UNSUPPORTED_FEATURE} when this drive cannot present the medium, or cannot take a
+     *         medium on an open tray (the default)
+     * @since 1.6
+     */
+    default void load(VirtualDisk medium, String name) throws StorageException {
+        throw new StorageException(StorageException.Kind.UNSUPPORTED_FEATURE, "slot " + slot()
+                + " cannot take a medium on an open tray");
+    }
+
+    /**
      * Opens the tray and takes the medium out; the tray stays open.
      *
      * @return the medium that was in the drive, which the caller may now close

@@ -20,7 +20,7 @@
  * {@link org.spindle.storage.api.StorageException.Kind}.
  */
 @Export
-@Version("1.5.0")
+@Version("1.6.0")
 package org.spindle.storage.api;
 
 import org.osgi.annotation.bundle.Export;

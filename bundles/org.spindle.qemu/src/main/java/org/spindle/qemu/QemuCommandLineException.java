@@ -1,4 +1,4 @@
-package org.spindle.runtime.qemu;
+package org.spindle.qemu;
 
 /** A command line the QEMU-compatible launcher does not take; the message names the option and why. */
 public final class QemuCommandLineException extends Exception {

@@ -1,4 +1,4 @@
-package org.spindle.runtime.qemu;
+package org.spindle.qemu;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -1,4 +1,4 @@
-package org.spindle.runtime.qemu;
+package org.spindle.qemu;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -257,8 +257,15 @@ public record QemuCommandLine(String machine, long ramBytes, String qtest, Strin
             if (index >= 0 && (bus >= 0 || unit >= 0)) {
                 throw new QemuCommandLineException("-drive: index= cannot go with bus= or unit=");
             }
+            // QEMU counts index in units of the board's places per bus: two on the pc's IDE, one on the
+            // q35's AHCI (units_per_default_bus)
+            int perBus = machine.equals("q35") ? 1 : 2;
+            if (unit >= perBus) {
+                throw new QemuCommandLineException("-drive unit=" + unit + ": the " + machine + "'s IDE buses take "
+                        + perBus + " device" + (perBus == 1 ? "" : "s") + " each");
+            }
             if (index < 0 && bus >= 0) {
-                index = bus * 2 + Math.max(unit, 0);
+                index = bus * perBus + Math.max(unit, 0);
             } else if (index < 0 && unit >= 0) {
                 index = unit;
             }
@@ -455,12 +462,7 @@ public record QemuCommandLine(String machine, long ramBytes, String qtest, Strin
                     throw new QemuCommandLineException("-drive if=ide: -machine none has no IDE controller");
                 }
                 Attachment[] board = places.get(0);
-                int index = e.getKey();
-                if (machine.equals("q35") && index >= 0 && index % 2 == 1) {
-                    throw new QemuCommandLineException("-drive if=ide,index=" + index + ": the q35's AHCI ports take"
-                            + " one device each (unit 0)");
-                }
-                int place = machine.equals("q35") && index >= 0 ? index / 2 : index;
+                int place = e.getKey();
                 if (place < 0) {
                     place = 0;
                     while (place < board.length && board[place] != null) {
@@ -475,8 +477,20 @@ public record QemuCommandLine(String machine, long ramBytes, String qtest, Strin
                     throw new QemuCommandLineException("-drive if=ide: place " + place + " is taken twice");
                 }
                 boolean cdrom = cdromDrives.contains(e.getValue());
-                board[place] = attachment(place, cdrom, e.getValue(), null, Map.of());
-                used.add(e.getValue());
+                String id = e.getValue();
+                if (id.startsWith("@")) {
+                    // QEMU's name for a drive without id=: ide<BUS>-hd<UNIT> or ide<BUS>-cd<UNIT>
+                    int perBus = machine.equals("q35") ? 1 : 2;
+                    id = "ide" + place / perBus + (cdrom ? "-cd" : "-hd") + place % perBus;
+                    Drive d = drives.remove(e.getValue());
+                    if (drives.containsKey(id)) {
+                        throw new QemuCommandLineException("drive id '" + id + "' is given twice (it is also the name of"
+                                + " the drive at IDE index " + place + ")");
+                    }
+                    drives.put(id, new Drive(id, d.file(), d.format(), d.readOnly(), d.cache(), d.werror(), d.rerror()));
+                }
+                board[place] = attachment(place, cdrom, id, null, Map.of());
+                used.add(id);
             }
             for (QemuOptions d : devices) {
                 String driver = d.get("driver", "");

@@ -1,4 +1,4 @@
-package org.spindle.runtime.qemu;
+package org.spindle.qemu;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -8,9 +8,9 @@ import java.util.Arrays;
 import java.util.List;
 
 import org.junit.jupiter.api.Test;
-import org.spindle.runtime.qemu.QemuCommandLine.Attachment;
-import org.spindle.runtime.qemu.QemuCommandLine.Controller;
-import org.spindle.runtime.qemu.QemuCommandLine.Drive;
+import org.spindle.qemu.QemuCommandLine.Attachment;
+import org.spindle.qemu.QemuCommandLine.Controller;
+import org.spindle.qemu.QemuCommandLine.Drive;
 
 /** The QEMU command lines libqtest programs pass, and the ones Spindle must refuse. */
 class QemuCommandLineTest {
@@ -99,13 +99,13 @@ class QemuCommandLineTest {
         QemuCommandLine c = launch("-machine pc-q35-7.2 -blockdev driver=file,node-name=f0,filename=/tmp/x.img "
                 + "-blockdev driver=qcow2,node-name=disk0,file=f0 -device ide-hd,drive=disk0 "
                 + "-drive file=/tmp/y.img,index=4");
-        assertThat(c.drives()).containsOnlyKeys("disk0", "@ide0");
+        assertThat(c.drives()).containsOnlyKeys("disk0", "ide4-hd0");
         assertThat(c.drive("disk0")).isEqualTo(new Drive("disk0", "/tmp/x.img", "qcow2", false, "writeback", "enospc",
                 "report"));
-        // index 4 is bus 2 unit 0: port 2
+        // the q35 has one unit per bus: index 4 is bus 4, port 4, named as QEMU names it
         assertThat(c.controllers().get(0).attached()).extracting(Attachment::place, Attachment::drive)
                 .containsExactly(org.assertj.core.groups.Tuple.tuple(0, "disk0"),
-                        org.assertj.core.groups.Tuple.tuple(2, "@ide0"));
+                        org.assertj.core.groups.Tuple.tuple(4, "ide4-hd0"));
     }
 
     @Test

@@ -1,0 +1,426 @@
+package org.spindle.qemu.internal;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Dictionary;
+import java.util.Hashtable;
+import java.util.List;
+import java.util.Optional;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.BundleException;
+import org.osgi.framework.InvalidSyntaxException;
+import org.osgi.framework.ServiceReference;
+import org.osgi.service.cm.Configuration;
+import org.osgi.service.cm.ConfigurationAdmin;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.ConfigurationPolicy;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.Designate;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+import org.spindle.machine.api.Machine;
+import org.spindle.machine.api.PciAddress;
+import org.spindle.machine.api.PciFunction;
+import org.spindle.machine.qtest.QtestServer;
+import org.spindle.qemu.QemuCommandLine;
+import org.spindle.qemu.QemuCommandLineException;
+import org.spindle.storage.api.Drive;
+import org.spindle.storage.api.DriveDTO;
+import org.spindle.storage.api.DriveManager;
+import org.spindle.storage.api.DriveState;
+import org.spindle.storage.api.RemovableMedia;
+
+/**
+ * The QEMU front end in the runtime: an {@code org.spindle.qemu} configuration holds a QEMU command
+ * line, and this component builds what it asks for (drives, controllers, then the machine, so that
+ * every controller is plugged cold), connects the qtest socket and serves QMP on the monitor's. When
+ * something cannot be built (an option Spindle does not take, an image that does not open) it says
+ * what on standard error and stops the framework with exit status 1, as QEMU exits.
+ */
+@Component(configurationPid = FrontEnd.PID, configurationPolicy = ConfigurationPolicy.REQUIRE, service = {})
+@Designate(ocd = FrontEnd.Config.class)
+public final class FrontEnd {
+    public static final String PID = "org.spindle.qemu";
+    /** The system property the launcher reads its exit status from. */
+    public static final String EXIT_CODE = "spindle.exit.code";
+
+    @ObjectClassDefinition(name = "Spindle QEMU front end",
+            description = "A machine built from a QEMU command line, with its qtest socket and QMP monitor")
+    public @interface Config {
+        @AttributeDefinition(description = "The command line's arguments, after the program name")
+        String[] args();
+
+        @AttributeDefinition(description = "What relative image paths are relative to (empty: the working directory)")
+        String cwd() default "";
+
+        @AttributeDefinition(description = "The QEMU version whose QMP schema the replies follow: 7.2 or 10.0")
+        String compat() default "10.0";
+
+        @AttributeDefinition(description = "What error messages start with")
+        String program() default "spindle-system-x86_64";
+
+        @AttributeDefinition(description = "Milliseconds the drives and controllers have to come up")
+        long start_timeout() default 30_000;
+
+        @AttributeDefinition(description = "Stop the framework, with exit status 1, when the machine cannot be built")
+        boolean exit_on_failure() default true;
+    }
+
+    private static final System.Logger LOG = System.getLogger(FrontEnd.class.getName());
+
+    private final BundleContext context;
+    private final ConfigurationAdmin cm;
+    private final DriveManager drives;
+    private final Config config;
+    private final String machineName = "qemu";
+    private final List<Configuration> created = new ArrayList<>();
+    private final List<AutoCloseable> open = new ArrayList<>();
+    private final Thread starter;
+    private volatile boolean stopping;
+    private volatile String failure;
+    private volatile boolean ready;
+
+    @Activate
+    public FrontEnd(BundleContext context, Config config, @Reference ConfigurationAdmin cm,
+            @Reference DriveManager drives) {
+        this.context = context;
+        this.config = config;
+        this.cm = cm;
+        this.drives = drives;
+        this.starter = new Thread(this::start, "spindle-qemu-start");
+        starter.setDaemon(true);
+        starter.start();
+    }
+
+    /** Whether the machine is built and its sockets connected. */
+    public boolean ready() {
+        return ready;
+    }
+
+    /** Why the machine could not be built, or {@code null}. */
+    public String failure() {
+        return failure;
+    }
+
+    private void start() {
+        try {
+            QemuCommandLine line = QemuCommandLine.parse(List.of(config.args()));
+            Path cwd = Path.of(config.cwd().isEmpty() ? System.getProperty("user.dir") : config.cwd());
+            Assembly assembly = Assembly.of(line, machineName, cwd);
+            build(line, assembly);
+        } catch (QemuCommandLineException | IllegalArgumentException e) {
+            fail(e.getMessage());
+        } catch (InterruptedException e) {
+            // deactivated while starting
+        } catch (Exception e) {
+            fail(e.getMessage() == null ? e.toString() : e.getMessage());
+        }
+    }
+
+    private void build(QemuCommandLine line, Assembly assembly) throws Exception {
+        long deadline = System.nanoTime() + config.start_timeout() * 1_000_000L;
+        for (Assembly.Conf c : assembly.drives()) {
+            apply(c);
+        }
+        for (Assembly.Conf c : assembly.controllers()) {
+            apply(c);
+        }
+        // every controller up (its disks' drives open) before the machine: a cold-plugged board
+        List<Assembly.Conf> waiting = new ArrayList<>(assembly.controllers());
+        while (!waiting.isEmpty()) {
+            checkDrives();
+            waiting.removeIf(c -> function(c.address()));
+            if (!waiting.isEmpty()) {
+                pause(deadline, () -> "the controllers " + waiting.stream().map(c -> c.name() + " (" + c.address() + ")")
+                        .toList() + " did not start (the log says why)");
+            }
+        }
+        checkDrives();
+        apply(assembly.machine());
+        Machine machine;
+        while ((machine = machine()) == null) {
+            pause(deadline, () -> "the machine did not start (the log says why)");
+        }
+        for (Assembly.Conf c : assembly.controllers()) {
+            if (!machine.pciFunctions().containsKey(PciAddress.parse(c.address()))) {
+                throw new IllegalStateException("the controller " + c.name() + " could not be plugged at "
+                        + c.address() + ": " + machine.problems());
+            }
+        }
+        QmpCommands qmp = new QmpCommands(new ObjectMapper(), services(), config.compat(), assembly.slots());
+        for (Assembly.CdromSlot s : assembly.slots()) {
+            RemovableMedia m = media(s.slot()).orElseThrow(() -> new IllegalStateException("CD-ROM " + s.slot()
+                    + " is missing"));
+            synchronized (this) {
+                open.add(m.addListener(qmp::mediaChanged));
+            }
+        }
+        if (line.qtest() != null) {
+            QtestServer.TrafficLog log = qtestLog(line.qtestLog());
+            QtestServer qtest = QtestServer.connect(machine, line.qtest(), log);
+            synchronized (this) {
+                open.add(qtest);
+            }
+        }
+        if (line.monitor() != null) {
+            monitor(line.monitor(), qmp);
+        }
+        ready = true;
+        LOG.log(System.Logger.Level.INFO, "QEMU front end: {0} machine with {1} drives and {2} controllers", line.machine(),
+                assembly.drives().size(), assembly.controllers().size());
+    }
+
+    private interface Message {
+        String text();
+    }
+
+    private void pause(long deadline, Message timeout) throws InterruptedException {
+        if (stopping) {
+            throw new InterruptedException();
+        }
+        if (System.nanoTime() > deadline) {
+            throw new IllegalStateException(timeout.text());
+        }
+        Thread.sleep(1);
+    }
+
+    /** A drive that failed to open fails the start, as QEMU fails on an image it cannot open. */
+    private void checkDrives() {
+        for (DriveDTO d : drives.drives()) {
+            if (d.state == DriveState.FAILED && created.stream().anyMatch(c -> c.getPid().equals(d.configuration))) {
+                throw new IllegalStateException("-drive id=" + d.id + ": could not open '" + d.backend + "': " + d.failure);
+            }
+        }
+    }
+
+    private void apply(Assembly.Conf c) throws IOException {
+        Configuration configuration = c.name() == null ? cm.getConfiguration(c.pid(), "?")
+                : cm.getFactoryConfiguration(c.pid(), c.name(), "?");
+        Dictionary<String, Object> props = new Hashtable<>();
+        c.props().forEach(props::put);
+        synchronized (this) {
+            created.add(configuration);
+        }
+        configuration.update(props);
+    }
+
+    private boolean function(String address) {
+        PciAddress wanted = PciAddress.parse(address);
+        try {
+            Collection<ServiceReference<PciFunction>> refs = context.getServiceReferences(PciFunction.class,
+                    "(" + PciFunction.MACHINE + "=" + machineName + ")");
+            return refs.stream().anyMatch(r -> wanted.equals(PciAddress.parse(String.valueOf(r.getProperty(
+                    PciFunction.ADDRESS)))));
+        } catch (InvalidSyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private Machine machine() {
+        return service(Machine.class, "(" + Machine.NAME + "=" + machineName + ")").orElse(null);
+    }
+
+    private Optional<RemovableMedia> media(String slot) {
+        return service(RemovableMedia.class, "(" + RemovableMedia.SLOT + "=" + slot + ")");
+    }
+
+    private <T> Optional<T> service(Class<T> type, String filter) {
+        try {
+            for (ServiceReference<T> r : context.getServiceReferences(type, filter)) {
+                T s = context.getService(r);
+                if (s != null) {
+                    // the framework counts uses; the component holds none beyond its own life
+                    context.ungetService(r);
+                    return Optional.of(s);
+                }
+            }
+            return Optional.empty();
+        } catch (InvalidSyntaxException e) {
+            throw new IllegalArgumentException(e);
+        } catch (IllegalStateException e) {
+            return Optional.empty();
+        }
+    }
+
+    private QmpCommands.Services services() {
+        return new QmpCommands.Services() {
+            @Override
+            public Machine machine() {
+                Machine m = FrontEnd.this.machine();
+                if (m == null) {
+                    throw new IllegalStateException("the machine is gone");
+                }
+                return m;
+            }
+
+            @Override
+            public Optional<RemovableMedia> media(String slot) {
+                return FrontEnd.this.media(slot);
+            }
+
+            @Override
+            public Optional<Drive> drive(String id) {
+                String safe = id.replaceAll("[\\\\()*]", "");
+                return safe.equals(id) ? service(Drive.class, "(" + Drive.ID + "=" + id + ")") : Optional.empty();
+            }
+
+            @Override
+            public DriveManager drives() {
+                return drives;
+            }
+
+            @Override
+            public void exit(int status) {
+                stopFramework(status);
+            }
+        };
+    }
+
+    /** {@code -qtest-log PATH}: nothing for {@code /dev/null}, else each line with QEMU's prefix. */
+    private static QtestServer.TrafficLog qtestLog(String path) throws IOException {
+        if (path == null || path.equals("/dev/null")) {
+            return null;
+        }
+        OutputStream os = Files.newOutputStream(Path.of(path), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.APPEND);
+        PrintStream out = new PrintStream(os, true, StandardCharsets.UTF_8);
+        long start = System.nanoTime();
+        return (received, text) -> {
+            double t = (System.nanoTime() - start) / 1e9;
+            synchronized (out) {
+                out.printf(java.util.Locale.ROOT, "[%s +%.6f] %s%n", received ? "R" : "S", t, text);
+            }
+        };
+    }
+
+    /** Connects to the monitor's socket (or listens there, with {@code server=on}) and serves QMP. */
+    private void monitor(QemuCommandLine.Monitor monitor, QmpCommands qmp) throws IOException {
+        SocketAddress address = QtestServer.address(monitor.address());
+        ObjectMapper json = new ObjectMapper();
+        if (!monitor.server()) {
+            SocketChannel channel = open(address);
+            channel.connect(address);
+            synchronized (this) {
+                open.add(channel);
+            }
+            serveQmp(channel, json, monitor.pretty(), qmp);
+            return;
+        }
+        ServerSocketChannel server = address instanceof UnixDomainSocketAddress
+                ? ServerSocketChannel.open(StandardProtocolFamily.UNIX) : ServerSocketChannel.open();
+        if (address instanceof UnixDomainSocketAddress u) {
+            Files.deleteIfExists(u.getPath());
+        }
+        server.bind(address);
+        synchronized (this) {
+            open.add(server);
+        }
+        Thread t = new Thread(() -> {
+            while (server.isOpen()) {
+                try {
+                    SocketChannel c = server.accept();
+                    synchronized (this) {
+                        open.add(c);
+                    }
+                    serveQmp(c, json, monitor.pretty(), qmp);
+                } catch (IOException e) {
+                    return;
+                }
+            }
+        }, "spindle-qmp-accept");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private static SocketChannel open(SocketAddress address) throws IOException {
+        if (address instanceof UnixDomainSocketAddress) {
+            return SocketChannel.open(StandardProtocolFamily.UNIX);
+        }
+        return SocketChannel.open(((InetSocketAddress) address).getAddress() instanceof java.net.Inet6Address
+                ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET);
+    }
+
+    private void serveQmp(SocketChannel channel, ObjectMapper json, boolean pretty, QmpCommands qmp) {
+        Thread t = new Thread(() -> {
+            try (channel) {
+                new QmpConnection(json, Channels.newOutputStream(channel), pretty, qmp)
+                        .serve(Channels.newInputStream(channel));
+            } catch (IOException e) {
+                // the peer went away
+            }
+        }, "spindle-qmp");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private void fail(String message) {
+        failure = message;
+        if (stopping) {
+            return;
+        }
+        System.err.println(config.program() + ": " + message);
+        if (config.exit_on_failure()) {
+            stopFramework(1);
+        }
+    }
+
+    private void stopFramework(int status) {
+        System.setProperty(EXIT_CODE, String.valueOf(status));
+        Thread t = new Thread(() -> {
+            try {
+                context.getBundle(0).stop();
+            } catch (BundleException | IllegalStateException e) {
+                // stopping already
+            }
+        }, "spindle-qemu-exit");
+        t.start();
+    }
+
+    @Deactivate
+    void deactivate() throws InterruptedException {
+        stopping = true;
+        starter.interrupt();
+        starter.join(5_000);
+        List<AutoCloseable> toClose;
+        List<Configuration> toDelete;
+        synchronized (this) {
+            toClose = new ArrayList<>(open);
+            toDelete = new ArrayList<>(created);
+        }
+        for (AutoCloseable c : toClose) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                // closing anyway
+            }
+        }
+        // the machine first, then controllers, then drives: the reverse of building
+        java.util.Collections.reverse(toDelete);
+        for (Configuration c : toDelete) {
+            try {
+                c.delete();
+            } catch (IOException | IllegalStateException e) {
+                // configuration admin is going away with the framework
+            }
+        }
+    }
+}

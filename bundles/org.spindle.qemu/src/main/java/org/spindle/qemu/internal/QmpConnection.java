@@ -1,0 +1,287 @@
+package org.spindle.qemu.internal;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.SequenceInputStream;
+import java.nio.charset.StandardCharsets;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+/**
+ * One QMP connection: the greeting, then JSON objects in (one after another, newlines or not, as
+ * QEMU's JSON streamer takes them) and replies and events out, every write whole and in order.
+ *
+ * <p>A malformed message gets a {@code GenericError} and the input is taken up again after the next
+ * newline; the connection stays up.
+ */
+final class QmpConnection implements QmpCommands.Sink {
+    private final ObjectMapper json;
+    private final OutputStream out;
+    private final boolean pretty;
+    private final QmpCommands commands;
+    private boolean negotiated;
+    private boolean broken;
+
+    QmpConnection(ObjectMapper json, OutputStream out, boolean pretty, QmpCommands commands) {
+        this.json = json;
+        this.out = out;
+        this.pretty = pretty;
+        this.commands = commands;
+    }
+
+    /** Sends the greeting, then answers messages until the peer closes the connection. */
+    void serve(InputStream in) throws IOException {
+        commands.add(this);
+        try {
+            write(commands.greeting());
+            read(in);
+        } finally {
+            commands.remove(this);
+        }
+    }
+
+    private void read(InputStream in) throws IOException {
+        InputStream input = in;
+        while (true) {
+            JsonParser parser = json.getFactory().createParser(input);
+            try {
+                while (true) {
+                    JsonToken token = parser.nextToken();
+                    if (token == null) {
+                        return;
+                    }
+                    JsonNode message = json.readTree(parser);
+                    handle(message);
+                }
+            } catch (JsonProcessingException e) {
+                write(error(null, QmpError.generic("JSON parse error, " + firstLine(e.getOriginalMessage()))));
+                // take up the input again after the line the error is on
+                ByteArrayOutputStream rest = new ByteArrayOutputStream();
+                parser.releaseBuffered(rest);
+                input = skipLine(new SequenceInputStream(new ByteArrayInputStream(rest.toByteArray()), in));
+                if (input == null) {
+                    return;
+                }
+            }
+        }
+    }
+
+    private static String firstLine(String s) {
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+
+    /** The stream after its next newline, or {@code null} at its end. */
+    private static InputStream skipLine(InputStream in) throws IOException {
+        int b;
+        while ((b = in.read()) != -1) {
+            if (b == '\n') {
+                return in;
+            }
+        }
+        return null;
+    }
+
+    private void handle(JsonNode message) throws IOException {
+        JsonNode id = message.get("id");
+        if (!message.isObject()) {
+            write(error(null, QmpError.generic("QMP input must be a JSON object")));
+            return;
+        }
+        JsonNode execute = message.get("execute");
+        if (execute == null && message.has("exec-oob")) {
+            write(error(id, QmpError.generic("The command " + message.get("exec-oob").asText()
+                    + " does not support OOB")));
+            return;
+        }
+        if (execute == null || !execute.isTextual()) {
+            write(error(id, QmpError.generic(execute == null ? "QMP input lacks member 'execute'"
+                    : "QMP input member 'execute' must be a string")));
+            return;
+        }
+        for (var it = message.fieldNames(); it.hasNext();) {
+            String f = it.next();
+            if (!f.equals("execute") && !f.equals("arguments") && !f.equals("id")) {
+                write(error(id, QmpError.generic("QMP input member '" + f + "' is unexpected")));
+                return;
+            }
+        }
+        JsonNode arguments = message.get("arguments");
+        if (arguments != null && !arguments.isObject()) {
+            write(error(id, QmpError.generic("QMP input member 'arguments' must be an object")));
+            return;
+        }
+        ObjectNode args = arguments == null ? json.createObjectNode() : (ObjectNode) arguments;
+        String name = execute.asText();
+        JsonNode result;
+        try {
+            if (!negotiated && !name.equals("qmp_capabilities")) {
+                throw new QmpError("CommandNotFound", "Expecting capabilities negotiation with 'qmp_capabilities'");
+            }
+            if (name.equals("qmp_capabilities")) {
+                if (negotiated) {
+                    throw new QmpError("CommandNotFound", "Capabilities negotiation is already complete, command ignored");
+                }
+                Args a = new Args(name, args);
+                JsonNode enable = a.optional("enable");
+                if (enable != null && (!enable.isArray() || enable.size() > 0)) {
+                    throw QmpError.generic("Capability '" + (enable.isArray() ? enable.get(0).asText() : enable)
+                            + "' not available");
+                }
+                a.done();
+                negotiated = true;
+                result = json.createObjectNode();
+            } else {
+                result = commands.execute(name, new Args(name, args));
+            }
+        } catch (QmpError e) {
+            write(error(id, e));
+            return;
+        } catch (RuntimeException e) {
+            write(error(id, QmpError.generic("internal error in " + name + ": " + e)));
+            return;
+        }
+        ObjectNode reply = json.createObjectNode();
+        reply.set("return", result);
+        if (id != null) {
+            reply.set("id", id);
+        }
+        write(reply);
+    }
+
+    private ObjectNode error(JsonNode id, QmpError e) {
+        ObjectNode reply = json.createObjectNode();
+        ObjectNode error = reply.putObject("error");
+        error.put("class", e.errorClass);
+        error.put("desc", e.getMessage());
+        if (id != null) {
+            reply.set("id", id);
+        }
+        return reply;
+    }
+
+    /** Sends an event; events before capabilities negotiation are dropped, as QEMU drops them. */
+    @Override
+    public synchronized void event(String name, ObjectNode data) {
+        if (!negotiated) {
+            return;
+        }
+        long micros = System.currentTimeMillis() * 1000 + (System.nanoTime() / 1000) % 1000;
+        ObjectNode e = json.createObjectNode();
+        ObjectNode t = e.putObject("timestamp");
+        t.put("seconds", micros / 1_000_000);
+        t.put("microseconds", micros % 1_000_000);
+        e.put("event", name);
+        if (data != null) {
+            e.set("data", data);
+        }
+        try {
+            write(e);
+        } catch (IOException ignored) {
+            // the peer went away; its reader ends the connection
+        }
+    }
+
+    private synchronized void write(JsonNode message) throws IOException {
+        if (broken) {
+            return;
+        }
+        try {
+            String text = pretty ? json.writerWithDefaultPrettyPrinter().writeValueAsString(message)
+                    : json.writeValueAsString(message);
+            out.write((text + "\r\n").getBytes(StandardCharsets.UTF_8));
+            out.flush();
+        } catch (IOException e) {
+            broken = true;
+            throw e;
+        }
+    }
+
+    @Override
+    public ObjectMapper json() {
+        return json;
+    }
+
+    /** A command's arguments, checked as QEMU's QAPI visitor checks them. */
+    static final class Args {
+        private final String command;
+        private final ObjectNode args;
+        private final java.util.Set<String> read = new java.util.HashSet<>();
+
+        Args(String command, ObjectNode args) {
+            this.command = command;
+            this.args = args;
+        }
+
+        JsonNode optional(String name) {
+            read.add(name);
+            JsonNode v = args.get(name);
+            return v == null || v.isNull() && !name.equals("iothread") ? null : v;
+        }
+
+        String string(String name) throws QmpError {
+            String s = optionalString(name);
+            if (s == null) {
+                throw QmpError.generic("Parameter '" + name + "' is missing");
+            }
+            return s;
+        }
+
+        String optionalString(String name) throws QmpError {
+            JsonNode v = optional(name);
+            if (v != null && !v.isTextual()) {
+                throw QmpError.generic("Invalid parameter type for '" + name + "', expected: string");
+            }
+            return v == null ? null : v.asText();
+        }
+
+        boolean bool(String name, boolean otherwise) throws QmpError {
+            JsonNode v = optional(name);
+            if (v != null && !v.isBoolean()) {
+                throw QmpError.generic("Invalid parameter type for '" + name + "', expected: boolean");
+            }
+            return v == null ? otherwise : v.asBoolean();
+        }
+
+        long integer(String name) throws QmpError {
+            JsonNode v = optional(name);
+            if (v == null) {
+                throw QmpError.generic("Parameter '" + name + "' is missing");
+            }
+            if (!v.isIntegralNumber() || !v.canConvertToLong()) {
+                throw QmpError.generic("Invalid parameter type for '" + name + "', expected: integer");
+            }
+            return v.asLong();
+        }
+
+        ObjectNode object(String name) throws QmpError {
+            JsonNode v = optional(name);
+            if (v != null && !v.isObject()) {
+                throw QmpError.generic("Invalid parameter type for '" + name + "', expected: object");
+            }
+            return (ObjectNode) v;
+        }
+
+        /** Refuses any argument no one read. */
+        void done() throws QmpError {
+            for (var it = args.fieldNames(); it.hasNext();) {
+                String f = it.next();
+                if (!read.contains(f)) {
+                    throw QmpError.generic("Parameter '" + f + "' is unexpected");
+                }
+            }
+        }
+
+        String command() {
+            return command;
+        }
+    }
+}
