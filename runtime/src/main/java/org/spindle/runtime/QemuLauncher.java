@@ -53,8 +53,8 @@ public final class QemuLauncher {
         } catch (InterruptedException e) {
             status = 0;
         }
-        System.out.flush();
-        Runtime.getRuntime().halt(status);
+        // exit, not halt: the JVM writes its class-data archive on the way out when it has none yet
+        System.exit(status);
     }
 
     static int run(String[] args, Path home) throws IOException, BundleException, InterruptedException,
@@ -76,12 +76,15 @@ public final class QemuLauncher {
         stopOnSignal("TERM", framework);
         stopOnSignal("INT", framework);
         try {
+            timing("framework initialized");
             List<Bundle> toStart = Launcher.install(framework, bndrun, jars, maxLevel + 1, true);
             framework.start();
             for (Bundle bundle : toStart) {
                 bundle.start(Bundle.START_ACTIVATION_POLICY);
             }
+            timing("bundles started");
             configure(framework.getBundleContext(), args);
+            timing("front end configured");
             framework.waitForStop(0);
         } finally {
             if ((framework.getState() & (Bundle.ACTIVE | Bundle.STARTING)) != 0) {
@@ -91,6 +94,17 @@ public final class QemuLauncher {
             Launcher.deleteTree(storage);
         }
         return Integer.parseInt(System.getProperty(EXIT_CODE, "0"));
+    }
+
+    private static final boolean TIMING = Boolean.getBoolean("spindle.qemu.timing");
+
+    /** With {@code -Dspindle.qemu.timing=true}: how long after the JVM started {@code what} happened. */
+    static void timing(String what) {
+        if (TIMING) {
+            long since = java.time.Duration.between(ProcessHandle.current().info().startInstant()
+                    .orElse(java.time.Instant.now()), java.time.Instant.now()).toMillis();
+            System.err.println("spindle-qemu timing: " + what + " at " + since + " ms");
+        }
     }
 
     /**

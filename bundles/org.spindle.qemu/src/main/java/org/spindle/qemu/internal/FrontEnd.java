@@ -122,6 +122,7 @@ public final class FrontEnd {
     }
 
     private void start() {
+        timing("front end activated");
         try {
             QemuCommandLine line = QemuCommandLine.parse(List.of(config.args()));
             Path cwd = Path.of(config.cwd().isEmpty() ? System.getProperty("user.dir") : config.cwd());
@@ -154,6 +155,7 @@ public final class FrontEnd {
                         .toList() + " did not start (the log says why)");
             }
         }
+        timing("controllers up");
         checkDrives();
         apply(assembly.machine());
         Machine machine;
@@ -166,7 +168,8 @@ public final class FrontEnd {
                         + c.address() + ": " + machine.problems());
             }
         }
-        QmpCommands qmp = new QmpCommands(new ObjectMapper(), services(), config.compat(), assembly.slots());
+        timing("machine up");
+        QmpCommands qmp = new QmpCommands(services(), config.compat(), assembly.slots());
         for (Assembly.CdromSlot s : assembly.slots()) {
             RemovableMedia m = media(s.slot()).orElseThrow(() -> new IllegalStateException("CD-ROM " + s.slot()
                     + " is missing"));
@@ -174,6 +177,7 @@ public final class FrontEnd {
                 open.add(m.addListener(qmp::mediaChanged));
             }
         }
+        timing("CD-ROMs watched");
         if (line.qtest() != null) {
             QtestServer.TrafficLog log = qtestLog(line.qtestLog());
             QtestServer qtest = QtestServer.connect(machine, line.qtest(), log);
@@ -181,12 +185,24 @@ public final class FrontEnd {
                 open.add(qtest);
             }
         }
+        timing("qtest connected");
         if (line.monitor() != null) {
             monitor(line.monitor(), qmp);
         }
+        timing("monitor connected");
         ready = true;
         LOG.log(System.Logger.Level.INFO, "QEMU front end: {0} machine with {1} drives and {2} controllers", line.machine(),
                 assembly.drives().size(), assembly.controllers().size());
+    }
+
+    private static final boolean TIMING = Boolean.getBoolean("spindle.qemu.timing");
+
+    private static void timing(String what) {
+        if (TIMING) {
+            long since = java.time.Duration.between(ProcessHandle.current().info().startInstant()
+                    .orElse(java.time.Instant.now()), java.time.Instant.now()).toMillis();
+            System.err.println("spindle-qemu timing: " + what + " at " + since + " ms");
+        }
     }
 
     private interface Message {
@@ -315,14 +331,13 @@ public final class FrontEnd {
     /** Connects to the monitor's socket (or listens there, with {@code server=on}) and serves QMP. */
     private void monitor(QemuCommandLine.Monitor monitor, QmpCommands qmp) throws IOException {
         SocketAddress address = QtestServer.address(monitor.address());
-        ObjectMapper json = new ObjectMapper();
         if (!monitor.server()) {
             SocketChannel channel = open(address);
             channel.connect(address);
             synchronized (this) {
                 open.add(channel);
             }
-            serveQmp(channel, json, monitor.pretty(), qmp);
+            serveQmp(channel, monitor.pretty(), qmp);
             return;
         }
         ServerSocketChannel server = address instanceof UnixDomainSocketAddress
@@ -341,7 +356,7 @@ public final class FrontEnd {
                     synchronized (this) {
                         open.add(c);
                     }
-                    serveQmp(c, json, monitor.pretty(), qmp);
+                    serveQmp(c, monitor.pretty(), qmp);
                 } catch (IOException e) {
                     return;
                 }
@@ -359,10 +374,15 @@ public final class FrontEnd {
                 ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET);
     }
 
-    private void serveQmp(SocketChannel channel, ObjectMapper json, boolean pretty, QmpCommands qmp) {
+    /** One JSON mapper for every connection, made by the first (it takes a while: not on the way to qtest). */
+    private static final class Json {
+        static final ObjectMapper MAPPER = new ObjectMapper();
+    }
+
+    private void serveQmp(SocketChannel channel, boolean pretty, QmpCommands qmp) {
         Thread t = new Thread(() -> {
             try (channel) {
-                new QmpConnection(json, Channels.newOutputStream(channel), pretty, qmp)
+                new QmpConnection(Json.MAPPER, Channels.newOutputStream(channel), pretty, qmp)
                         .serve(Channels.newInputStream(channel));
             } catch (IOException e) {
                 // the peer went away

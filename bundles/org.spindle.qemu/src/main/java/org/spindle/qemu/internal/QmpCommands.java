@@ -8,7 +8,7 @@ import java.util.Set;
 import java.util.concurrent.CopyOnWriteArraySet;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
@@ -34,8 +34,6 @@ final class QmpCommands {
     /** Where events go: each connection. */
     interface Sink {
         void event(String name, ObjectNode data);
-
-        ObjectMapper json();
     }
 
     /** What the commands act on. */
@@ -72,7 +70,7 @@ final class QmpCommands {
             new QomType("generic-pc-machine", "x86-machine", true),
             new QomType("none-machine", "machine", false));
 
-    private final ObjectMapper json;
+    private final JsonNodeFactory json = JsonNodeFactory.instance;
     private final Services services;
     private final String compat;
     private final List<CdromSlot> slots;
@@ -82,11 +80,10 @@ final class QmpCommands {
     /**
      * @param compat the QEMU version whose schema the replies follow: {@code 7.2} or {@code 10.0}
      */
-    QmpCommands(ObjectMapper json, Services services, String compat, List<CdromSlot> slots) {
+    QmpCommands(Services services, String compat, List<CdromSlot> slots) {
         if (!compat.equals("7.2") && !compat.equals("10.0")) {
             throw new IllegalArgumentException("QMP compat '" + compat + "': 7.2 or 10.0");
         }
-        this.json = json;
         this.services = services;
         this.compat = compat;
         this.slots = List.copyOf(slots);
@@ -115,7 +112,7 @@ final class QmpCommands {
         }
         for (CdromSlot s : slots) {
             if (s.slot().equals(e.slot())) {
-                ObjectNode data = json.createObjectNode();
+                ObjectNode data = json.objectNode();
                 data.put("device", s.drive());
                 data.put("id", s.id());
                 data.put("tray-open", open);
@@ -125,7 +122,7 @@ final class QmpCommands {
     }
 
     ObjectNode greeting() {
-        ObjectNode g = json.createObjectNode();
+        ObjectNode g = json.objectNode();
         ObjectNode qmp = g.putObject("QMP");
         qmp.set("version", version());
         qmp.putArray("capabilities").add("oob");
@@ -133,7 +130,7 @@ final class QmpCommands {
     }
 
     private ObjectNode version() {
-        ObjectNode v = json.createObjectNode();
+        ObjectNode v = json.objectNode();
         ObjectNode q = v.putObject("qemu");
         String[] parts = compat.split("\\.");
         q.put("micro", 0);
@@ -151,7 +148,7 @@ final class QmpCommands {
             }
             case "query-commands" -> {
                 a.done();
-                ArrayNode list = json.createArrayNode();
+                ArrayNode list = json.arrayNode();
                 for (String c : COMMANDS) {
                     list.addObject().put("name", c);
                 }
@@ -170,7 +167,7 @@ final class QmpCommands {
             }
             case "query-status" -> {
                 a.done();
-                ObjectNode s = json.createObjectNode();
+                ObjectNode s = json.objectNode();
                 s.put("running", running);
                 if (compat.equals("7.2")) {
                     s.put("singlestep", false);
@@ -181,7 +178,7 @@ final class QmpCommands {
             case "system_reset" -> {
                 a.done();
                 onMachine(() -> services.machine().reset());
-                ObjectNode data = json.createObjectNode();
+                ObjectNode data = json.objectNode();
                 data.put("guest", false);
                 data.put("reason", "host-qmp-system-reset");
                 event("RESET", data);
@@ -205,7 +202,7 @@ final class QmpCommands {
             }
             case "quit" -> {
                 a.done();
-                ObjectNode data = json.createObjectNode();
+                ObjectNode data = json.objectNode();
                 data.put("guest", false);
                 data.put("reason", "host-qmp-quit");
                 event("SHUTDOWN", data);
@@ -345,7 +342,7 @@ final class QmpCommands {
             "blockdev-add", "blockdev-del", "block_resize", "x-blockdev-set-iothread", "device_add", "device_del");
 
     private ObjectNode empty() {
-        return json.createObjectNode();
+        return json.objectNode();
     }
 
     private void onMachine(Runnable work) throws QmpError {
@@ -360,7 +357,7 @@ final class QmpCommands {
     }
 
     private ArrayNode machines() {
-        ArrayNode list = json.createArrayNode();
+        ArrayNode list = json.arrayNode();
         String v = compat;
         ObjectNode pc = machine(list, "pc-i440fx-" + v, "pc", 255, true);
         pc.put("is-default", true);
@@ -390,7 +387,7 @@ final class QmpCommands {
     }
 
     private ArrayNode types(String implementing, boolean abstracts) {
-        ArrayNode list = json.createArrayNode();
+        ArrayNode list = json.arrayNode();
         List<QomType> all = new java.util.ArrayList<>(TYPES);
         for (String m : new String[] {"pc-i440fx-" + compat, "pc-q35-" + compat}) {
             all.add(new QomType(m + "-machine", "generic-pc-machine", false));

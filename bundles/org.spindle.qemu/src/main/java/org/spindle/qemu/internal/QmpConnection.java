@@ -205,11 +205,6 @@ final class QmpConnection implements QmpCommands.Sink {
         }
     }
 
-    @Override
-    public ObjectMapper json() {
-        return json;
-    }
-
     /** A command's arguments, checked as QEMU's QAPI visitor checks them. */
     static final class Args {
         private final String command;
