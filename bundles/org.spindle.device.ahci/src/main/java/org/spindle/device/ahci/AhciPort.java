@@ -190,6 +190,11 @@ final class AhciPort {
         }
         linkTimer = clock == null ? null : clock.timer("AHCI port " + index + " link", this::linkEstablished);
         if (linkTimer != null && linkDue >= 0) {
+            if (hba.linkDelayNanos() == 0) {
+                // no delay: the link is up now, not at a timer that only a moving clock would fire
+                linkEstablished();
+                return;
+            }
             linkDue = hba.clockNanos() + hba.linkDelayNanos();
             linkTimer.schedule(linkDue);
         }

@@ -433,7 +433,7 @@ final class QmpCommands {
         String id = a.optionalString("id");
         String device = a.optionalString("device");
         if ((id == null) == (device == null)) {
-            throw QmpError.generic("Need exactly one of 'id' and 'device'");
+            throw QmpError.generic("Need exactly one of 'device' and 'id'");
         }
         for (CdromSlot s : slots) {
             if (id != null ? id.equals(s.id()) : device.equals(s.drive()) && !device.isEmpty()) {
