@@ -174,11 +174,11 @@ final class QmpConnection implements QmpCommands.Sink {
         if (!negotiated) {
             return;
         }
-        long micros = System.currentTimeMillis() * 1000 + (System.nanoTime() / 1000) % 1000;
+        java.time.Instant now = java.time.Instant.now();
         ObjectNode e = json.createObjectNode();
         ObjectNode t = e.putObject("timestamp");
-        t.put("seconds", micros / 1_000_000);
-        t.put("microseconds", micros % 1_000_000);
+        t.put("seconds", now.getEpochSecond());
+        t.put("microseconds", now.getNano() / 1000);
         e.put("event", name);
         if (data != null) {
             e.set("data", data);

@@ -1,0 +1,109 @@
+package org.spindle.qemu.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import org.junit.jupiter.api.Test;
+import org.spindle.machine.api.Machine;
+import org.spindle.storage.api.Drive;
+import org.spindle.storage.api.DriveManager;
+import org.spindle.storage.api.RemovableMedia;
+
+class QmpConnectionTest {
+    private final ObjectMapper json = new ObjectMapper();
+    private final List<Integer> exits = new ArrayList<>();
+
+    private final QmpCommands.Services services = new QmpCommands.Services() {
+        @Override
+        public Machine machine() {
+            throw new IllegalStateException("no machine in this test");
+        }
+
+        @Override
+        public Optional<RemovableMedia> media(String slot) {
+            return Optional.empty();
+        }
+
+        @Override
+        public Optional<Drive> drive(String id) {
+            return Optional.empty();
+        }
+
+        @Override
+        public DriveManager drives() {
+            throw new IllegalStateException("no drives in this test");
+        }
+
+        @Override
+        public void exit(int status) {
+            exits.add(status);
+        }
+    };
+
+    /** Everything the connection writes for {@code input}, one JSON value per element. */
+    private List<JsonNode> session(String input) throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        QmpCommands commands = new QmpCommands(services, "10.0", List.of());
+        new QmpConnection(json, out, false, commands).serve(new ByteArrayInputStream(input.getBytes(StandardCharsets.UTF_8)));
+        List<JsonNode> messages = new ArrayList<>();
+        String text = out.toString(StandardCharsets.UTF_8);
+        assertThat(text).endsWith("\r\n");
+        for (String line : text.split("\r\n")) {
+            messages.add(json.readTree(line));
+        }
+        return messages;
+    }
+
+    @Test
+    void messagesNeedNoNewlinesAndRepliesEchoTheirId() throws Exception {
+        List<JsonNode> m = session("{\"execute\":\"qmp_capabilities\"}{\"execute\":\"query-status\",\"id\":7}"
+                + "  {\"execute\": \"stop\"}");
+        assertThat(m.get(0).get("QMP").get("capabilities").get(0).asText()).isEqualTo("oob");
+        assertThat(m.get(1).toString()).isEqualTo("{\"return\":{}}");
+        assertThat(m.get(2).toString()).isEqualTo("{\"return\":{\"running\":true,\"status\":\"running\"},\"id\":7}");
+        assertThat(m.get(3).get("event").asText()).isEqualTo("STOP");
+        assertThat(m.get(3).get("timestamp").get("seconds").asLong()).isPositive();
+        assertThat(m.get(4).toString()).isEqualTo("{\"return\":{}}");
+    }
+
+    @Test
+    void commandsBeforeNegotiationAndMalformedMessagesGetErrorsAndTheSessionGoesOn() throws Exception {
+        List<JsonNode> m = session("{\"execute\":\"query-status\"}\n{\"execute\": }\n[1]\n{\"arguments\":{}}\n"
+                + "{\"execute\":\"qmp_capabilities\",\"arguments\":{\"enable\":[\"oob\"]}}\n"
+                + "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"query-status\",\"bogus\":1}\n"
+                + "{\"execute\":\"query-machines\",\"arguments\":{\"x\":1}}\n{\"execute\":\"quit\"}\n");
+        assertThat(m.get(1).get("error").get("desc").asText())
+                .isEqualTo("Expecting capabilities negotiation with 'qmp_capabilities'");
+        assertThat(m.get(2).get("error").get("desc").asText()).startsWith("JSON parse error");
+        assertThat(m.get(3).get("error").get("desc").asText()).isEqualTo("QMP input must be a JSON object");
+        assertThat(m.get(4).get("error").get("desc").asText()).isEqualTo("QMP input lacks member 'execute'");
+        assertThat(m.get(5).get("error").get("desc").asText()).isEqualTo("Capability 'oob' not available");
+        assertThat(m.get(6).toString()).isEqualTo("{\"return\":{}}");
+        assertThat(m.get(7).get("error").get("desc").asText()).isEqualTo("QMP input member 'bogus' is unexpected");
+        assertThat(m.get(8).get("error").get("desc").asText()).isEqualTo("Parameter 'x' is unexpected");
+        assertThat(m.get(9).get("event").asText()).isEqualTo("SHUTDOWN");
+        assertThat(m.get(10).toString()).isEqualTo("{\"return\":{}}");
+        assertThat(exits).containsExactly(0);
+    }
+
+    @Test
+    void eventsBeforeNegotiationAreNotSent() throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        QmpCommands commands = new QmpCommands(services, "7.2", List.of());
+        QmpConnection c = new QmpConnection(json, out, false, commands);
+        c.event("RESET", null);
+        assertThat(out.size()).isZero();
+        c.serve(new ByteArrayInputStream("{\"execute\":\"qmp_capabilities\"}".getBytes(StandardCharsets.UTF_8)));
+        c.event("RESET", null);
+        assertThat(out.toString(StandardCharsets.UTF_8)).contains("\"major\":7").endsWith("\"event\":\"RESET\"}\r\n");
+    }
+}
