@@ -46,8 +46,9 @@ class Emulator:
             s.listen(1)
             listeners.append(s)
         command = ("exec %s -qtest unix:%s -qtest-log %s -chardev socket,path=%s,id=char0 "
-                   "-mon chardev=char0,mode=control -display none -audio none %s -accel qtest"
-                   % (binary, self.qtest_path, log or "/dev/null", self.qmp_path, args))
+                   "-mon chardev=char0,mode=control -display none %s%s -accel qtest"
+                   % (binary, self.qtest_path, log or "/dev/null", self.qmp_path,
+                      "" if os.environ.get("QTEST_NO_AUDIO") else "-audio none ", args))
         self.started = time.monotonic()
         self.process = subprocess.Popen(["/bin/sh", "-c", command], env=env,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -23,7 +23,7 @@ import org.openjdk.jmh.runner.options.CommandLineOptions;
  * taken within each round, and the median ratio is reported with the spread. Other arguments are
  * JMH's own ({@code -f}, {@code -wi}, {@code -i}, a benchmark name pattern, ...).
  *
- * <p>A benchmark in {@code SampleTime} mode is scored by its median invocation, turned into
+ * <p>A benchmark in {@code SampleTime} or {@code SingleShotTime} mode is scored by its median invocation, turned into
  * operations per second: one invocation much slower than the rest (a peer that hung and was restarted)
  * does not move it, as it would a mean.
  */
@@ -98,9 +98,10 @@ public final class BenchmarkMain {
         }));
     }
 
-    /** Operations per second: the primary score, or for sampled times the median's reciprocal. */
+    /** Operations per second: the primary score, or for sampled or single-shot times the median's reciprocal. */
     private static double score(RunResult result) {
-        if (result.getParams().getMode() != org.openjdk.jmh.annotations.Mode.SampleTime) {
+        org.openjdk.jmh.annotations.Mode mode = result.getParams().getMode();
+        if (mode != org.openjdk.jmh.annotations.Mode.SampleTime && mode != org.openjdk.jmh.annotations.Mode.SingleShotTime) {
             return result.getPrimaryResult().getScore();
         }
         double median = result.getPrimaryResult().getStatistics().getPercentile(50);
