@@ -298,6 +298,41 @@ class QmpTest(Base):
                          "DeviceNotFound")
 
 
+class HotplugTest(Base):
+    def test_device_add_and_device_del_through_acpi_hot_plug(self):
+        e = self.start("-M pc -device ahci,id=sata1,addr=05.0")
+        self.assertEqual(e.config_readl(5 << 3, 0), 0x29228086)
+        self.assertEqual(e.config_readw(6 << 3, 0), 0xFFFF)
+        self.assertEqual(e.qmp("device_add", {"driver": "ich9-ahci", "id": "ahci1", "addr": "06.0"}), {"return": {}})
+        self.assertEqual(e.config_readl(6 << 3, 0), 0x29228086)
+        self.assertEqual(e.inb(0xAFE0) & 0x02, 0x02)          # GPE0 status: a PCI hot-plug event
+        self.assertIn("Duplicate device ID",
+                      e.qmp("device_add", {"driver": "ahci", "id": "ahci1", "addr": "07.0"})["error"]["desc"])
+        self.assertIn("not available",
+                      e.qmp("device_add", {"driver": "ahci", "id": "ahci2", "addr": "05.0"})["error"]["desc"])
+        self.assertEqual(e.qmp("device_del", {"id": "ahci1"}), {"return": {}})
+        self.assertIn("in the process of unplug", e.qmp("device_del", {"id": "ahci1"})["error"]["desc"])
+        self.assertIn("does not support hotplugging", e.qmp("device_del", {"id": "ide"})["error"]["desc"])
+        # the guest's ACPI code ejects the slot: then, and only then, DEVICE_DELETED
+        self.assertFalse(any(ev["event"] == "DEVICE_DELETED" for ev in e.events))
+        e.outl(0xAE08, 1 << 6)
+        deleted = e.event_wait("DEVICE_DELETED")
+        self.assertEqual(deleted["data"], {"device": "ahci1", "path": "/machine/peripheral/ahci1"})
+        self.assertEqual(e.config_readw(6 << 3, 0), 0xFFFF)
+        self.assertEqual(e.qmp("device_del", {"id": "ahci1"})["error"]["class"], "DeviceNotFound")
+        # a controller of the command line goes the same way, and an id can be used again
+        self.assertEqual(e.qmp("device_del", {"id": "sata1"}), {"return": {}})
+        e.outl(0xAE08, 1 << 5)
+        self.assertEqual(e.event_wait("DEVICE_DELETED")["data"]["device"], "sata1")
+        self.assertEqual(e.qmp("device_add", {"driver": "ahci", "id": "sata1"}), {"return": {}})
+        self.assertEqual(e.config_readl(2 << 3, 0), 0x29228086)   # the first free slot
+
+    def test_q35_has_no_hot_plug_slots(self):
+        e = self.start("-M q35")
+        self.assertEqual(e.qmp("device_add", {"driver": "ahci", "id": "a"})["error"]["desc"],
+                         "Bus 'pcie.0' does not support hotplugging")
+
+
 class SmokeTest(Base):
     """Enumerate, IDENTIFY and one DMA read through each controller, as a guest driver would."""
 

@@ -59,6 +59,25 @@ public interface Machine extends DeviceContext {
     /** What went wrong on the guest's side so far (a BAR placed over another, an interrupt sent to no memory): noted, never thrown. */
     List<String> problems();
 
+    /**
+     * Asks the guest to give up the PCI device in {@code address}'s slot, as an operator's unplug
+     * request does on real hardware: on a {@code pc} through ACPI PCI hot-plug, whose guest code ejects
+     * the device when it is ready ({@link #watchEjects} hears of it).
+     *
+     * @throws IllegalArgumentException when the machine has no hot-plug slots, or the slot holds no
+     *         removable device
+     * @since 1.3
+     */
+    void requestUnplug(PciAddress address);
+
+    /**
+     * Hears every PCI function the guest ejects, after it left the bus, on the machine thread; closing
+     * the result stops it.
+     *
+     * @since 1.3
+     */
+    AutoCloseable watchEjects(java.util.function.Consumer<PciAddress> listener);
+
     /** The machine's reset: every platform device and every plugged device back to its power-on state. */
     void reset();
 

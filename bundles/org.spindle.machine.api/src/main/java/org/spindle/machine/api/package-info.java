@@ -17,7 +17,7 @@
  * unless it says so.
  */
 @Export
-@Version("1.2.0")
+@Version("1.3.0")
 package org.spindle.machine.api;
 
 import org.osgi.annotation.bundle.Export;

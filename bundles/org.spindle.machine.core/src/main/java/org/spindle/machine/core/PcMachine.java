@@ -58,6 +58,7 @@ public final class PcMachine implements Machine, AutoCloseable {
     private final ExecutorService thread;
     private volatile Thread machineThread;
     private Consumer<PciAddress> ejected = a -> { };
+    private final java.util.List<Consumer<PciAddress>> ejectWatchers = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     public PcMachine(MachineConfig config) {
         this.config = config;
@@ -244,6 +245,7 @@ public final class PcMachine implements Machine, AutoCloseable {
      *
      * @throws IllegalArgumentException when the slot holds no removable device
      */
+    @Override
     public void requestUnplug(PciAddress address) {
         if (hotplug == null) {
             throw new IllegalArgumentException("PCI unplug request for " + address + ": a " + type()
@@ -270,6 +272,12 @@ public final class PcMachine implements Machine, AutoCloseable {
         this.ejected = listener;
     }
 
+    @Override
+    public AutoCloseable watchEjects(Consumer<PciAddress> listener) {
+        ejectWatchers.add(listener);
+        return () -> ejectWatchers.remove(listener);
+    }
+
     private boolean removable(int device) {
         if (chipsetSlot(device)) {
             return false;
@@ -287,6 +295,13 @@ public final class PcMachine implements Machine, AutoCloseable {
             PciAddress a = PciAddress.of(device, f);
             if (bus.unplug(a) != null) {
                 ejected.accept(a);
+                for (Consumer<PciAddress> w : ejectWatchers) {
+                    try {
+                        w.accept(a);
+                    } catch (RuntimeException e) {
+                        problem("a listener to the eject of " + a + " failed: " + e);
+                    }
+                }
             }
         }
     }

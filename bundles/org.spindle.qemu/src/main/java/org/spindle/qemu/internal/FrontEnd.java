@@ -19,6 +19,7 @@ import java.util.Collection;
 import java.util.Dictionary;
 import java.util.Hashtable;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -95,6 +96,23 @@ public final class FrontEnd {
     private final List<Configuration> created = new ArrayList<>();
     private final List<AutoCloseable> open = new ArrayList<>();
     private final Thread starter;
+    /** The controllers that can be unplugged (given by -device or device_add), by id. */
+    private final Map<String, Plugged> devices = new java.util.concurrent.ConcurrentHashMap<>();
+    private volatile QmpCommands qmp;
+    /** The configurations of ejected controllers being deleted, by id. */
+    private final Map<String, Thread> deleting = new java.util.concurrent.ConcurrentHashMap<>();
+    private volatile String machineType;
+
+    /**
+     * A hot-pluggable controller.
+     *
+     * @param unplugging whether the guest has been asked to give it up
+     */
+    private record Plugged(String id, Configuration configuration, PciAddress address, boolean unplugging) {
+        Plugged(String id, Configuration configuration, PciAddress address) {
+            this(id, configuration, address, false);
+        }
+    }
     private volatile boolean stopping;
     private volatile String failure;
     private volatile boolean ready;
@@ -143,7 +161,11 @@ public final class FrontEnd {
             apply(c);
         }
         for (Assembly.Conf c : assembly.controllers()) {
-            apply(c);
+            Configuration configuration = apply(c);
+            if (!c.name().equals("ide")) {
+                // a controller of -device (not the board's own) can be unplugged, as QEMU's can
+                devices.put(c.name(), new Plugged(c.name(), configuration, PciAddress.parse(c.address())));
+            }
         }
         // every controller up (its disks' drives open) before the machine: a cold-plugged board
         List<Assembly.Conf> waiting = new ArrayList<>(assembly.controllers());
@@ -170,6 +192,12 @@ public final class FrontEnd {
         }
         timing("machine up");
         QmpCommands qmp = new QmpCommands(services(), config.compat(), assembly.slots());
+        this.qmp = qmp;
+        this.machineType = line.machine();
+        Machine built = machine;
+        synchronized (this) {
+            open.add(built.watchEjects(this::ejected));
+        }
         for (Assembly.CdromSlot s : assembly.slots()) {
             RemovableMedia m = media(s.slot()).orElseThrow(() -> new IllegalStateException("CD-ROM " + s.slot()
                     + " is missing"));
@@ -228,7 +256,7 @@ public final class FrontEnd {
         }
     }
 
-    private void apply(Assembly.Conf c) throws IOException {
+    private Configuration apply(Assembly.Conf c) throws IOException {
         Configuration configuration = c.name() == null ? cm.getConfiguration(c.pid(), "?")
                 : cm.getFactoryConfiguration(c.pid(), c.name(), "?");
         Dictionary<String, Object> props = new Hashtable<>();
@@ -237,6 +265,7 @@ public final class FrontEnd {
             created.add(configuration);
         }
         configuration.update(props);
+        return configuration;
     }
 
     private boolean function(String address) {
@@ -308,7 +337,153 @@ public final class FrontEnd {
             public void exit(int status) {
                 stopFramework(status);
             }
+
+            @Override
+            public void addController(String id, String address) throws QmpError {
+                FrontEnd.this.addController(id, address);
+            }
+
+            @Override
+            public void deleteDevice(String id) throws QmpError {
+                FrontEnd.this.deleteDevice(id);
+            }
         };
+    }
+
+    /**
+     * {@code device_add} of an AHCI controller: plugged at {@code address} (or the first free slot) on a
+     * pc, whose guest hears of it through ACPI; the reply comes once it is on the bus.
+     */
+    private void addController(String id, String address) throws QmpError {
+        if (!"pc".equals(machineType)) {
+            throw QmpError.generic("Bus 'pcie.0' does not support hotplugging");
+        }
+        if (id != null && (devices.containsKey(id) || id.equals("ide"))) {
+            throw QmpError.generic("Duplicate device ID '" + id + "'");
+        }
+        if (id != null && !id.matches("[A-Za-z][A-Za-z0-9._-]{0,31}")) {
+            throw QmpError.generic("Parameter 'id' expects an identifier");
+        }
+        Machine machine = machine();
+        if (machine == null) {
+            throw QmpError.generic("the machine is not running");
+        }
+        Map<PciAddress, PciFunction> plugged = machine.pciFunctions();
+        PciAddress at;
+        if (address != null) {
+            at = PciAddress.parse(address);
+            for (PciAddress taken : plugged.keySet()) {
+                if (taken.device() == at.device()) {
+                    throw QmpError.generic("PCI: slot " + at.device() + " function " + at.function()
+                            + " not available for ich9-ahci, in use by " + plugged.get(taken));
+                }
+            }
+        } else {
+            at = null;
+            for (int d = 2; d < 32 && at == null; d++) {
+                int dd = d;
+                if (plugged.keySet().stream().noneMatch(a -> a.device() == dd)) {
+                    at = PciAddress.of(d, 0);
+                }
+            }
+            if (at == null) {
+                throw QmpError.generic("PCI: no slot/function available for ich9-ahci, all in use");
+            }
+        }
+        String name = id != null ? id : "ahci-" + at.device();
+        Thread deletion = deleting.remove(name);
+        if (deletion != null) {
+            // the configuration of an ejected controller of this name must be gone before it is made again
+            try {
+                deletion.join(10_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw QmpError.generic("interrupted");
+            }
+        }
+        java.util.LinkedHashMap<String, Object> props = new java.util.LinkedHashMap<>();
+        props.put("name", name);
+        props.put("spindle.pci.address", at.toString());
+        props.put("spindle.machine", machineName);
+        props.put("ports", 6);
+        props.put("link.delay", 0L);
+        Configuration configuration;
+        try {
+            configuration = apply(new Assembly.Conf(Assembly.AHCI_FACTORY, name, props, at.toString()));
+        } catch (IOException e) {
+            throw QmpError.generic("device_add: " + e.getMessage());
+        }
+        devices.put(name, new Plugged(name, configuration, at));
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (!machine.pciFunctions().containsKey(at)) {
+            if (System.nanoTime() > deadline) {
+                devices.remove(name);
+                deleteQuietly(configuration);
+                throw QmpError.generic("device_add: the AHCI controller did not come up at " + at + ": "
+                        + machine.problems());
+            }
+            try {
+                Thread.sleep(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw QmpError.generic("interrupted");
+            }
+        }
+    }
+
+    /** {@code device_del}: the guest is asked to give the device up; DEVICE_DELETED follows its eject. */
+    private void deleteDevice(String id) throws QmpError {
+        Plugged p = devices.get(id);
+        if (p == null) {
+            if (id.equals("ide")) {
+                throw QmpError.generic("Bus '" + ("q35".equals(machineType) ? "pcie.0" : "pci.0")
+                        + "' does not support hotplugging");
+            }
+            throw new QmpError("DeviceNotFound", "Device '" + id + "' not found");
+        }
+        if (!"pc".equals(machineType)) {
+            throw QmpError.generic("Bus 'pcie.0' does not support hotplugging");
+        }
+        if (p.unplugging()) {
+            throw QmpError.generic("Device " + id + " is already in the process of unplug");
+        }
+        Machine machine = machine();
+        try {
+            machine.call(() -> {
+                machine.requestUnplug(p.address());
+                return null;
+            });
+        } catch (Exception e) {
+            throw QmpError.generic("device_del " + id + ": " + e.getMessage());
+        }
+        devices.put(id, new Plugged(p.id(), p.configuration(), p.address(), true));
+    }
+
+    /** The guest ejected {@code address}: its controller's configuration goes, and QMP hears DEVICE_DELETED. */
+    private void ejected(PciAddress address) {
+        for (Plugged p : devices.values()) {
+            if (p.address().equals(address) && devices.remove(p.id(), p)) {
+                Thread t = new Thread(() -> deleteQuietly(p.configuration()), "spindle-qemu-unplug");
+                t.setDaemon(true);
+                deleting.put(p.id(), t);
+                t.start();
+                QmpCommands q = qmp;
+                if (q != null) {
+                    q.deviceDeleted(p.id());
+                }
+            }
+        }
+    }
+
+    private void deleteQuietly(Configuration c) {
+        synchronized (this) {
+            created.remove(c);
+        }
+        try {
+            c.delete();
+        } catch (IOException | IllegalStateException e) {
+            LOG.log(System.Logger.Level.WARNING, "could not delete configuration {0}: {1}", c.getPid(), e.getMessage());
+        }
     }
 
     /** {@code -qtest-log PATH}: nothing for {@code /dev/null}, else each line with QEMU's prefix. */

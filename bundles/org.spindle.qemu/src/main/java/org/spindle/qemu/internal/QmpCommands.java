@@ -48,6 +48,12 @@ final class QmpCommands {
 
         /** Ends the process with {@code status} (QMP {@code quit}). */
         void exit(int status);
+
+        /** Hot-plugs an AHCI controller with id {@code id} (or none) at {@code address} (or a free slot). */
+        void addController(String id, String address) throws QmpError;
+
+        /** Asks the guest to give up the device {@code id}. */
+        void deleteDevice(String id) throws QmpError;
     }
 
     /** A QOM type as {@code qom-list-types} lists it. */
@@ -318,21 +324,51 @@ final class QmpCommands {
             }
             case "device_add" -> {
                 String driver = a.string("driver");
-                throw QmpError.generic(switch (driver) {
-                    case "virtio-blk-pci", "virtio-blk" -> "'" + driver + "' is not supported: Spindle has no"
-                            + " virtio-blk controller yet";
-                    case "nvme" -> "'nvme' is not supported: Spindle has no NVMe controller yet";
-                    default -> "Parameter 'driver' expects a pluggable device type (Spindle hot-plugs none of '"
-                            + driver + "')";
-                });
+                switch (driver) {
+                    case "ahci", "ich9-ahci" -> {
+                        String id = a.optionalString("id");
+                        String bus = a.optionalString("bus");
+                        String addr = a.optionalString("addr");
+                        a.done();
+                        if (bus != null && !bus.equals("pci.0")) {
+                            throw QmpError.generic("Bus '" + bus + "' not found");
+                        }
+                        services.addController(id, addr == null ? null : pciAddress(addr));
+                        return empty();
+                    }
+                    case "virtio-blk-pci", "virtio-blk" -> throw QmpError.generic("'" + driver + "' is not supported:"
+                            + " Spindle has no virtio-blk controller yet");
+                    case "nvme" -> throw QmpError.generic("'nvme' is not supported: Spindle has no NVMe controller yet");
+                    case "ide-hd", "ide-cd" -> throw QmpError.generic("Bus 'ide.0' does not support hotplugging");
+                    default -> throw QmpError.generic("'" + driver + "' is not a valid device model name");
+                }
             }
             case "device_del" -> {
                 String id = a.string("id");
                 a.done();
-                throw new QmpError("DeviceNotFound", "Device '" + id + "' not found");
+                services.deleteDevice(id);
+                return empty();
             }
             default -> throw new QmpError("CommandNotFound", "The command " + name + " has not been found");
         }
+    }
+
+    /** {@code SS.F}, {@code SS} or {@code 0xSS} (hexadecimal) as {@code 00:SS.F}. */
+    private static String pciAddress(String addr) throws QmpError {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?:0x)?([0-9a-fA-F]{1,2})(?:\\.([0-7]))?").matcher(addr);
+        if (!m.matches() || Integer.parseInt(m.group(1), 16) > 31) {
+            throw QmpError.generic("Property 'addr' doesn't take value '" + addr + "'");
+        }
+        return String.format(java.util.Locale.ROOT, "00:%02x.%s", Integer.parseInt(m.group(1), 16),
+                m.group(2) == null ? "0" : m.group(2));
+    }
+
+    /** The guest ejected the device {@code id}. */
+    void deviceDeleted(String id) {
+        ObjectNode data = json.objectNode();
+        data.put("device", id);
+        data.put("path", "/machine/peripheral/" + id);
+        event("DEVICE_DELETED", data);
     }
 
     /** What {@code query-commands} lists. */

@@ -47,6 +47,16 @@ class QmpConnectionTest {
         public void exit(int status) {
             exits.add(status);
         }
+
+        @Override
+        public void addController(String id, String address) throws QmpError {
+            throw QmpError.generic("no hot-plug in this test");
+        }
+
+        @Override
+        public void deleteDevice(String id) throws QmpError {
+            throw QmpError.generic("no hot-plug in this test");
+        }
     };
 
     /** Everything the connection writes for {@code input}, one JSON value per element. */
