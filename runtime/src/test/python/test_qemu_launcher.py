@@ -107,6 +107,7 @@ class LaunchTest(Base):
             ("-device e1000", "-device e1000: not a device Spindle has"),
             ("-drive if=none,id=d0,file=%s -device ide-hd,drive=d0" % missing, "could not open"),
             ("-chardev file,id=x,path=/tmp/x", "socket chardevs only"),
+            ("-drive file=%s,werror=stop,rerror=stop" % missing, "werror=stop: not supported yet"),
         ]
         for args, message in cases:
             with self.subTest(args=args):
@@ -260,6 +261,8 @@ class QmpTest(Base):
         self.assertIn("no virtio-blk controller yet",
                       e.qmp("device_add", {"driver": "virtio-blk-pci", "id": "drv1", "addr": "06.0",
                                            "drive": "drive1"})["error"]["desc"])
+        hmp = e.qmp("human-monitor-command", {"command-line": 'qemu-io ide0-hd0 "break flush_to_os A"'})
+        self.assertIn("Spindle runs no HMP commands yet", hmp["error"]["desc"])
         reply = e.qmp("x-blockdev-set-iothread", {"node-name": "n", "iothread": None, "force": True})
         self.assertEqual(reply, {"return": {}})
 

@@ -58,6 +58,8 @@ record Assembly(List<Conf> drives, List<Conf> controllers, Conf machine, List<Cd
     static Assembly of(QemuCommandLine c, String machineName, Path cwd) {
         List<Conf> drives = new ArrayList<>();
         for (Drive d : c.drives().values()) {
+            policy("werror", d.werror(), d);
+            policy("rerror", d.rerror(), d);
             if (d.file() != null) {
                 drives.add(new Conf(DRIVE_FACTORY, d.id(), drive(d, cwd), null));
             }
@@ -118,6 +120,18 @@ record Assembly(List<Conf> drives, List<Conf> controllers, Conf machine, List<Cd
         machine.put("type", c.machine().equals("q35") ? "q35" : "pc");
         machine.put("ram", String.valueOf(c.ramBytes()));
         return new Assembly(drives, controllers, new Conf(MACHINE_PID, null, machine, null), slots);
+    }
+
+    /**
+     * An error policy Spindle carries out: {@code report} (the guest gets the error) and QEMU's default
+     * {@code enospc} (which reports every error but a full host disk, and Spindle's backends report that
+     * too). {@code stop} and {@code ignore} are refused rather than quietly reported.
+     */
+    private static void policy(String key, String value, Drive d) {
+        if (value.equals("stop") || value.equals("ignore")) {
+            throw new IllegalArgumentException("-drive id=" + d.id() + "," + key + "=" + value + ": not supported yet:"
+                    + " Spindle reports I/O errors to the guest (" + key + "=report)");
+        }
     }
 
     private static void putIfGiven(Map<String, Object> props, String key, String value) {

@@ -314,6 +314,13 @@ final class QmpCommands {
                 }
                 return empty();
             }
+            case "human-monitor-command" -> {
+                String line = a.string("command-line");
+                a.optional("cpu-index");
+                a.done();
+                throw QmpError.generic("human-monitor-command: Spindle runs no HMP commands yet (asked for '" + line
+                        + "'; qemu-io break/resume points come later)");
+            }
             case "x-blockdev-set-iothread" -> {
                 a.string("node-name");
                 a.optional("iothread");
@@ -375,7 +382,8 @@ final class QmpCommands {
     private static final List<String> COMMANDS = List.of("qmp_capabilities", "query-version", "query-commands",
             "query-machines", "qom-list-types", "query-status", "system_reset", "stop", "cont", "quit",
             "blockdev-open-tray", "blockdev-close-tray", "blockdev-remove-medium", "blockdev-insert-medium",
-            "blockdev-add", "blockdev-del", "block_resize", "x-blockdev-set-iothread", "device_add", "device_del");
+            "blockdev-add", "blockdev-del", "block_resize", "x-blockdev-set-iothread", "device_add", "device_del",
+            "human-monitor-command");
 
     private ObjectNode empty() {
         return json.objectNode();

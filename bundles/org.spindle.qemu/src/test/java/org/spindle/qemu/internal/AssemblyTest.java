@@ -59,6 +59,14 @@ class AssemblyTest {
     }
 
     @Test
+    void errorPoliciesSpindleCannotCarryOutAreRefused() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> assemble("-drive file=a.img,werror=stop,rerror=stop"))
+                .hasMessageContaining("-drive id=ide0-hd0,werror=stop: not supported yet");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> assemble("-drive file=a.img,rerror=ignore"))
+                .hasMessageContaining("rerror=ignore");
+    }
+
+    @Test
     void qemuCacheModesMapToSpindles() {
         assertThat(List.of("writeback", "none", "writethrough", "directsync", "unsafe").stream().map(Assembly::cache))
                 .containsExactly("writeback", "writeback", "writethrough", "writethrough", "unsafe");

@@ -7,57 +7,16 @@ import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import org.junit.jupiter.api.Test;
-import org.spindle.machine.api.Machine;
-import org.spindle.storage.api.Drive;
-import org.spindle.storage.api.DriveManager;
-import org.spindle.storage.api.RemovableMedia;
 
 class QmpConnectionTest {
     private final ObjectMapper json = new ObjectMapper();
-    private final List<Integer> exits = new ArrayList<>();
-
-    private final QmpCommands.Services services = new QmpCommands.Services() {
-        @Override
-        public Machine machine() {
-            throw new IllegalStateException("no machine in this test");
-        }
-
-        @Override
-        public Optional<RemovableMedia> media(String slot) {
-            return Optional.empty();
-        }
-
-        @Override
-        public Optional<Drive> drive(String id) {
-            return Optional.empty();
-        }
-
-        @Override
-        public DriveManager drives() {
-            throw new IllegalStateException("no drives in this test");
-        }
-
-        @Override
-        public void exit(int status) {
-            exits.add(status);
-        }
-
-        @Override
-        public void addController(String id, String address) throws QmpError {
-            throw QmpError.generic("no hot-plug in this test");
-        }
-
-        @Override
-        public void deleteDevice(String id) throws QmpError {
-            throw QmpError.generic("no hot-plug in this test");
-        }
-    };
+    private final FakeServices services = new FakeServices();
+    private final List<Integer> exits = services.exits;
 
     /** Everything the connection writes for {@code input}, one JSON value per element. */
     private List<JsonNode> session(String input) throws Exception {
