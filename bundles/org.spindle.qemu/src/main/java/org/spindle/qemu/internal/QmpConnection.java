@@ -1,11 +1,11 @@
 package org.spindle.qemu.internal;
 
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.io.OutputStream;
-import java.io.SequenceInputStream;
+import java.io.Reader;
+import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 
 import com.fasterxml.jackson.core.JsonParser;
@@ -48,10 +48,16 @@ final class QmpConnection implements QmpCommands.Sink {
         }
     }
 
+    /**
+     * Reads messages as UTF-8 (QMP's encoding; a malformed byte is a replacement character, never
+     * another encoding guessed from the first bytes).
+     */
     private void read(InputStream in) throws IOException {
-        InputStream input = in;
+        Reader input = new InputStreamReader(in, StandardCharsets.UTF_8);
         while (true) {
             JsonParser parser = json.getFactory().createParser(input);
+            // a parser that fails is dropped, not its input: reading goes on after the bad line
+            parser.disable(JsonParser.Feature.AUTO_CLOSE_SOURCE);
             try {
                 while (true) {
                     JsonToken token = parser.nextToken();
@@ -64,9 +70,9 @@ final class QmpConnection implements QmpCommands.Sink {
             } catch (JsonProcessingException e) {
                 write(error(null, QmpError.generic("JSON parse error, " + firstLine(e.getOriginalMessage()))));
                 // take up the input again after the line the error is on
-                ByteArrayOutputStream rest = new ByteArrayOutputStream();
+                StringWriter rest = new StringWriter();
                 parser.releaseBuffered(rest);
-                input = skipLine(new SequenceInputStream(new ByteArrayInputStream(rest.toByteArray()), in));
+                input = afterNewline(rest.toString(), input);
                 if (input == null) {
                     return;
                 }
@@ -79,12 +85,17 @@ final class QmpConnection implements QmpCommands.Sink {
         return nl < 0 ? s : s.substring(0, nl);
     }
 
-    /** The stream after its next newline, or {@code null} at its end. */
-    private static InputStream skipLine(InputStream in) throws IOException {
-        int b;
-        while ((b = in.read()) != -1) {
-            if (b == '\n') {
-                return in;
+    /** What follows the next newline in {@code buffered} and then {@code more}, or {@code null} at the end. */
+    private static Reader afterNewline(String buffered, Reader more) throws IOException {
+        int nl = buffered.indexOf('\n');
+        if (nl >= 0) {
+            String left = buffered.substring(nl + 1);
+            return left.isEmpty() ? more : new Concat(left, more);
+        }
+        int c;
+        while ((c = more.read()) != -1) {
+            if (c == '\n') {
+                return more;
             }
         }
         return null;
@@ -277,6 +288,37 @@ final class QmpConnection implements QmpCommands.Sink {
 
         String command() {
             return command;
+        }
+    }
+
+    /** A string's characters, then a reader's. */
+    private static final class Concat extends Reader {
+        private final String first;
+        private final Reader then;
+        private int pos;
+
+        Concat(String first, Reader then) {
+            this.first = first;
+            this.then = then;
+        }
+
+        @Override
+        public int read(char[] buffer, int offset, int length) throws IOException {
+            if (length == 0) {
+                return 0;
+            }
+            if (pos < first.length()) {
+                int n = Math.min(length, first.length() - pos);
+                first.getChars(pos, pos + n, buffer, offset);
+                pos += n;
+                return n;
+            }
+            return then.read(buffer, offset, length);
+        }
+
+        @Override
+        public void close() throws IOException {
+            then.close();
         }
     }
 }

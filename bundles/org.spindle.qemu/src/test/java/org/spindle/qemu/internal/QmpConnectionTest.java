@@ -65,6 +65,18 @@ class QmpConnectionTest {
     }
 
     @Test
+    void eachMalformedLineIsSkippedAloneAndInputIsAlwaysUtf8() throws Exception {
+        // bytes that look like UTF-32 to an encoding guesser, then two broken lines, then a command
+        List<JsonNode> m = session("\u0000\u0000\u0000{\"x\": 1}\n{\"execute\": }\n{\"execute\": ]\n"
+                + "{\"execute\":\"qmp_capabilities\"}");
+        assertThat(m).hasSize(5);
+        for (JsonNode error : m.subList(1, 4)) {
+            assertThat(error.get("error").get("desc").asText()).startsWith("JSON parse error");
+        }
+        assertThat(m.get(4).toString()).isEqualTo("{\"return\":{}}");
+    }
+
+    @Test
     void eventsBeforeNegotiationAreNotSent() throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         QmpCommands commands = new QmpCommands(services, "7.2", List.of());
