@@ -62,6 +62,15 @@ class Base(unittest.TestCase):
         self.emulators.remove(e)
         return status
 
+    def assign_bar(self, e, devfn, offset, address, command):
+        """As libqos: size the BAR (all ones), place it, enable decoding and bus mastering."""
+        e.config_writel(devfn, offset, 0xFFFFFFFF)
+        size_mask = e.config_readl(devfn, offset)
+        self.assertNotEqual(size_mask, 0)
+        e.config_writel(devfn, offset, address)
+        e.config_writew(devfn, 0x04, command)
+        self.assertEqual(e.config_readw(devfn, 0x04) & command, command)
+
 
 class LaunchTest(Base):
     def test_handshake_greeting_and_capabilities(self):
@@ -107,7 +116,7 @@ class LaunchTest(Base):
             ("-device e1000", "-device e1000: not a device Spindle has"),
             ("-drive if=none,id=d0,file=%s -device ide-hd,drive=d0" % missing, "could not open"),
             ("-chardev file,id=x,path=/tmp/x", "socket chardevs only"),
-            ("-drive file=%s,werror=stop,rerror=stop" % missing, "werror=stop: not supported yet"),
+            ("-drive file=%s,werror=ignore" % missing, "werror=ignore: not supported"),
         ]
         for args, message in cases:
             with self.subTest(args=args):
@@ -261,8 +270,6 @@ class QmpTest(Base):
         self.assertIn("no virtio-blk controller yet",
                       e.qmp("device_add", {"driver": "virtio-blk-pci", "id": "drv1", "addr": "06.0",
                                            "drive": "drive1"})["error"]["desc"])
-        hmp = e.qmp("human-monitor-command", {"command-line": 'qemu-io ide0-hd0 "break flush_to_os A"'})
-        self.assertIn("Spindle runs no HMP commands yet", hmp["error"]["desc"])
         reply = e.qmp("x-blockdev-set-iothread", {"node-name": "n", "iothread": None, "force": True})
         self.assertEqual(reply, {"return": {}})
 
@@ -339,14 +346,6 @@ class HotplugTest(Base):
 class SmokeTest(Base):
     """Enumerate, IDENTIFY and one DMA read through each controller, as a guest driver would."""
 
-    def assign_bar(self, e, devfn, offset, address, command):
-        e.config_writel(devfn, offset, 0xFFFFFFFF)
-        size_mask = e.config_readl(devfn, offset)
-        self.assertNotEqual(size_mask, 0)
-        e.config_writel(devfn, offset, address)
-        e.config_writew(devfn, 0x04, command)
-        self.assertEqual(e.config_readw(devfn, 0x04) & command, command)
-
     def test_piix3_ide_identify_and_dma_read(self):
         path, data = make_image(self.dir)
         e = self.start("-M pc -drive file=%s,format=raw -global ide-hd.serial=testdisk -global ide-hd.ver=version"
@@ -393,61 +392,142 @@ class SmokeTest(Base):
         devfn = (0x1F << 3) | 2
         self.assertEqual(e.config_readl(devfn, 0), 0x29228086)
         self.assertEqual(e.config_readl(devfn, 0x24), 0)     # ABAR (BAR5) starts at 0
-        abar = 0xE0000000
-        self.assign_bar(e, devfn, 0x24, abar, 0x06)
-
-        def rd(off):
-            # libqos reads MMIO registers with the byte-stream command: one 4-byte access
-            return struct.unpack("<I", e.memread(abar + off, 4))[0]
-
-        def wr(off, v):
-            e.memwrite(abar + off, struct.pack("<I", v))
-
-        self.assertTrue(rd(0x00) & (1 << 31))                 # CAP.S64A
-        wr(0x04, rd(0x04) | (1 << 31))                        # GHC.AE
-        self.assertTrue(rd(0x0C) & 1)                         # port 0 implemented
-        p = 0x100
-        if rd(0x00) & (1 << 27):                              # CAP.SSS: spin the device up (PxCMD.SUD)
-            wr(p + 0x18, rd(p + 0x18) | (1 << 1))
-        self.assertEqual(rd(p + 0x28) & 0xF, 3)               # PxSSTS.DET: device present, link up
-        clb, fb, ctba, buf = RAM_BASE, RAM_BASE + 0x1000, RAM_BASE + 0x2000, RAM_BASE + 0x10000
-        e.memset(RAM_BASE, 0x20000, 0)
-        wr(p + 0x00, clb)
-        wr(p + 0x04, 0)
-        wr(p + 0x08, fb)
-        wr(p + 0x0C, 0)
-        wr(p + 0x30, 0xFFFFFFFF)
-        wr(p + 0x10, 0xFFFFFFFF)
-        wr(p + 0x18, rd(p + 0x18) | (1 << 4))                 # FRE
-        wr(p + 0x18, rd(p + 0x18) | 1)                        # ST
-        self.assertEqual(rd(p + 0x24), 0x00000101)            # PxSIG: an ATA disk
-
-        def issue(command, lba, count, length):
-            e.writel(clb, 5 | (1 << 16))                      # CFL 5 dwords, one PRD
-            e.writel(clb + 4, 0)
-            e.writel(clb + 8, ctba)
-            e.writel(clb + 12, 0)
-            fis = bytearray(64)
-            fis[0], fis[1], fis[2] = 0x27, 0x80, command
-            fis[4:7] = lba.to_bytes(3, "little")
-            fis[7] = 0x40
-            fis[12] = count
-            e.memwrite(ctba, bytes(fis))
-            e.writel(ctba + 0x80, buf)
-            e.writel(ctba + 0x84, 0)
-            e.writel(ctba + 0x8C, length - 1)
-            wr(p + 0x38, 1)                                   # PxCI slot 0
-            deadline = time.monotonic() + 10
-            while rd(p + 0x38) & 1:
-                self.assertLess(time.monotonic(), deadline, "the command did not complete")
-            self.assertEqual(rd(p + 0x20) & 0x01, 0, "PxTFD.ERR")
-            return e.memread(buf, length)
-
-        identify = issue(0xEC, 0, 0, 512)
+        ahci = Ahci(self, e)
+        self.assertTrue(ahci.rd(0x00) & (1 << 31))            # CAP.S64A
+        identify = ahci.issue(0xEC, 0, 0, 512)
         words = list(struct.unpack("<256H", identify))
         self.assertEqual(ata_string(words, 10, 10), "testdisk")
         self.assertEqual(ata_string(words, 23, 4), "version")
-        self.assertEqual(issue(0x25, 5, 1, 512), data[5 * 512:6 * 512])   # READ DMA EXT
+        self.assertEqual(ahci.issue(0x25, 5, 1, 512), data[5 * 512:6 * 512])   # READ DMA EXT
+
+
+class Ahci:
+    """Port 0 of the q35's ICH9 AHCI driven as a guest driver (and libqos) drives it."""
+
+    def __init__(self, test, e, abar=0xE0000000):
+        self.test, self.e, self.abar = test, e, abar
+        devfn = (0x1F << 3) | 2
+        test.assign_bar(e, devfn, 0x24, abar, 0x06)
+        self.wr(0x04, self.rd(0x04) | (1 << 31))               # GHC.AE
+        test.assertTrue(self.rd(0x0C) & 1)                     # port 0 implemented
+        p = self.p = 0x100
+        if self.rd(0x00) & (1 << 27):                          # CAP.SSS: spin the device up (PxCMD.SUD)
+            self.wr(p + 0x18, self.rd(p + 0x18) | (1 << 1))
+        test.assertEqual(self.rd(p + 0x28) & 0xF, 3)           # PxSSTS.DET: device present, link up
+        self.clb, fb, self.ctba, self.buf = RAM_BASE, RAM_BASE + 0x1000, RAM_BASE + 0x2000, RAM_BASE + 0x10000
+        e.memset(RAM_BASE, 0x20000, 0)
+        self.wr(p + 0x00, self.clb)
+        self.wr(p + 0x04, 0)
+        self.wr(p + 0x08, fb)
+        self.wr(p + 0x0C, 0)
+        self.wr(p + 0x30, 0xFFFFFFFF)
+        self.wr(p + 0x10, 0xFFFFFFFF)
+        self.wr(p + 0x18, self.rd(p + 0x18) | (1 << 4))        # FRE
+        self.wr(p + 0x18, self.rd(p + 0x18) | 1)               # ST
+        test.assertEqual(self.rd(p + 0x24), 0x00000101)        # PxSIG: an ATA disk
+
+    def rd(self, off):
+        # libqos reads MMIO registers with the byte-stream command: one 4-byte access
+        return struct.unpack("<I", self.e.memread(self.abar + off, 4))[0]
+
+    def wr(self, off, v):
+        self.e.memwrite(self.abar + off, struct.pack("<I", v))
+
+    def start(self, command, lba, count, length, data=None):
+        """Issues a command in slot 0 (a write when data is given) and returns at once."""
+        e, clb, ctba = self.e, self.clb, self.ctba
+        e.writel(clb, 5 | (1 << 16) | ((1 << 6) if data is not None else 0))   # CFL 5, one PRD, W
+        e.writel(clb + 4, 0)
+        e.writel(clb + 8, ctba)
+        e.writel(clb + 12, 0)
+        fis = bytearray(64)
+        fis[0], fis[1], fis[2] = 0x27, 0x80, command
+        fis[4:7] = lba.to_bytes(3, "little")
+        fis[7] = 0x40
+        fis[12] = count
+        e.memwrite(ctba, bytes(fis))
+        if data is not None:
+            e.memwrite(self.buf, data)
+        e.writel(ctba + 0x80, self.buf)
+        e.writel(ctba + 0x84, 0)
+        e.writel(ctba + 0x8C, length - 1)
+        self.wr(self.p + 0x38, 1)                              # PxCI slot 0
+
+    def busy(self):
+        return self.rd(self.p + 0x38) & 1
+
+    def wait(self, length):
+        deadline = time.monotonic() + 10
+        while self.busy():
+            self.test.assertLess(time.monotonic(), deadline, "the command did not complete")
+        self.test.assertEqual(self.rd(self.p + 0x20) & 0x01, 0, "PxTFD.ERR")
+        return self.e.memread(self.buf, length) if length else b""
+
+    def issue(self, command, lba, count, length, data=None):
+        self.start(command, lba, count, length, data)
+        return self.wait(length if data is None else 0)
+
+
+class ErrorInjectionTest(Base):
+    """blkdebug rules and breakpoints, and werror/rerror=stop, as ahci-test's retry cases use them."""
+
+    def test_a_write_error_under_werror_stop_stops_the_machine_and_cont_retries_it(self):
+        path, data = make_image(self.dir)
+        rules = os.path.join(self.dir, "rules.cfg")
+        with open(rules, "w") as f:
+            f.write('[inject-error]\nevent = "write_aio"\nerrno = "5"\nonce = "on"\n')
+        e = self.start("-M q35 -drive if=none,id=drive0,file=blkdebug:%s:%s,format=raw,werror=stop,rerror=stop "
+                       "-device ide-hd,drive=drive0" % (rules, path))
+        ahci = Ahci(self, e)
+        sector = os.urandom(512)
+        ahci.start(0x35, 7, 1, 512, sector)                    # WRITE DMA EXT
+        error = e.event_wait("BLOCK_IO_ERROR")
+        self.assertEqual(error["data"]["device"], "drive0")
+        self.assertEqual(error["data"]["operation"], "write")
+        self.assertEqual(error["data"]["action"], "stop")
+        e.event_wait("STOP")
+        self.assertEqual(e.qmp("query-status")["return"], {"running": False, "status": "io-error"})
+        self.assertTrue(ahci.busy())                           # the command waits, the guest sees no error
+        self.assertEqual([m.get("event") for m in e.qmp_messages("cont")], ["RESUME", None])
+        ahci.wait(0)
+        with open(path, "rb") as f:
+            f.seek(7 * 512)
+            self.assertEqual(f.read(512), sector)
+        # without stop, an error reaches the guest
+        self.assertEqual(ahci.issue(0x25, 7, 1, 512), sector)
+
+    def test_a_read_held_at_a_breakpoint_completes_on_resume(self):
+        path, data = make_image(self.dir)
+        e = self.start("-M q35 -drive if=none,id=drive0,file=blkdebug::%s,format=raw -device ide-hd,drive=drive0"
+                       % path)
+        ahci = Ahci(self, e)
+        hmp = lambda line: e.qmp("human-monitor-command", {"command-line": line})
+        self.assertEqual(hmp('qemu-io drive0 "break read_aio rd"'), {"return": ""})
+        ahci.start(0x25, 9, 1, 512)
+        self.assertEqual(hmp('qemu-io drive0 "wait_break rd"'), {"return": ""})
+        for _ in range(20):
+            self.assertTrue(ahci.busy())                       # held: still in flight
+        self.assertEqual(hmp('qemu-io drive0 "resume rd"'), {"return": ""})
+        self.assertEqual(ahci.wait(512), data[9 * 512:10 * 512])
+        self.assertIn("No such file", hmp('qemu-io drive0 "resume rd"')["return"])
+        self.assertEqual(hmp("info block")["return"], "unknown command: 'info'\r\n")
+        self.assertEqual(hmp('qemu-io nope "resume rd"')["return"], "Device 'nope' not found\r\n")
+
+    def test_stop_and_blkdebug_are_refused_on_ide_and_bad_rules_are_named(self):
+        path, _ = make_image(self.dir)
+        rules = os.path.join(self.dir, "bad.cfg")
+        with open(rules, "w") as f:
+            f.write("[inject-error]\nevent = \"nonsense\"\n")
+        for args, message in [
+                ("-M pc -drive file=%s,werror=stop" % path, "need an AHCI port"),
+                ("-M q35 -drive if=none,id=d0,file=blkdebug:%s:%s -device ide-hd,drive=d0" % (rules, path),
+                 "event = nonsense"),
+        ]:
+            command = ("exec %s -qtest unix:%s/n.sock -chardev socket,path=%s/n.qmp,id=char0 "
+                       "-mon chardev=char0,mode=control %s -accel qtest" % (BINARY, self.dir, self.dir, args))
+            p = subprocess.run(["/bin/sh", "-c", command], capture_output=True, timeout=60)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn(message, p.stderr.decode())
 
 
 if __name__ == "__main__":

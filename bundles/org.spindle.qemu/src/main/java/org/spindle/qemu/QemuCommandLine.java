@@ -42,9 +42,16 @@ public record QemuCommandLine(String machine, long ramBytes, String qtest, Strin
      *        {@code directsync} or {@code unsafe}
      * @param werror what a write error does: {@code report}, {@code stop}, {@code ignore} or {@code enospc}
      * @param rerror what a read error does: {@code report}, {@code stop} or {@code ignore}
+     * @param debug for an image given as {@code blkdebug:CONFIG:IMAGE}, the error-injection rules' file
+     *        ({@code ""} when there is none, as in {@code blkdebug::IMAGE}); {@code null} for a plain image
      */
     public record Drive(String id, String file, String format, boolean readOnly, String cache, String werror,
-            String rerror) {
+            String rerror, String debug) {
+        /** A plain image (no {@code blkdebug:}). */
+        public Drive(String id, String file, String format, boolean readOnly, String cache, String werror,
+                String rerror) {
+            this(id, file, format, readOnly, cache, werror, rerror, null);
+        }
     }
 
     /**
@@ -275,7 +282,18 @@ public record QemuCommandLine(String machine, long ramBytes, String qtest, Strin
                 }
                 id = "@ide" + (anonymous++);
             }
-            addDrive(new Drive(id, file, format, readOnly, cache, werror, rerror));
+            String debug = null;
+            if (file != null && file.startsWith("blkdebug:")) {
+                // blkdebug:RULES:IMAGE, or blkdebug::IMAGE without rules
+                int colon = file.indexOf(':', 9);
+                if (colon < 0 || colon == file.length() - 1) {
+                    throw new QemuCommandLineException("-drive file=" + file + ": write blkdebug:RULES-FILE:IMAGE"
+                            + " (or blkdebug::IMAGE)");
+                }
+                debug = file.substring(9, colon);
+                file = file.substring(colon + 1);
+            }
+            addDrive(new Drive(id, file, format, readOnly, cache, werror, rerror, debug));
             if (iface.equals("ide")) {
                 ideDrives.add(Map.entry(index, id));
                 if (media.equals("cdrom")) {
@@ -487,7 +505,8 @@ public record QemuCommandLine(String machine, long ramBytes, String qtest, Strin
                         throw new QemuCommandLineException("drive id '" + id + "' is given twice (it is also the name of"
                                 + " the drive at IDE index " + place + ")");
                     }
-                    drives.put(id, new Drive(id, d.file(), d.format(), d.readOnly(), d.cache(), d.werror(), d.rerror()));
+                    drives.put(id, new Drive(id, d.file(), d.format(), d.readOnly(), d.cache(), d.werror(), d.rerror(),
+                            d.debug()));
                 }
                 board[place] = attachment(place, cdrom, id, null, Map.of());
                 used.add(id);

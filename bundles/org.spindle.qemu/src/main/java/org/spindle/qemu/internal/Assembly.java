@@ -23,8 +23,10 @@ import org.spindle.qemu.QemuCommandLine.Drive;
  * @param controllers the controller configurations, the board's first
  * @param machine the machine configuration
  * @param slots the media slot ({@code RemovableMedia.SLOT}) of every CD-ROM, by the names QMP knows it by
+ * @param layered the drives the front end puts a {@link DebugDrive} over (blkdebug, or an error policy
+ *        of {@code stop}): their images' drives are {@code ID.base}, and the front end registers drive ID
  */
-record Assembly(List<Conf> drives, List<Conf> controllers, Conf machine, List<CdromSlot> slots) {
+record Assembly(List<Conf> drives, List<Conf> controllers, Conf machine, List<CdromSlot> slots, List<Layered> layered) {
     static final String DRIVE_FACTORY = "org.spindle.drive";
     static final String IDE_FACTORY = "org.spindle.device.ide";
     static final String AHCI_FACTORY = "org.spindle.device.ahci";
@@ -39,6 +41,14 @@ record Assembly(List<Conf> drives, List<Conf> controllers, Conf machine, List<Cd
      * @param address for a controller, the PCI address it is plugged at
      */
     record Conf(String pid, String name, Map<String, Object> props, String address) {
+    }
+
+    /**
+     * A drive the front end layers over the image's drive {@code base}.
+     *
+     * @param rules the blkdebug rules file, {@code ""} for none, or {@code null} when not a blkdebug drive
+     */
+    record Layered(String id, String base, String rules, String werror, String rerror) {
     }
 
     /**
@@ -57,10 +67,22 @@ record Assembly(List<Conf> drives, List<Conf> controllers, Conf machine, List<Cd
      */
     static Assembly of(QemuCommandLine c, String machineName, Path cwd) {
         List<Conf> drives = new ArrayList<>();
+        List<Layered> layered = new ArrayList<>();
+        Set<String> layeredIds = new java.util.HashSet<>();
         for (Drive d : c.drives().values()) {
             policy("werror", d.werror(), d);
             policy("rerror", d.rerror(), d);
-            if (d.file() != null) {
+            if (d.file() == null) {
+                continue;
+            }
+            if (d.debug() != null || d.werror().equals("stop") || d.rerror().equals("stop")) {
+                String base = d.id() + ".base";
+                Map<String, Object> props = drive(d, cwd);
+                props.put("id", base);
+                drives.add(new Conf(DRIVE_FACTORY, base, props, null));
+                layered.add(new Layered(d.id(), base, d.debug(), d.werror(), d.rerror()));
+                layeredIds.add(d.id());
+            } else {
                 drives.add(new Conf(DRIVE_FACTORY, d.id(), drive(d, cwd), null));
             }
         }
@@ -102,6 +124,15 @@ record Assembly(List<Conf> drives, List<Conf> controllers, Conf machine, List<Cd
             for (Attachment a : k.attached()) {
                 String key = ide ? IDE_KEYS[a.place()] : "port." + a.place();
                 Drive d = a.drive() == null ? null : c.drive(a.drive());
+                if (d != null && layeredIds.contains(d.id())) {
+                    if (ide) {
+                        throw new IllegalArgumentException("-drive id=" + d.id() + ": blkdebug and werror/rerror=stop"
+                                + " need an AHCI port (-M q35, or -device ahci): Spindle's PIIX3 IDE completes I/O on"
+                                + " the machine thread, where a held request would hold the qtest connection too");
+                    }
+                    // a request may wait at a breakpoint or for cont: never on the machine thread
+                    props.put("io", "workers");
+                }
                 String device = a.cdrom() ? (d == null || d.file() == null ? "cdrom" : "cdrom:" + d.id()) : "disk:" + d.id();
                 props.put(key, device);
                 putIfGiven(props, key + ".serial", a.serial());
@@ -119,18 +150,19 @@ record Assembly(List<Conf> drives, List<Conf> controllers, Conf machine, List<Cd
         // -machine none: a board with nothing plugged (a qtest socket needs an address space to answer)
         machine.put("type", c.machine().equals("q35") ? "q35" : "pc");
         machine.put("ram", String.valueOf(c.ramBytes()));
-        return new Assembly(drives, controllers, new Conf(MACHINE_PID, null, machine, null), slots);
+        return new Assembly(drives, controllers, new Conf(MACHINE_PID, null, machine, null), slots, layered);
     }
 
     /**
-     * An error policy Spindle carries out: {@code report} (the guest gets the error) and QEMU's default
-     * {@code enospc} (which reports every error but a full host disk, and Spindle's backends report that
-     * too). {@code stop} and {@code ignore} are refused rather than quietly reported.
+     * An error policy Spindle carries out: {@code report} (the guest gets the error), {@code stop} (the
+     * machine stops until {@code cont}, and the request is tried again) and QEMU's default {@code enospc}
+     * (stop on a full host disk, else report; on a drive without blkdebug or {@code stop}, Spindle
+     * reports a full disk too). {@code ignore} is refused rather than quietly reported.
      */
     private static void policy(String key, String value, Drive d) {
-        if (value.equals("stop") || value.equals("ignore")) {
-            throw new IllegalArgumentException("-drive id=" + d.id() + "," + key + "=" + value + ": not supported yet:"
-                    + " Spindle reports I/O errors to the guest (" + key + "=report)");
+        if (value.equals("ignore")) {
+            throw new IllegalArgumentException("-drive id=" + d.id() + "," + key + "=" + value + ": not supported:"
+                    + " Spindle reports an I/O error to the guest (report) or stops the machine (stop)");
         }
     }
 

@@ -145,7 +145,7 @@ public final class FrontEnd {
             QemuCommandLine line = QemuCommandLine.parse(List.of(config.args()));
             Path cwd = Path.of(config.cwd().isEmpty() ? System.getProperty("user.dir") : config.cwd());
             Assembly assembly = Assembly.of(line, machineName, cwd);
-            build(line, assembly);
+            build(line, assembly, cwd);
         } catch (QemuCommandLineException | IllegalArgumentException e) {
             fail(e.getMessage());
         } catch (InterruptedException e) {
@@ -155,8 +155,18 @@ public final class FrontEnd {
         }
     }
 
-    private void build(QemuCommandLine line, Assembly assembly) throws Exception {
+    private void build(QemuCommandLine line, Assembly assembly, Path cwd) throws Exception {
         long deadline = System.nanoTime() + config.start_timeout() * 1_000_000L;
+        QmpCommands qmp = new QmpCommands(services(), config.compat(), assembly.slots());
+        this.qmp = qmp;
+        this.machineType = line.machine();
+        Map<String, DebugRules> rules = new java.util.HashMap<>();
+        for (Assembly.Layered l : assembly.layered()) {
+            if (l.rules() != null) {
+                rules.put(l.id(), new DebugRules(l.id(), l.rules().isEmpty() ? List.of()
+                        : DebugRules.read(cwd.resolve(l.rules()))));
+            }
+        }
         for (Assembly.Conf c : assembly.drives()) {
             apply(c);
         }
@@ -169,12 +179,22 @@ public final class FrontEnd {
         }
         // every controller up (its disks' drives open) before the machine: a cold-plugged board
         List<Assembly.Conf> waiting = new ArrayList<>(assembly.controllers());
-        while (!waiting.isEmpty()) {
+        // and every drive open (an AHCI port meets its disk at power-on, not as a hot-plug later)
+        List<Assembly.Layered> unlayered = new ArrayList<>(assembly.layered());
+        java.util.Set<String> opening = new java.util.HashSet<>();
+        assembly.drives().forEach(c -> opening.add(String.valueOf(c.props().get("id"))));
+        while (!waiting.isEmpty() || !unlayered.isEmpty() || !opening.isEmpty()) {
             checkDrives();
+            for (DriveDTO d : drives.drives()) {
+                if (d.state == DriveState.ATTACHED) {
+                    opening.remove(d.id);
+                }
+            }
+            unlayered.removeIf(l -> layer(l, rules.get(l.id()), qmp));
             waiting.removeIf(c -> function(c.address()));
-            if (!waiting.isEmpty()) {
+            if (!waiting.isEmpty() || !unlayered.isEmpty() || !opening.isEmpty()) {
                 pause(deadline, () -> "the controllers " + waiting.stream().map(c -> c.name() + " (" + c.address() + ")")
-                        .toList() + " did not start (the log says why)");
+                        .toList() + " or the drives " + opening + " did not start (the log says why)");
             }
         }
         timing("controllers up");
@@ -191,9 +211,6 @@ public final class FrontEnd {
             }
         }
         timing("machine up");
-        QmpCommands qmp = new QmpCommands(services(), config.compat(), assembly.slots());
-        this.qmp = qmp;
-        this.machineType = line.machine();
         Machine built = machine;
         synchronized (this) {
             open.add(built.watchEjects(this::ejected));
@@ -231,6 +248,47 @@ public final class FrontEnd {
                     .orElse(java.time.Instant.now()), java.time.Instant.now()).toMillis();
             System.err.println("spindle-qemu timing: " + what + " at " + since + " ms");
         }
+    }
+
+    /** Debug drives the front end registered, by id. */
+    private final Map<String, DebugDrive> layers = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * Registers drive {@code l.id()} over the image's drive {@code l.base()} once that is open: the
+     * drive the controllers see, with blkdebug's rules and the error policies.
+     *
+     * @return whether it is registered
+     */
+    private boolean layer(Assembly.Layered l, DebugRules rules, QmpCommands qmp) {
+        ServiceReference<Drive> ref;
+        try {
+            ref = context.getServiceReferences(Drive.class, "(" + Drive.ID + "=" + l.base() + ")").stream().findFirst()
+                    .orElse(null);
+        } catch (InvalidSyntaxException e) {
+            throw new IllegalArgumentException(e);
+        }
+        Drive base = ref == null ? null : context.getService(ref);
+        if (base == null) {
+            return false;
+        }
+        DebugDrive drive = new DebugDrive(base, l.id(), rules, l.werror(), l.rerror(), qmp::ioError);
+        Hashtable<String, Object> props = new Hashtable<>();
+        for (String key : ref.getPropertyKeys()) {
+            if (!key.startsWith("service.") && !key.equals("objectClass") && !key.startsWith("component.")) {
+                props.put(key, ref.getProperty(key));
+            }
+        }
+        props.put(Drive.ID, l.id());
+        org.osgi.framework.ServiceRegistration<Drive> registration = context.registerService(Drive.class, drive, props);
+        layers.put(l.id(), drive);
+        synchronized (this) {
+            open.add(() -> {
+                drive.close();
+                registration.unregister();
+                context.ungetService(ref);
+            });
+        }
+        return true;
     }
 
     private interface Message {
@@ -346,6 +404,12 @@ public final class FrontEnd {
             @Override
             public void deleteDevice(String id) throws QmpError {
                 FrontEnd.this.deleteDevice(id);
+            }
+
+            @Override
+            public Optional<DebugRules> debugRules(String id) {
+                DebugDrive d = layers.get(id);
+                return d == null ? Optional.empty() : d.rules();
             }
         };
     }
@@ -595,6 +659,10 @@ public final class FrontEnd {
         stopping = true;
         starter.interrupt();
         starter.join(5_000);
+        QmpCommands q = qmp;
+        if (q != null) {
+            q.close();
+        }
         List<AutoCloseable> toClose;
         List<Configuration> toDelete;
         synchronized (this) {

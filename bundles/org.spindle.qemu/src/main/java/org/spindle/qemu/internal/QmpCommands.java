@@ -54,6 +54,11 @@ final class QmpCommands {
 
         /** Asks the guest to give up the device {@code id}. */
         void deleteDevice(String id) throws QmpError;
+
+        /** The blkdebug rules of drive {@code id}, if it is a {@code blkdebug:} drive. */
+        default Optional<DebugRules> debugRules(String id) {
+            return Optional.empty();
+        }
     }
 
     /** A QOM type as {@code qom-list-types} lists it. */
@@ -81,7 +86,10 @@ final class QmpCommands {
     private final String compat;
     private final List<CdromSlot> slots;
     private final Set<Sink> sinks = new CopyOnWriteArraySet<>();
-    private volatile boolean running = true;
+    /** The run state, under {@link #runLock}: {@code running}, {@code paused} or {@code io-error}. */
+    private String status = "running";
+    private final Object runLock = new Object();
+    private boolean closed;
 
     /**
      * @param compat the QEMU version whose schema the replies follow: {@code 7.2} or {@code 10.0}
@@ -174,11 +182,13 @@ final class QmpCommands {
             case "query-status" -> {
                 a.done();
                 ObjectNode s = json.objectNode();
-                s.put("running", running);
-                if (compat.equals("7.2")) {
-                    s.put("singlestep", false);
+                synchronized (runLock) {
+                    s.put("running", status.equals("running"));
+                    if (compat.equals("7.2")) {
+                        s.put("singlestep", false);
+                    }
+                    s.put("status", status);
                 }
-                s.put("status", running ? "running" : "paused");
                 return s;
             }
             case "system_reset" -> {
@@ -192,17 +202,22 @@ final class QmpCommands {
             }
             case "stop" -> {
                 a.done();
-                if (running) {
-                    running = false;
-                    event("STOP", null);
+                synchronized (runLock) {
+                    if (status.equals("running")) {
+                        status = "paused";
+                        event("STOP", null);
+                    }
                 }
                 return empty();
             }
             case "cont" -> {
                 a.done();
-                if (!running) {
-                    running = true;
-                    event("RESUME", null);
+                synchronized (runLock) {
+                    if (!status.equals("running")) {
+                        status = "running";
+                        runLock.notifyAll();
+                        event("RESUME", null);
+                    }
                 }
                 return empty();
             }
@@ -318,8 +333,7 @@ final class QmpCommands {
                 String line = a.string("command-line");
                 a.optional("cpu-index");
                 a.done();
-                throw QmpError.generic("human-monitor-command: Spindle runs no HMP commands yet (asked for '" + line
-                        + "'; qemu-io break/resume points come later)");
+                return json.textNode(hmp(line));
             }
             case "x-blockdev-set-iothread" -> {
                 a.string("node-name");
@@ -368,6 +382,90 @@ final class QmpCommands {
         }
         return String.format(java.util.Locale.ROOT, "00:%02x.%s", Integer.parseInt(m.group(1), 16),
                 m.group(2) == null ? "0" : m.group(2));
+    }
+
+    /**
+     * An HMP command line, answered with what QEMU's HMP prints: {@code qemu-io DRIVE "COMMAND"} for a
+     * blkdebug drive's breakpoints ({@link DebugRules#command}); anything else is an unknown command.
+     */
+    private String hmp(String line) throws QmpError {
+        String text = line.strip();
+        String[] words = text.split("\\s+", 2);
+        if (!words[0].equals("qemu-io")) {
+            return "unknown command: '" + words[0] + "'\r\n";
+        }
+        String rest = words.length > 1 ? words[1].strip() : "";
+        while (rest.startsWith("-")) {
+            // qemu-io's own flags (-d: a node name rather than a device) name the drive the same way here
+            int space = rest.indexOf(' ');
+            rest = space < 0 ? "" : rest.substring(space + 1).strip();
+        }
+        int space = rest.indexOf(' ');
+        if (space < 0) {
+            return "qemu-io: usage: qemu-io [-d] DEVICE \"COMMAND\"\r\n";
+        }
+        String device = rest.substring(0, space);
+        String command = rest.substring(space + 1).strip();
+        if (command.length() >= 2 && command.startsWith("\"") && command.endsWith("\"")) {
+            command = command.substring(1, command.length() - 1);
+        }
+        Optional<DebugRules> rules = services.debugRules(device);
+        if (rules.isEmpty()) {
+            return services.drive(device).isPresent() ? "qemu-io: " + device + " has no blkdebug layer (give its image"
+                    + " as blkdebug::IMAGE): Spindle's qemu-io runs break, remove_break, resume and wait_break\r\n"
+                    : "Device '" + device + "' not found\r\n";
+        }
+        try {
+            return rules.get().command(command);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw QmpError.generic("interrupted");
+        }
+    }
+
+    /**
+     * A drive's failed request under its error policy ({@link DebugDrive}): {@code BLOCK_IO_ERROR}, and
+     * under {@code stop} the machine stops ({@code STOP}, status {@code io-error}) and the request waits
+     * for {@code cont}.
+     *
+     * @return whether to try the request again
+     */
+    boolean ioError(String drive, boolean write, String action, org.spindle.storage.api.StorageException e)
+            throws InterruptedException {
+        ObjectNode data = json.objectNode();
+        data.put("device", drive);
+        data.put("node-name", drive);
+        data.put("operation", write ? "write" : "read");
+        data.put("action", action);
+        if (DebugDrive.noSpace(e)) {
+            data.put("nospace", true);
+        }
+        data.put("reason", e.getMessage());
+        event("BLOCK_IO_ERROR", data);
+        if (!action.equals("stop")) {
+            return false;
+        }
+        synchronized (runLock) {
+            if (closed) {
+                return false;
+            }
+            if (status.equals("running")) {
+                status = "io-error";
+                event("STOP", null);
+            }
+            while (!status.equals("running") && !closed) {
+                runLock.wait();
+            }
+            return !closed;
+        }
+    }
+
+    /** The machine is going away: requests waiting for {@code cont} get their errors. */
+    void close() {
+        synchronized (runLock) {
+            closed = true;
+            runLock.notifyAll();
+        }
     }
 
     /** The guest ejected the device {@code id}. */

@@ -59,11 +59,20 @@ class AssemblyTest {
     }
 
     @Test
-    void errorPoliciesSpindleCannotCarryOutAreRefused() {
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> assemble("-drive file=a.img,werror=stop,rerror=stop"))
-                .hasMessageContaining("-drive id=ide0-hd0,werror=stop: not supported yet");
+    void blkdebugAndStopDrivesAreLayeredAndNeedAhciPortsOnIoThreads() throws Exception {
+        Assembly a = assemble("-M q35 -drive if=none,id=drive0,file=blkdebug:/tmp/rules.cfg:/img/a.img,werror=stop "
+                + "-device ide-hd,drive=drive0 -drive if=none,id=drive1,file=/img/b.img,rerror=stop "
+                + "-device ide-hd,drive=drive1 -drive if=none,id=drive2,file=/img/c.img -device ide-hd,drive=drive2");
+        assertThat(a.layered()).containsExactly(new Assembly.Layered("drive0", "drive0.base", "/tmp/rules.cfg", "stop",
+                "report"), new Assembly.Layered("drive1", "drive1.base", null, "enospc", "stop"));
+        assertThat(a.drives()).extracting(Assembly.Conf::name).containsExactly("drive0.base", "drive1.base", "drive2");
+        assertThat(a.drives().get(0).props()).contains(entry("id", "drive0.base"), entry("backend", "file:///img/a.img"));
+        // the ports follow the drive ids the front end registers, on I/O threads
+        assertThat(a.controllers().get(0).props()).contains(entry("port.0", "disk:drive0"), entry("io", "workers"));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> assemble("-drive file=blkdebug::a.img,if=ide"))
+                .hasMessageContaining("need an AHCI port");
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> assemble("-drive file=a.img,rerror=ignore"))
-                .hasMessageContaining("rerror=ignore");
+                .hasMessageContaining("rerror=ignore: not supported");
     }
 
     @Test
