@@ -109,6 +109,17 @@ class QemuCommandLineTest {
     }
 
     @Test
+    void blkdebugImagesKeepTheirRulesFile() throws Exception {
+        QemuCommandLine c = launch("-drive file=blkdebug:/tmp/r.cfg:/tmp/x.img,if=ide,format=raw -drive "
+                + "if=none,id=d1,file=blkdebug::/tmp/y.img,werror=stop");
+        assertThat(c.drive("ide0-hd0")).isEqualTo(new Drive("ide0-hd0", "/tmp/x.img", "raw", false, "writeback", "enospc",
+                "report", "/tmp/r.cfg"));
+        assertThat(c.drive("d1").debug()).isEmpty();
+        assertThat(c.drive("d1").file()).isEqualTo("/tmp/y.img");
+        assertThat(refusal("-drive file=blkdebug:/tmp/r.cfg,if=none,id=x")).contains("write blkdebug:RULES-FILE:IMAGE");
+    }
+
+    @Test
     void machineNoneAndSizesAreRead() throws Exception {
         assertThat(launch("-machine none").controllers()).isEmpty();
         assertThat(launch("-m 1G").ramBytes()).isEqualTo(1L << 30);
