@@ -78,7 +78,7 @@ class LaunchTest(Base):
         version = e.greeting["QMP"]["version"]["qemu"]
         self.assertEqual(set(version), {"major", "minor", "micro"})
         self.assertEqual((version["major"], version["minor"]), (10, 0))
-        self.assertEqual(e.greeting["QMP"]["capabilities"], ["oob"])
+        self.assertEqual(e.greeting["QMP"]["capabilities"], [])   # no out-of-band execution offered
         # negotiating twice is refused, as QEMU refuses it
         again = e.qmp("qmp_capabilities")
         self.assertEqual(again["error"]["class"], "CommandNotFound")
@@ -95,6 +95,7 @@ class LaunchTest(Base):
         e = self.start("-M pc")
         messages = e.qmp_messages("quit")
         self.assertEqual(messages[-1], {"return": {}})
+        self.assertEqual(e.event_wait("SHUTDOWN")["data"], {"guest": False, "reason": "host-qmp-quit"})
         self.assertEqual(e.process.wait(30), 0)
 
     def run_refused(self, args):
@@ -475,7 +476,9 @@ class ErrorInjectionTest(Base):
         path, data = make_image(self.dir)
         rules = os.path.join(self.dir, "rules.cfg")
         with open(rules, "w") as f:
-            f.write('[inject-error]\nevent = "write_aio"\nerrno = "5"\nonce = "on"\n')
+            # as libqos's prepare_blkdebug_script() writes it
+            f.write('[inject-error]\nevent = "write_aio"\nerrno = "5"\nstate = "1"\nimmediately = "off"\n'
+                    'once = "on"\n\n[set-state]\nevent = "write_aio"\nnew_state = "2"\n')
         e = self.start("-M q35 -drive if=none,id=drive0,file=blkdebug:%s:%s,format=raw,werror=stop,rerror=stop "
                        "-device ide-hd,drive=drive0" % (rules, path))
         ahci = Ahci(self, e)

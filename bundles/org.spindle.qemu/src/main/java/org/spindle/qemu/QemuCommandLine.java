@@ -133,6 +133,8 @@ public record QemuCommandLine(String machine, long ramBytes, String qtest, Strin
         private final Map<String, Map<String, String>> globals = new LinkedHashMap<>();
         private final Map<String, QemuOptions> chardevs = new LinkedHashMap<>();
         private QemuOptions mon;
+        /** PCI slots ({@code 00:DD}) given to -device addr=. */
+        private final java.util.Set<String> slotsTaken = new java.util.HashSet<>();
         private int anonymous;
 
         QemuCommandLine parse(List<String> args) throws QemuCommandLineException {
@@ -432,7 +434,11 @@ public record QemuCommandLine(String machine, long ramBytes, String qtest, Strin
                 return null;
             }
             String id = mon.require("chardev");
-            mon.oneOf("mode", "readline", "control");
+            String mode = mon.get("mode", "readline");
+            if (!mode.equals("control")) {
+                throw new QemuCommandLineException("-mon chardev=" + id + ",mode=" + mode + ": Spindle's monitor speaks"
+                        + " QMP only (mode=control), not the human monitor");
+            }
             boolean pretty = mon.flag("pretty", false);
             mon.rejectUnused();
             QemuOptions c = chardevs.get(id);
@@ -515,8 +521,16 @@ public record QemuCommandLine(String machine, long ramBytes, String qtest, Strin
                 String driver = d.get("driver", "");
                 switch (driver) {
                     case "ahci" -> {
-                        String id = d.get("id", null);
+                        String id = deviceId(driver, d.get("id", null));
                         String addr = pciAddress(d.get("addr", null));
+                        if (addr != null) {
+                            String slot = addr.substring(0, 5);
+                            String board = machine.equals("q35") ? "00:1f" : "00:01";
+                            if (slot.equals("00:00") || slot.equals(board) || !slotsTaken.add(slot)) {
+                                throw new QemuCommandLineException("-device ahci,addr=" + d.get("addr", null)
+                                        + ": PCI slot " + slot + " is not free");
+                            }
+                        }
                         d.get("bus", null);
                         d.rejectUnused();
                         if (machine.equals("none")) {
@@ -553,7 +567,7 @@ public record QemuCommandLine(String machine, long ramBytes, String qtest, Strin
                     throw new QemuCommandLineException("-device " + driver + ",unit=" + unitText + ": 0 or 1");
                 }
                 int unit = unitText == null ? -1 : Integer.parseInt(unitText);
-                String id = d.get("id", null);
+                String id = deviceId(driver, d.get("id", null));
                 Map<String, String> props = new LinkedHashMap<>(globals.getOrDefault(driver, Map.of()));
                 for (String p : new String[] {"serial", "ver", "model"}) {
                     String v = d.get(p, null);
@@ -578,7 +592,7 @@ public record QemuCommandLine(String machine, long ramBytes, String qtest, Strin
                 if (bus != null) {
                     int dot = bus.lastIndexOf('.');
                     Integer c = dot > 0 ? controllerOf.get(bus.substring(0, dot)) : null;
-                    if (c == null || !bus.substring(dot + 1).matches("\\d+")) {
+                    if (c == null || !bus.substring(dot + 1).matches("\\d{1,2}")) {
                         throw new QemuCommandLineException("-device " + driver + ",bus=" + bus + ": no such bus"
                                 + " (the board's are ide.N; an AHCI's are ID.N)");
                     }
@@ -635,6 +649,15 @@ public record QemuCommandLine(String machine, long ramBytes, String qtest, Strin
             Map<String, String> p = new LinkedHashMap<>(globals.getOrDefault(cdrom ? "ide-cd" : "ide-hd", Map.of()));
             p.putAll(props);
             return new Attachment(place, cdrom, drive, id, p.get("serial"), p.get("ver"), p.get("model"));
+        }
+
+        /** A device's {@code id=}: as QEMU's identifiers, a letter then letters, digits, '-', '.', '_'. */
+        private static String deviceId(String driver, String id) throws QemuCommandLineException {
+            if (id != null && !id.matches("[A-Za-z][A-Za-z0-9._-]{0,31}")) {
+                throw new QemuCommandLineException("-device " + driver + ",id=" + id + ": an id is a letter, then up to"
+                        + " 31 letters, digits, '-', '.' or '_'");
+            }
+            return id;
         }
 
         /** {@code DD.F} or {@code DD} (hexadecimal) as {@code 00:DD.F}. */

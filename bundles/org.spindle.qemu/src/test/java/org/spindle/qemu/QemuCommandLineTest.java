@@ -132,6 +132,10 @@ class QemuCommandLineTest {
     @Test
     void whatSpindleDoesNotTakeIsRefusedByName() {
         assertThat(refusal("-enable-kvm")).contains("-enable-kvm: not an option Spindle supports", "-drive");
+        assertThat(refusal("-M q35 -device ahci,addr=1f.2")).contains("PCI slot 00:1f is not free");
+        assertThat(refusal("-device ahci,addr=04.0 -device ahci,addr=04.0")).contains("PCI slot 00:04 is not free");
+        assertThat(refusal("-device ide-cd,bus=ide.99999999999")).contains("no such bus");
+        assertThat(refusal("-device ide-cd,id=a(b")).contains("id=a(b: an id is a letter");
         assertThat(refusal("-device nvme,drive=d,serial=x")).contains("-device nvme: not supported",
                 "no NVMe controller yet");
         assertThat(refusal("-device virtio-blk-pci,drive=d")).contains("no virtio-blk controller yet");
@@ -167,7 +171,7 @@ class QemuCommandLineTest {
     @Test
     void theMonitorMustBeAControlMonitorOnASocketChardev() throws Exception {
         assertThatThrownBy(() -> QemuCommandLine.parse(List.of("-chardev", "socket,path=/tmp/m,id=c", "-mon",
-                "chardev=c"))).hasMessageContaining("mode=readline is not supported");
+                "chardev=c"))).hasMessageContaining("mode=readline").hasMessageContaining("QMP only");
         assertThatThrownBy(() -> QemuCommandLine.parse(List.of("-mon", "chardev=c,mode=control")))
                 .hasMessageContaining("no -chardev has that id");
         assertThatThrownBy(() -> QemuCommandLine.parse(List.of("-chardev", "stdio,id=c"))).hasMessageContaining(

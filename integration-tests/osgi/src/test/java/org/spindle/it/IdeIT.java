@@ -150,6 +150,14 @@ public class IdeIT extends SpindleTestSupport {
         // The disk's drive goes away: the guest's reads fail as media errors; it comes back: they work.
         drives.detach("idehd");
         awaitGone("idehd");
+        // the controller hears of it on its own thread, just after the service went
+        await("reads failing", () -> {
+            try {
+                return (pioStatus(m, 0x1F0, 0x20, 9)[0] & STATUS_ERR) != 0;
+            } catch (Exception e) {
+                return false;
+            }
+        });
         byte[] failed = pioStatus(m, 0x1F0, 0x20, 9);
         assertEquals("ERR set", STATUS_ERR, failed[0] & STATUS_ERR);
         assertEquals("UNC", 0x40, failed[1] & 0xFF);

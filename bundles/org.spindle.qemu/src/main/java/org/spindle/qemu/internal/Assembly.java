@@ -125,6 +125,10 @@ record Assembly(List<Conf> drives, List<Conf> controllers, Conf machine, List<Cd
                 String key = ide ? IDE_KEYS[a.place()] : "port." + a.place();
                 Drive d = a.drive() == null ? null : c.drive(a.drive());
                 if (d != null && layeredIds.contains(d.id())) {
+                    if (a.cdrom()) {
+                        throw new IllegalArgumentException("-drive id=" + d.id() + ": blkdebug and werror/rerror=stop"
+                                + " are for disks: a CD-ROM's reads run on the machine thread");
+                    }
                     if (ide) {
                         throw new IllegalArgumentException("-drive id=" + d.id() + ": blkdebug and werror/rerror=stop"
                                 + " need an AHCI port (-M q35, or -device ahci): Spindle's PIIX3 IDE completes I/O on"

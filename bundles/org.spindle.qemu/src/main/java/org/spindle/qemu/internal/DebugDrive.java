@@ -36,6 +36,8 @@ final class DebugDrive implements Drive {
     private final String werror;
     private final String rerror;
     private final Policy policy;
+    /** The machine's thread, on which nothing may wait: set once the machine runs. */
+    private volatile Thread machineThread;
 
     /**
      * @param rules the blkdebug rules, or {@code null} for none
@@ -55,6 +57,11 @@ final class DebugDrive implements Drive {
         return Optional.ofNullable(rules);
     }
 
+    /** The machine's thread: a request on it neither stops at a breakpoint nor waits for {@code cont}. */
+    void machineThread(Thread thread) {
+        this.machineThread = thread;
+    }
+
     @FunctionalInterface
     private interface Io {
         void run() throws StorageException;
@@ -63,10 +70,11 @@ final class DebugDrive implements Drive {
     private void request(String[] events, boolean write, long offset, long length, ByteBuffer buffer, Io io)
             throws StorageException {
         int position = buffer == null ? 0 : buffer.position();
+        boolean mayWait = Thread.currentThread() != machineThread;
         while (true) {
             try {
                 for (String event : events) {
-                    int errno = rules == null ? 0 : rules.reached(event, offset, length);
+                    int errno = rules == null ? 0 : rules.reached(event, offset, length, mayWait);
                     if (errno != 0) {
                         throw new StorageException(StorageException.Kind.IO, "blkdebug error injected at " + event
                                 + " (errno " + errno + ")", new InjectedError(errno))
@@ -77,7 +85,8 @@ final class DebugDrive implements Drive {
                 io.run();
                 return;
             } catch (StorageException e) {
-                String action = action(write ? werror : rerror, e);
+                // waiting on the machine thread would stop the machine for good: the error is reported
+                String action = mayWait ? action(write ? werror : rerror, e) : "report";
                 boolean again;
                 try {
                     again = policy.failed(id, write, action, e);

@@ -163,7 +163,7 @@ public final class FrontEnd {
         Map<String, DebugRules> rules = new java.util.HashMap<>();
         for (Assembly.Layered l : assembly.layered()) {
             if (l.rules() != null) {
-                rules.put(l.id(), new DebugRules(l.id(), l.rules().isEmpty() ? List.of()
+                rules.put(l.id(), new DebugRules(l.id(), l.rules().isEmpty() ? DebugRules.Rules.NONE
                         : DebugRules.read(cwd.resolve(l.rules()))));
             }
         }
@@ -215,6 +215,8 @@ public final class FrontEnd {
         synchronized (this) {
             open.add(built.watchEjects(this::ejected));
         }
+        Thread machineThread = built.call(Thread::currentThread);
+        layers.values().forEach(d -> d.machineThread(machineThread));
         for (Assembly.CdromSlot s : assembly.slots()) {
             RemovableMedia m = media(s.slot()).orElseThrow(() -> new IllegalStateException("CD-ROM " + s.slot()
                     + " is missing"));

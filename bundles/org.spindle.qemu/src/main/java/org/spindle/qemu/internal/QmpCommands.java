@@ -139,7 +139,8 @@ final class QmpCommands {
         ObjectNode g = json.objectNode();
         ObjectNode qmp = g.putObject("QMP");
         qmp.set("version", version());
-        qmp.putArray("capabilities").add("oob");
+        // no out-of-band execution: QEMU offers none on such a monitor, and clients then ask for none
+        qmp.putArray("capabilities");
         return g;
     }
 
@@ -223,11 +224,7 @@ final class QmpCommands {
             }
             case "quit" -> {
                 a.done();
-                ObjectNode data = json.objectNode();
-                data.put("guest", false);
-                data.put("reason", "host-qmp-quit");
-                event("SHUTDOWN", data);
-                services.exit(0);
+                // QmpConnection replies, then sends SHUTDOWN and calls quit()
                 return empty();
             }
             case "blockdev-open-tray" -> {
@@ -441,16 +438,21 @@ final class QmpCommands {
             data.put("nospace", true);
         }
         data.put("reason", e.getMessage());
-        event("BLOCK_IO_ERROR", data);
         if (!action.equals("stop")) {
+            event("BLOCK_IO_ERROR", data);
             return false;
         }
         synchronized (runLock) {
             if (closed) {
                 return false;
             }
-            if (status.equals("running")) {
+            // the machine stops before anyone hears of the error: a cont that answers the event finds it stopped
+            boolean stopping = status.equals("running");
+            if (stopping) {
                 status = "io-error";
+            }
+            event("BLOCK_IO_ERROR", data);
+            if (stopping) {
                 event("STOP", null);
             }
             while (!status.equals("running") && !closed) {
@@ -458,6 +460,15 @@ final class QmpCommands {
             }
             return !closed;
         }
+    }
+
+    /** After {@code quit}'s reply: {@code SHUTDOWN}, then the process ends with status 0. */
+    void quit() {
+        ObjectNode data = json.objectNode();
+        data.put("guest", false);
+        data.put("reason", "host-qmp-quit");
+        event("SHUTDOWN", data);
+        services.exit(0);
     }
 
     /** The machine is going away: requests waiting for {@code cont} get their errors. */

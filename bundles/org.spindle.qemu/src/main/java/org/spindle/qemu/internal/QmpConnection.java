@@ -90,6 +90,10 @@ final class QmpConnection implements QmpCommands.Sink {
         int nl = buffered.indexOf('\n');
         if (nl >= 0) {
             String left = buffered.substring(nl + 1);
+            if (more instanceof Concat c) {
+                // one level, however many bad lines: what is left of the old one goes after this
+                return new Concat(left + c.rest(), c.then);
+            }
             return left.isEmpty() ? more : new Concat(left, more);
         }
         int c;
@@ -166,6 +170,9 @@ final class QmpConnection implements QmpCommands.Sink {
             reply.set("id", id);
         }
         write(reply);
+        if (name.equals("quit")) {
+            commands.quit();
+        }
     }
 
     private ObjectNode error(JsonNode id, QmpError e) {
@@ -300,6 +307,12 @@ final class QmpConnection implements QmpCommands.Sink {
         Concat(String first, Reader then) {
             this.first = first;
             this.then = then;
+        }
+
+        String rest() {
+            String r = first.substring(pos);
+            pos = first.length();
+            return r;
         }
 
         @Override

@@ -24,10 +24,12 @@ class DebugRulesTest {
         Path f = dir.resolve("rules.cfg");
         Files.writeString(f, "# ahci-test's\n[inject-error]\nevent = \"write_aio\"\nerrno = \"5\"\nonce = \"on\"\n\n"
                 + "[inject-error]\nevent = \"read_aio\"\nsector = \"8\"\nimmediately = \"off\"\n");
-        assertThat(DebugRules.read(f)).containsExactly(new DebugRules.Injection("write_aio", 5, -1, true),
+        assertThat(DebugRules.read(f).injections()).containsExactly(new DebugRules.Injection("write_aio", 5, -1, true),
                 new DebugRules.Injection("read_aio", 5, 8, false));
-        Files.writeString(f, "[set-state]\nstate = \"1\"\n");
-        assertThatThrownBy(() -> DebugRules.read(f)).hasMessageContaining("line 1").hasMessageContaining("[set-state]");
+        Files.writeString(f, "[set-state]\nevent = \"read_aio\"\nstate = \"1\"\n");
+        assertThatThrownBy(() -> DebugRules.read(f)).hasMessageContaining("line 1").hasMessageContaining("new_state is missing");
+        Files.writeString(f, "[bogus]\n");
+        assertThatThrownBy(() -> DebugRules.read(f)).hasMessageContaining("[bogus] is not supported");
         Files.writeString(f, "[inject-error]\nevent = \"write_aio\"\nerrno = \"x\"\n");
         assertThatThrownBy(() -> DebugRules.read(f)).hasMessageContaining("errno = x is not a number");
         Files.writeString(f, "event = \"write_aio\"\n");
@@ -44,6 +46,24 @@ class DebugRulesTest {
         assertThat(r.reached("read_aio", 4096, 512)).isEqualTo(5);     // sector 8, every time
         assertThat(r.reached("read_aio", 4096, 512)).isEqualTo(5);
         assertThat(r.reached("flush_to_os", 0, 0)).isZero();
+    }
+
+    @Test
+    void libqossRetryScriptFailsTheFirstFlushOnceThroughItsStates() throws Exception {
+        // the file libqos's prepare_blkdebug_script() writes for ahci-test's flush retry
+        Path f = dir.resolve("retry.cfg");
+        Files.writeString(f, "[inject-error]\nevent = \"flush_to_disk\"\nerrno = \"5\"\nstate = \"1\"\n"
+                + "immediately = \"off\"\nonce = \"on\"\n\n[set-state]\nevent = \"flush_to_disk\"\nnew_state = \"2\"\n");
+        DebugRules r = new DebugRules("d", DebugRules.read(f));
+        assertThat(r.reached("flush_to_os", 0, 0)).isZero();
+        assertThat(r.reached("flush_to_disk", 0, 0)).isEqualTo(5);
+        assertThat(r.reached("flush_to_disk", 0, 0)).isZero();
+        // a rule for state 2 only, as a file may have
+        DebugRules staged = new DebugRules("d", new DebugRules.Rules(List.of(new DebugRules.Injection("read_aio", 5, -1,
+                false, 2)), List.of(new DebugRules.SetState("write_aio", 1, 2))));
+        assertThat(staged.reached("read_aio", 0, 512)).isZero();
+        assertThat(staged.reached("write_aio", 0, 512)).isZero();
+        assertThat(staged.reached("read_aio", 0, 512)).isEqualTo(5);
     }
 
     @Test
