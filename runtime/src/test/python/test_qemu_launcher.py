@@ -299,6 +299,12 @@ class QmpTest(Base):
         missing = e.qmp("blockdev-add", {"node-name": "drive2", "driver": "raw",
                                          "file": {"driver": "file", "filename": iso + ".missing"}})
         self.assertIn("Could not open", missing["error"]["desc"])
+        # the node in the tray is in use; a node the monitor did not add is not its to delete
+        self.assertEqual(e.qmp("blockdev-del", {"node-name": "drive1"})["error"]["desc"], "Node drive1 is in use")
+        self.assertIn("Failed to find node", e.qmp("blockdev-del", {"node-name": "drive2"})["error"]["desc"])
+        e.qmp_messages("blockdev-open-tray", {"id": "cd0"})
+        self.assertEqual(e.qmp("blockdev-remove-medium", {"id": "cd0"}), {"return": {}})
+        self.assertEqual(e.qmp("blockdev-del", {"node-name": "drive1"}), {"return": {}})
 
     def test_block_resize_grows_the_image(self):
         path, _ = make_image(self.dir)
@@ -307,6 +313,8 @@ class QmpTest(Base):
         self.assertEqual(os.path.getsize(path), 128 << 20)
         self.assertEqual(e.qmp("block_resize", {"device": "nope", "size": 1 << 20})["error"]["class"],
                          "DeviceNotFound")
+        self.assertEqual(e.qmp("blockdev-del", {"node-name": "drive0"})["error"]["desc"],
+                         "Node drive0 is not owned by the monitor")
 
 
 class HotplugTest(Base):

@@ -162,7 +162,18 @@ final class DebugDrive implements Drive {
 
     @Override
     public DriveDTO info() {
-        DriveDTO dto = base.info();
+        // a copy: the drive manager may hand out its own record
+        DriveDTO from = base.info();
+        DriveDTO dto = new DriveDTO();
+        for (java.lang.reflect.Field f : DriveDTO.class.getFields()) {
+            if (!java.lang.reflect.Modifier.isStatic(f.getModifiers())) {
+                try {
+                    f.set(dto, f.get(from));
+                } catch (IllegalAccessException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+        }
         dto.id = id;
         return dto;
     }

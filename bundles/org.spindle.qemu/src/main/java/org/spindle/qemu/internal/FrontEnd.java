@@ -514,15 +514,19 @@ public final class FrontEnd {
             throw QmpError.generic("Device " + id + " is already in the process of unplug");
         }
         Machine machine = machine();
+        Plugged unplugging = new Plugged(p.id(), p.configuration(), p.address(), true);
+        if (!devices.replace(id, p, unplugging)) {
+            throw QmpError.generic("Device " + id + " is already in the process of unplug");
+        }
         try {
             machine.call(() -> {
                 machine.requestUnplug(p.address());
                 return null;
             });
         } catch (Exception e) {
+            devices.replace(id, unplugging, p);
             throw QmpError.generic("device_del " + id + ": " + e.getMessage());
         }
-        devices.put(id, new Plugged(p.id(), p.configuration(), p.address(), true));
     }
 
     /** The guest ejected {@code address}: its controller's configuration goes, and QMP hears DEVICE_DELETED. */
@@ -553,13 +557,16 @@ public final class FrontEnd {
     }
 
     /** {@code -qtest-log PATH}: nothing for {@code /dev/null}, else each line with QEMU's prefix. */
-    private static QtestServer.TrafficLog qtestLog(String path) throws IOException {
+    private QtestServer.TrafficLog qtestLog(String path) throws IOException {
         if (path == null || path.equals("/dev/null")) {
             return null;
         }
         OutputStream os = Files.newOutputStream(Path.of(path), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.APPEND);
         PrintStream out = new PrintStream(os, true, StandardCharsets.UTF_8);
+        synchronized (this) {
+            open.add(out);
+        }
         long start = System.nanoTime();
         return (received, text) -> {
             double t = (System.nanoTime() - start) / 1e9;
@@ -574,7 +581,12 @@ public final class FrontEnd {
         SocketAddress address = QtestServer.address(monitor.address());
         if (!monitor.server()) {
             SocketChannel channel = open(address);
-            channel.connect(address);
+            try {
+                channel.connect(address);
+            } catch (IOException e) {
+                channel.close();
+                throw new IOException("-mon: could not connect to " + monitor.address() + ": " + e.getMessage(), e);
+            }
             synchronized (this) {
                 open.add(channel);
             }
@@ -589,12 +601,19 @@ public final class FrontEnd {
         server.bind(address);
         synchronized (this) {
             open.add(server);
+            if (address instanceof UnixDomainSocketAddress u) {
+                open.add(() -> Files.deleteIfExists(u.getPath()));
+            }
         }
         Thread t = new Thread(() -> {
             while (server.isOpen()) {
                 try {
                     SocketChannel c = server.accept();
                     synchronized (this) {
+                        if (stopping) {
+                            c.close();
+                            return;
+                        }
                         open.add(c);
                     }
                     serveQmp(c, monitor.pretty(), qmp);

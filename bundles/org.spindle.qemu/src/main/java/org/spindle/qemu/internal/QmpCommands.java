@@ -89,6 +89,8 @@ final class QmpCommands {
     /** The run state, under {@link #runLock}: {@code running}, {@code paused} or {@code io-error}. */
     private String status = "running";
     private final Object runLock = new Object();
+    /** The nodes blockdev-add made, which blockdev-del may take away (QEMU's "owned by the monitor"). */
+    private final Set<String> added = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private boolean closed;
 
     /**
@@ -293,10 +295,19 @@ final class QmpCommands {
             case "blockdev-del" -> {
                 String node = a.string("node-name");
                 a.done();
-                try {
-                    if (!services.drives().detach(node)) {
-                        throw QmpError.generic("Failed to find node with node-name='" + node + "'");
+                if (!added.contains(node)) {
+                    throw QmpError.generic(services.drive(node).isPresent() ? "Node " + node + " is not owned by the"
+                            + " monitor" : "Failed to find node with node-name='" + node + "'");
+                }
+                for (CdromSlot s : slots) {
+                    RemovableMedia m = services.media(s.slot()).orElse(null);
+                    if (m != null && node.equals(m.status().medium)) {
+                        throw QmpError.generic("Node " + node + " is in use");
                     }
+                }
+                try {
+                    services.drives().detach(node);
+                    added.remove(node);
                 } catch (StorageException e) {
                     throw QmpError.generic(e.getMessage());
                 }
@@ -471,12 +482,20 @@ final class QmpCommands {
         services.exit(0);
     }
 
-    /** The machine is going away: requests waiting for {@code cont} get their errors. */
+    /** The machine is going away: requests waiting for {@code cont} get their errors, and added nodes go. */
     void close() {
         synchronized (runLock) {
             closed = true;
             runLock.notifyAll();
         }
+        for (String node : added) {
+            try {
+                services.drives().detach(node);
+            } catch (StorageException | RuntimeException e) {
+                // the drive manager is going away too
+            }
+        }
+        added.clear();
     }
 
     /** The guest ejected the device {@code id}. */
@@ -655,6 +674,7 @@ final class QmpCommands {
         spec.readOnly = readOnly;
         try {
             services.drives().attach(spec);
+            added.add(node);
             long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
             while (System.nanoTime() < deadline) {
                 DriveDTO dto = services.drives().drive(node).orElse(null);
@@ -663,11 +683,13 @@ final class QmpCommands {
                 }
                 if (dto != null && dto.state == DriveState.FAILED) {
                     services.drives().detach(node);
+                    added.remove(node);
                     throw QmpError.generic("Could not open '" + filename + "': " + dto.failure);
                 }
                 Thread.sleep(2);
             }
             services.drives().detach(node);
+            added.remove(node);
             throw QmpError.generic("Could not open '" + filename + "': it did not open within 30 s");
         } catch (StorageException e) {
             throw QmpError.generic("Could not open '" + filename + "': " + e.getMessage());
