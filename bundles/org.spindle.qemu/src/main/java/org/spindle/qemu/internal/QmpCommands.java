@@ -473,12 +473,16 @@ final class QmpCommands {
         }
     }
 
-    /** After {@code quit}'s reply: {@code SHUTDOWN}, then the process ends with status 0. */
-    void quit() {
+    /** After {@code quit}'s reply: {@code SHUTDOWN}. */
+    void shutdownEvent() {
         ObjectNode data = json.objectNode();
         data.put("guest", false);
         data.put("reason", "host-qmp-quit");
         event("SHUTDOWN", data);
+    }
+
+    /** After {@code quit}'s reply and {@code SHUTDOWN} went out: the process ends with status 0. */
+    void exit() {
         services.exit(0);
     }
 

@@ -21,6 +21,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  *
  * <p>A malformed message gets a {@code GenericError} and the input is taken up again after the next
  * newline; the connection stays up.
+ *
+ * <p>While it serves, what it sends goes through a queue that a writer thread of its own empties: an
+ * event raised on the machine thread or an I/O thread never waits for a client that does not read.
+ * A client that lets {@link #MAX_QUEUED} messages pile up gets no more.
  */
 final class QmpConnection implements QmpCommands.Sink {
     private final ObjectMapper json;
@@ -28,7 +32,12 @@ final class QmpConnection implements QmpCommands.Sink {
     private final boolean pretty;
     private final QmpCommands commands;
     private boolean negotiated;
-    private boolean broken;
+    private volatile boolean broken;
+    /** Messages (bytes) and flush markers (latches) on their way out, while serving. */
+    private final java.util.concurrent.BlockingQueue<Object> outbox = new java.util.concurrent.LinkedBlockingQueue<>();
+    private static final Object END = new Object();
+    static final int MAX_QUEUED = 4096;
+    private Thread writer;
 
     QmpConnection(ObjectMapper json, OutputStream out, boolean pretty, QmpCommands commands) {
         this.json = json;
@@ -39,12 +48,69 @@ final class QmpConnection implements QmpCommands.Sink {
 
     /** Sends the greeting, then answers messages until the peer closes the connection. */
     void serve(InputStream in) throws IOException {
+        Thread w = new Thread(this::drain, "spindle-qmp-writer");
+        w.setDaemon(true);
+        synchronized (this) {
+            writer = w;
+        }
+        w.start();
         commands.add(this);
         try {
             write(commands.greeting());
             read(in);
         } finally {
             commands.remove(this);
+            outbox.add(END);
+            try {
+                w.join(5_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            synchronized (this) {
+                writer = null;
+            }
+        }
+    }
+
+    /** The writer thread: sends what is queued, in order, until the connection ends. */
+    private void drain() {
+        try {
+            while (true) {
+                Object next = outbox.take();
+                if (next == END) {
+                    return;
+                }
+                if (next instanceof java.util.concurrent.CountDownLatch flushed) {
+                    flushed.countDown();
+                    continue;
+                }
+                if (!broken) {
+                    try {
+                        out.write((byte[]) next);
+                        out.flush();
+                    } catch (IOException e) {
+                        broken = true;
+                    }
+                }
+            }
+        } catch (InterruptedException e) {
+            broken = true;
+        }
+    }
+
+    /** Waits (a while) until everything queued so far has been written. */
+    private void awaitWritten() {
+        java.util.concurrent.CountDownLatch flushed = new java.util.concurrent.CountDownLatch(1);
+        synchronized (this) {
+            if (writer == null) {
+                return;
+            }
+            outbox.add(flushed);
+        }
+        try {
+            flushed.await(5, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -171,7 +237,10 @@ final class QmpConnection implements QmpCommands.Sink {
         }
         write(reply);
         if (name.equals("quit")) {
-            commands.quit();
+            commands.shutdownEvent();
+            // the reply and SHUTDOWN reach the client before the machine (and this socket) goes
+            awaitWritten();
+            commands.exit();
         }
     }
 
@@ -212,10 +281,20 @@ final class QmpConnection implements QmpCommands.Sink {
         if (broken) {
             return;
         }
+        String text = pretty ? json.writerWithDefaultPrettyPrinter().writeValueAsString(message)
+                : json.writeValueAsString(message);
+        byte[] bytes = (text + "\r\n").getBytes(StandardCharsets.UTF_8);
+        if (writer != null) {
+            if (outbox.size() >= MAX_QUEUED) {
+                // the client reads nothing: it hears nothing more
+                broken = true;
+                return;
+            }
+            outbox.add(bytes);
+            return;
+        }
         try {
-            String text = pretty ? json.writerWithDefaultPrettyPrinter().writeValueAsString(message)
-                    : json.writeValueAsString(message);
-            out.write((text + "\r\n").getBytes(StandardCharsets.UTF_8));
+            out.write(bytes);
             out.flush();
         } catch (IOException e) {
             broken = true;

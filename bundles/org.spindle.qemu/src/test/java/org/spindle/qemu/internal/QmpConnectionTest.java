@@ -78,6 +78,44 @@ class QmpConnectionTest {
     }
 
     @Test
+    void aClientThatReadsNothingNeverHoldsUpTheThreadsThatRaiseEvents() throws Exception {
+        java.util.concurrent.CountDownLatch reading = new java.util.concurrent.CountDownLatch(1);
+        java.io.OutputStream stuck = new java.io.OutputStream() {
+            @Override
+            public void write(int b) throws java.io.IOException {
+                try {
+                    reading.await();
+                } catch (InterruptedException e) {
+                    throw new java.io.InterruptedIOException();
+                }
+            }
+        };
+        QmpConnection c = new QmpConnection(json, stuck, false, new QmpCommands(services, "10.0", List.of()));
+        java.io.PipedOutputStream client = new java.io.PipedOutputStream();
+        java.io.PipedInputStream in = new java.io.PipedInputStream(client);
+        Thread server = new Thread(() -> {
+            try {
+                c.serve(in);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        server.start();
+        client.write("{\"execute\":\"qmp_capabilities\"}\n".getBytes(StandardCharsets.UTF_8));
+        client.flush();
+        // an event is queued, not written: 8192 of them with the client stuck take no time at all
+        org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(5), () -> {
+            for (int i = 0; i < 2 * QmpConnection.MAX_QUEUED; i++) {
+                c.event("RESET", null);
+            }
+        });
+        reading.countDown();
+        client.close();
+        server.join(10_000);
+        assertThat(server.isAlive()).isFalse();
+    }
+
+    @Test
     void eventsBeforeNegotiationAreNotSent() throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         QmpCommands commands = new QmpCommands(services, "7.2", List.of());
