@@ -86,20 +86,26 @@ class Emulator:
                 raise QtestError("the emulator exited with status %d before connecting: %s"
                                  % (self.process.returncode, err.decode(errors="replace").strip()))
 
+    @staticmethod
+    def _receive(sock, what, deadline, timeout):
+        """What arrives on sock next (b"" if nothing did yet); a closed connection or a timeout fails."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise QtestError("no %s within %.0f s" % (what, timeout))
+        ready, _, _ = select.select([sock], [], [], remaining)
+        if not ready:
+            return b""
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            raise QtestError("the %s connection closed" % what.split()[0])
+        return chunk
+
     # ---- qtest ----
 
     def _qtest_line(self, timeout=60.0):
         deadline = time.monotonic() + timeout
         while b"\n" not in self.qtest_buf:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise QtestError("no qtest reply within %.0f s" % timeout)
-            ready, _, _ = select.select([self.qtest], [], [], remaining)
-            if ready:
-                chunk = self.qtest.recv(1 << 20)
-                if not chunk:
-                    raise QtestError("the qtest connection closed")
-                self.qtest_buf += chunk
+            self.qtest_buf += self._receive(self.qtest, "qtest reply", deadline, timeout)
         line, self.qtest_buf = self.qtest_buf.split(b"\n", 1)
         return line.decode("ascii")
 
@@ -196,15 +202,7 @@ class Emulator:
                     return obj
                 except ValueError:
                     pass
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise QtestError("no QMP message within %.0f s" % timeout)
-            ready, _, _ = select.select([self.qmp_sock], [], [], remaining)
-            if ready:
-                chunk = self.qmp_sock.recv(1 << 16)
-                if not chunk:
-                    raise QtestError("the QMP connection closed")
-                self.qmp_buf += chunk
+            self.qmp_buf += self._receive(self.qmp_sock, "QMP message", deadline, timeout)
 
     def qmp_send(self, execute, arguments=None, raw=None):
         if raw is not None:

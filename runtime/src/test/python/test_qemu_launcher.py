@@ -126,6 +126,17 @@ class LaunchTest(Base):
                 self.assertIn(message, err)
                 self.assertTrue(err.startswith("spindle-system-x86_64: "), err)
 
+    def test_a_listening_monitor_never_deletes_a_file_that_is_not_a_socket(self):
+        precious = os.path.join(self.dir, "precious.txt")
+        with open(precious, "w") as f:
+            f.write("keep me")
+        p = subprocess.run([BINARY, "-M", "pc", "-chardev", "socket,id=m,path=%s,server=on,wait=off" % precious,
+                            "-mon", "chardev=m,mode=control"], capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("is not a socket", p.stderr.decode())
+        with open(precious) as f:
+            self.assertEqual(f.read(), "keep me")
+
     def test_qtest_log_records_both_directions(self):
         log = os.path.join(self.dir, "qtest.log")
         e = self.start("-M pc", log=log)

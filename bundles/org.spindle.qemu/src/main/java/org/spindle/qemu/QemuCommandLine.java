@@ -653,25 +653,41 @@ public record QemuCommandLine(String machine, long ramBytes, String qtest, Strin
 
         /** A device's {@code id=}: as QEMU's identifiers, a letter then letters, digits, '-', '.', '_'. */
         private static String deviceId(String driver, String id) throws QemuCommandLineException {
-            if (id != null && !id.matches("[A-Za-z][A-Za-z0-9._-]{0,31}")) {
+            if (id != null && !isDeviceId(id)) {
                 throw new QemuCommandLineException("-device " + driver + ",id=" + id + ": an id is a letter, then up to"
                         + " 31 letters, digits, '-', '.' or '_'");
             }
             return id;
         }
 
-        /** {@code DD.F} or {@code DD} (hexadecimal) as {@code 00:DD.F}. */
         private static String pciAddress(String addr) throws QemuCommandLineException {
-            if (addr == null) {
-                return null;
-            }
-            java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?:0x)?([0-9a-fA-F]{1,2})(?:\\.([0-7]))?")
-                    .matcher(addr);
-            if (!m.matches() || Integer.parseInt(m.group(1), 16) > 31) {
+            try {
+                return addr == null ? null : QemuCommandLine.pciAddress(addr);
+            } catch (IllegalArgumentException e) {
                 throw new QemuCommandLineException("-device addr=" + addr + ": write SLOT.FUNCTION, as 04.0");
             }
-            return String.format(Locale.ROOT, "00:%02x.%s", Integer.parseInt(m.group(1), 16),
-                    m.group(2) == null ? "0" : m.group(2));
         }
+    }
+
+    private static final java.util.regex.Pattern DEVICE_ID = java.util.regex.Pattern.compile("[A-Za-z][A-Za-z0-9._-]{0,31}");
+    private static final java.util.regex.Pattern ADDR = java.util.regex.Pattern.compile("(?:0x)?([0-9a-fA-F]{1,2})(?:\\.([0-7]))?");
+
+    /** Whether {@code id} is a device id as QEMU's identifiers are: a letter, then letters, digits, '-', '.', '_'. */
+    public static boolean isDeviceId(String id) {
+        return DEVICE_ID.matcher(id).matches();
+    }
+
+    /**
+     * A device's {@code addr=} ({@code SS.F}, {@code SS} or {@code 0xSS}, hexadecimal) as {@code 00:SS.F}.
+     *
+     * @throws IllegalArgumentException when it is not one
+     */
+    public static String pciAddress(String addr) {
+        java.util.regex.Matcher m = ADDR.matcher(addr);
+        if (!m.matches() || Integer.parseInt(m.group(1), 16) > 31) {
+            throw new IllegalArgumentException("addr=" + addr + " is not SLOT.FUNCTION");
+        }
+        return String.format(Locale.ROOT, "00:%02x.%s", Integer.parseInt(m.group(1), 16),
+                m.group(2) == null ? "0" : m.group(2));
     }
 }

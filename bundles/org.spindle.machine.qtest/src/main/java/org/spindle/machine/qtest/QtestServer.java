@@ -103,8 +103,12 @@ public final class QtestServer implements AutoCloseable {
         return s;
     }
 
-    /** Deletes a socket file an earlier run left; anything else at the path is refused, never deleted. */
-    private static void removeStaleSocket(Path file) throws IOException {
+    /**
+     * Deletes a socket file an earlier run left; anything else at the path is refused, never deleted.
+     *
+     * @since 1.2
+     */
+    public static void removeStaleSocket(Path file) throws IOException {
         if (!Files.exists(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             return;
         }

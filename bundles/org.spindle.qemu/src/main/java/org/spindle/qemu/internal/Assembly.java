@@ -97,29 +97,22 @@ record Assembly(List<Conf> drives, List<Conf> controllers, Conf machine, List<Cd
         for (Controller k : c.controllers()) {
             String address = k.address();
             if (address == null) {
-                int slot = 2;
-                while (taken.contains(slot)) {
-                    slot++;
-                }
-                if (slot > 31) {
+                int slot = freeSlot(taken);
+                if (slot < 0) {
                     throw new IllegalArgumentException("-device ahci: no free PCI slot on bus 0");
                 }
                 taken.add(slot);
                 address = String.format(Locale.ROOT, "00:%02x.0", slot);
             }
-            Map<String, Object> props = new LinkedHashMap<>();
-            props.put("name", k.id());
-            props.put("spindle.pci.address", address);
-            props.put("spindle.machine", machineName);
             boolean ide = k.kind().equals("piix3-ide");
+            Map<String, Object> props;
             if (ide) {
+                props = controller(k.id(), address, machineName);
                 for (String key : IDE_KEYS) {
                     props.put(key, "");
                 }
             } else {
-                props.put("ports", k.places());
-                // QEMU's links are up at once; a qtest clock moves only when the test moves it
-                props.put("link.delay", 0L);
+                props = ahci(k.id(), address, machineName, k.places());
             }
             for (Attachment a : k.attached()) {
                 String key = ide ? IDE_KEYS[a.place()] : "port." + a.place();
@@ -155,6 +148,34 @@ record Assembly(List<Conf> drives, List<Conf> controllers, Conf machine, List<Cd
         machine.put("type", c.machine().equals("q35") ? "q35" : "pc");
         machine.put("ram", String.valueOf(c.ramBytes()));
         return new Assembly(drives, controllers, new Conf(MACHINE_PID, null, machine, null), slots, layered);
+    }
+
+    /** The settings every controller has: its name, PCI address and machine. */
+    private static Map<String, Object> controller(String name, String address, String machineName) {
+        Map<String, Object> props = new LinkedHashMap<>();
+        props.put("name", name);
+        props.put("spindle.pci.address", address);
+        props.put("spindle.machine", machineName);
+        return props;
+    }
+
+    /** An AHCI controller's settings, without devices (the command line's, or QMP device_add's). */
+    static Map<String, Object> ahci(String name, String address, String machineName, int ports) {
+        Map<String, Object> props = controller(name, address, machineName);
+        props.put("ports", ports);
+        // QEMU's links are up at once; a qtest clock moves only when the test moves it
+        props.put("link.delay", 0L);
+        return props;
+    }
+
+    /** The first slot from 2 up (0 and 1 are the board's) that is not {@code taken}, or -1 when none is. */
+    static int freeSlot(Set<Integer> taken) {
+        for (int slot = 2; slot < 32; slot++) {
+            if (!taken.contains(slot)) {
+                return slot;
+            }
+        }
+        return -1;
     }
 
     /**

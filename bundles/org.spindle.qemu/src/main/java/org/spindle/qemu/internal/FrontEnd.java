@@ -3,7 +3,6 @@ package org.spindle.qemu.internal;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -427,7 +426,7 @@ public final class FrontEnd {
         if (id != null && (devices.containsKey(id) || id.equals("ide"))) {
             throw QmpError.generic("Duplicate device ID '" + id + "'");
         }
-        if (id != null && !id.matches("[A-Za-z][A-Za-z0-9._-]{0,31}")) {
+        if (id != null && !QemuCommandLine.isDeviceId(id)) {
             throw QmpError.generic("Parameter 'id' expects an identifier");
         }
         Machine machine = machine();
@@ -445,16 +444,13 @@ public final class FrontEnd {
                 }
             }
         } else {
-            at = null;
-            for (int d = 2; d < 32 && at == null; d++) {
-                int dd = d;
-                if (plugged.keySet().stream().noneMatch(a -> a.device() == dd)) {
-                    at = PciAddress.of(d, 0);
-                }
-            }
-            if (at == null) {
+            java.util.Set<Integer> taken = new java.util.HashSet<>();
+            plugged.keySet().forEach(a -> taken.add(a.device()));
+            int slot = Assembly.freeSlot(taken);
+            if (slot < 0) {
                 throw QmpError.generic("PCI: no slot/function available for ich9-ahci, all in use");
             }
+            at = PciAddress.of(slot, 0);
         }
         String name = id != null ? id : "ahci-" + at.device();
         Thread deletion = deleting.remove(name);
@@ -467,15 +463,10 @@ public final class FrontEnd {
                 throw QmpError.generic("interrupted");
             }
         }
-        java.util.LinkedHashMap<String, Object> props = new java.util.LinkedHashMap<>();
-        props.put("name", name);
-        props.put("spindle.pci.address", at.toString());
-        props.put("spindle.machine", machineName);
-        props.put("ports", 6);
-        props.put("link.delay", 0L);
         Configuration configuration;
         try {
-            configuration = apply(new Assembly.Conf(Assembly.AHCI_FACTORY, name, props, at.toString()));
+            configuration = apply(new Assembly.Conf(Assembly.AHCI_FACTORY, name,
+                    Assembly.ahci(name, at.toString(), machineName, 6), at.toString()));
         } catch (IOException e) {
             throw QmpError.generic("device_add: " + e.getMessage());
         }
@@ -580,11 +571,10 @@ public final class FrontEnd {
     private void monitor(QemuCommandLine.Monitor monitor, QmpCommands qmp) throws IOException {
         SocketAddress address = QtestServer.address(monitor.address());
         if (!monitor.server()) {
-            SocketChannel channel = open(address);
+            SocketChannel channel;
             try {
-                channel.connect(address);
+                channel = SocketChannel.open(address);
             } catch (IOException e) {
-                channel.close();
                 throw new IOException("-mon: could not connect to " + monitor.address() + ": " + e.getMessage(), e);
             }
             synchronized (this) {
@@ -593,12 +583,18 @@ public final class FrontEnd {
             serveQmp(channel, monitor.pretty(), qmp);
             return;
         }
+        if (address instanceof UnixDomainSocketAddress u) {
+            // a socket file an earlier run left goes; any other file there is refused, never deleted
+            QtestServer.removeStaleSocket(u.getPath());
+        }
         ServerSocketChannel server = address instanceof UnixDomainSocketAddress
                 ? ServerSocketChannel.open(StandardProtocolFamily.UNIX) : ServerSocketChannel.open();
-        if (address instanceof UnixDomainSocketAddress u) {
-            Files.deleteIfExists(u.getPath());
+        try {
+            server.bind(address);
+        } catch (IOException e) {
+            server.close();
+            throw e;
         }
-        server.bind(address);
         synchronized (this) {
             open.add(server);
             if (address instanceof UnixDomainSocketAddress u) {
@@ -624,14 +620,6 @@ public final class FrontEnd {
         }, "spindle-qmp-accept");
         t.setDaemon(true);
         t.start();
-    }
-
-    private static SocketChannel open(SocketAddress address) throws IOException {
-        if (address instanceof UnixDomainSocketAddress) {
-            return SocketChannel.open(StandardProtocolFamily.UNIX);
-        }
-        return SocketChannel.open(((InetSocketAddress) address).getAddress() instanceof java.net.Inet6Address
-                ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET);
     }
 
     /** One JSON mapper for every connection, made by the first (it takes a while: not on the way to qtest). */

@@ -382,14 +382,13 @@ final class QmpCommands {
         }
     }
 
-    /** {@code SS.F}, {@code SS} or {@code 0xSS} (hexadecimal) as {@code 00:SS.F}. */
+    /** {@code addr=} as {@code 00:SS.F}, or QEMU's error. */
     private static String pciAddress(String addr) throws QmpError {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?:0x)?([0-9a-fA-F]{1,2})(?:\\.([0-7]))?").matcher(addr);
-        if (!m.matches() || Integer.parseInt(m.group(1), 16) > 31) {
+        try {
+            return org.spindle.qemu.QemuCommandLine.pciAddress(addr);
+        } catch (IllegalArgumentException e) {
             throw QmpError.generic("Property 'addr' doesn't take value '" + addr + "'");
         }
-        return String.format(java.util.Locale.ROOT, "00:%02x.%s", Integer.parseInt(m.group(1), 16),
-                m.group(2) == null ? "0" : m.group(2));
     }
 
     /**
