@@ -488,8 +488,83 @@ class Ahci:
         return self.wait(length if data is None else 0)
 
 
+class Ide:
+    """The pc's primary IDE channel driven as ide-test drives it: BAR4 at 0xc000, device 0."""
+    BSY, DRDY, DF, DRQ, ERR = 0x80, 0x40, 0x20, 0x08, 0x01
+
+    def __init__(self, test, e, bm=0xC000):
+        self.test, self.e, self.bm = test, e, bm
+        e.ok("irq_intercept_in ioapic")
+        test.assign_bar(e, 0x09, 0x20, bm, 0x05)
+
+    def dma(self, command, lba, data=None):
+        """One sector by DMA (a write when data is given), as ide-test's send_dma_request: returns the bus master status."""
+        e, bm = self.e, self.bm
+        prd, buf = RAM_BASE, RAM_BASE + 0x10000
+        if data is not None:
+            e.memwrite(buf, data)
+        e.writel(prd, buf)
+        e.writel(prd + 4, 0x80000000 | 512)
+        e.outb(bm, 0)                                          # stop, clear a pending interrupt
+        e.outb(bm + 2, 0x04)
+        e.outl(bm + 4, prd)
+        e.outb(0x1F6, 0xE0)
+        e.outb(0x1F2, 1)
+        e.outb(0x1F3, lba & 0xFF)
+        e.outb(0x1F4, 0)
+        e.outb(0x1F5, 0)
+        e.outb(0x1F7, command)
+        e.outb(bm, 0x01 | (0x08 if data is None else 0))
+        deadline = time.monotonic() + 10
+        while True:
+            status = e.inb(bm + 2)
+            if (status & 0x05) != 0x01:                        # no longer active, or interrupting
+                break
+            self.test.assertLess(time.monotonic(), deadline, "the DMA did not end")
+        self.test.assertEqual(e.get_irq(14), bool(status & 0x04))
+        st = e.inb(0x1F7)
+        self.test.assertEqual(st & (self.DRDY | self.BSY | self.DRQ), self.DRDY)
+        self.test.assertFalse(e.get_irq(14))                   # reading status lowered it
+        if status & 0x01:
+            e.outb(bm, 0)
+        return status
+
+    def make_dirty(self):
+        """A DMA write of sector 1, so that a flush has something to do (ide-test's make_dirty)."""
+        self.test.assertEqual(self.dma(0xCA, 1, os.urandom(512)), 0x04)
+        self.test.assertEqual(self.e.inb(0x1F7) & (self.DF | self.ERR), 0)
+
+    def flush_in_flight(self):
+        """FLUSH CACHE on device 0; the status read at once shows it in flight."""
+        self.e.outb(0x1F6, 0)
+        self.e.outb(0x1F7, 0xE7)
+        st = self.e.inb(0x1F7)
+        self.test.assertEqual(st & (self.BSY | self.DRDY), self.BSY | self.DRDY)
+        self.test.assertEqual(st & (self.DF | self.ERR | self.DRQ), 0)
+
+    def flush_done(self):
+        """The flush ends: device 0 still selected, then status DRDY without BSY, DF, ERR or DRQ."""
+        self.test.assertEqual(self.e.inb(0x1F6) & 0x10, 0)
+        deadline = time.monotonic() + 10
+        while True:
+            st = self.e.inb(0x1F7)
+            if not st & self.BSY:
+                break
+            self.test.assertLess(time.monotonic(), deadline, "the flush did not end")
+        self.test.assertEqual(st & (self.DRDY | self.BSY | self.DF | self.ERR | self.DRQ), self.DRDY)
+
+
 class ErrorInjectionTest(Base):
-    """blkdebug rules and breakpoints, and werror/rerror=stop, as ahci-test's retry cases use them."""
+    """blkdebug rules and breakpoints, and werror/rerror=stop, as ahci-test's and ide-test's retry cases use them."""
+
+    @staticmethod
+    def libqos_rules(directory, event):
+        """The rules file libqos's prepare_blkdebug_script() writes: {event} fails once, with EIO."""
+        rules = os.path.join(directory, "rules.cfg")
+        with open(rules, "w") as f:
+            f.write('[inject-error]\nevent = "%s"\nerrno = "5"\nstate = "1"\nimmediately = "off"\n'
+                    'once = "on"\n\n[set-state]\nevent = "%s"\nnew_state = "2"\n' % (event, event))
+        return rules
 
     def test_a_write_error_under_werror_stop_stops_the_machine_and_cont_retries_it(self):
         path, data = make_image(self.dir)
@@ -535,13 +610,51 @@ class ErrorInjectionTest(Base):
         self.assertEqual(hmp("info block")["return"], "unknown command: 'info'\r\n")
         self.assertEqual(hmp('qemu-io nope "resume rd"')["return"], "Device 'nope' not found\r\n")
 
-    def test_stop_and_blkdebug_are_refused_on_ide_and_bad_rules_are_named(self):
+    def test_ide_flush_held_at_a_breakpoint_is_busy_until_resumed(self):
+        # ide-test's flush case
+        path, _ = make_image(self.dir)
+        e = self.start("-M pc -drive file=blkdebug::%s,if=ide,cache=writeback,format=raw" % path)
+        ide = Ide(self, e)
+        ide.make_dirty()
+        hmp = lambda line: e.qmp("human-monitor-command", {"command-line": line})
+        self.assertEqual(hmp('qemu-io ide0-hd0 "break flush_to_os A"'), {"return": ""})
+        ide.flush_in_flight()
+        self.assertEqual(hmp('qemu-io ide0-hd0 "wait_break A"'), {"return": ""})
+        for _ in range(20):
+            self.assertTrue(e.inb(0x3F6) & Ide.BSY)             # held: still busy
+        self.assertEqual(hmp('qemu-io ide0-hd0 "resume A"'), {"return": ""})
+        ide.flush_done()
+
+    def test_ide_flush_error_under_werror_stop_stops_the_machine_and_cont_retries_it(self):
+        # ide-test's flush/retry_pci case
+        path, _ = make_image(self.dir)
+        rules = self.libqos_rules(self.dir, "flush_to_disk")
+        e = self.start("-M pc -drive file=blkdebug:%s:%s,if=ide,cache=writeback,format=raw,rerror=stop,werror=stop"
+                       % (rules, path))
+        ide = Ide(self, e)
+        ide.make_dirty()
+        ide.flush_in_flight()
+        error = e.event_wait("BLOCK_IO_ERROR")
+        self.assertEqual((error["data"]["device"], error["data"]["operation"], error["data"]["action"]),
+                         ("ide0-hd0", "write", "stop"))
+        e.event_wait("STOP")
+        self.assertEqual(e.qmp("query-status")["return"], {"running": False, "status": "io-error"})
+        self.assertTrue(e.inb(0x3F6) & Ide.BSY)                 # the guest sees the flush still in flight
+        self.assertEqual([m.get("event") for m in e.qmp_messages("cont")], ["RESUME", None])
+        ide.flush_done()
+        # the rule fired once: the next flush succeeds without stopping
+        e.outb(0x1F6, 0)
+        e.outb(0x1F7, 0xE7)
+        ide.flush_done()
+        self.assertEqual(e.qmp("query-status")["return"], {"running": True, "status": "running"})
+
+    def test_stop_and_blkdebug_are_refused_on_cdroms_and_bad_rules_are_named(self):
         path, _ = make_image(self.dir)
         rules = os.path.join(self.dir, "bad.cfg")
         with open(rules, "w") as f:
             f.write("[inject-error]\nevent = \"nonsense\"\n")
         for args, message in [
-                ("-M pc -drive file=%s,werror=stop" % path, "need an AHCI port"),
+                ("-M pc -drive file=%s,media=cdrom,werror=stop" % path, "are for disks"),
                 ("-M q35 -drive if=none,id=d0,file=blkdebug:%s:%s -device ide-hd,drive=d0" % (rules, path),
                  "event = nonsense"),
         ]:

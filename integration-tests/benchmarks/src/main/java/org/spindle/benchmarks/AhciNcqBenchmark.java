@@ -25,6 +25,7 @@ import org.openjdk.jmh.annotations.Warmup;
 import org.spindle.device.ahci.AhciHba;
 import org.spindle.device.ata.AtaDisk;
 import org.spindle.device.ata.AtaIdentity;
+import org.spindle.device.ata.IoMode;
 import org.spindle.device.ata.SlotThread;
 import org.spindle.machine.api.GuestMemory;
 import org.spindle.machine.api.IoSpace;
@@ -99,7 +100,7 @@ public class AhciNcqBenchmark {
             return;
         }
         machine = new PcMachine(MachineConfig.of("pc", 64L << 20));
-        AhciHba.Io io = AhciHba.Io.parse(path);
+        IoMode io = IoMode.parse(path);
         machine.plug(PciAddress.parse("00:02.0"), new AhciHba(1, io, 0, new SlotThread(),
                 new AtaDisk(disk, AtaIdentity.disk("BENCH"), true)));
         mmio = machine.mmio();

@@ -29,6 +29,7 @@ import org.spindle.device.ata.AtaIdentity;
 import org.spindle.device.ata.AtapiCdrom;
 import org.spindle.device.ata.ControllerServices;
 import org.spindle.device.ata.DeviceSpec;
+import org.spindle.device.ata.IoMode;
 import org.spindle.device.ata.SlotThread;
 import org.spindle.machine.api.PciAddress;
 import org.spindle.machine.api.PciFunction;
@@ -89,7 +90,7 @@ public final class AhciComponent {
     private final String name;
     private final PciAddress address;
     private final int portCount;
-    private final AhciHba.Io io;
+    private final IoMode io;
     private final long linkDelay;
     private final DeviceSpec[] ports;
     /** The configuration, for each device's IDENTIFY strings (port.N.serial, .firmware, .model). */
@@ -117,7 +118,7 @@ public final class AhciComponent {
         if (portCount < 1 || portCount > AhciHba.MAX_PORTS) {
             throw new IllegalArgumentException("ports = " + portCount + ": 1 to 32");
         }
-        this.io = AhciHba.Io.parse(config.io().trim().toLowerCase(Locale.ROOT));
+        this.io = IoMode.parse(config.io().trim().toLowerCase(Locale.ROOT));
         this.linkDelay = config.link_delay();
         if (linkDelay < 0) {
             throw new IllegalArgumentException("link.delay = " + linkDelay + ": nanoseconds, 0 or more");

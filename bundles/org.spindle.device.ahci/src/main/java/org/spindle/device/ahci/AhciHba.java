@@ -8,6 +8,8 @@ import java.util.Map;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 
+import org.spindle.device.ata.AutoPlacement;
+import org.spindle.device.ata.IoMode;
 import org.spindle.device.ata.IoThreads;
 import org.spindle.device.ata.SlotThread;
 import org.spindle.machine.api.DeviceLifecycle;
@@ -32,10 +34,10 @@ import org.spindle.machine.api.VirtualClock;
  * pulled while the guest runs (PxIS.PCS and PRCS). It interrupts through INTA# or a single MSI vector,
  * and coalesces command completions on request.
  *
- * <p>Registers run on the machine thread. With {@link Io#WORKERS} a disk command's data phase runs on
+ * <p>Registers run on the machine thread. With {@link IoMode#WORKERS} a disk command's data phase runs on
  * one of the HBA's {@link IoThreads} and its completion is posted back to the machine thread, so
- * several ports and tags are in flight at once; with {@link Io#INLINE} it runs inside the register
- * write that issued it. {@link Io#AUTO} (the components' default) starts each port on the I/O threads and
+ * several ports and tags are in flight at once; with {@link IoMode#INLINE} it runs inside the register
+ * write that issued it. {@link IoMode#AUTO} (the components' default) starts each port on the I/O threads and
  * runs it inline once its data phases have shown the storage quick (a page-cached image, where a
  * hand-over costs more than the copy), back on the threads as soon as they wait ({@link AutoPlacement}).
  * CD-ROM commands always run inline: their engine's state belongs to the machine thread.
@@ -104,41 +106,13 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
     static final int CONFIG_PCS = 0x92;
     /**
      * The most I/O threads an HBA runs (data phases in flight at once over all its ports, under
-     * {@link Io#WORKERS} or a port of {@link Io#AUTO} on the threads): a full queue of 32 tags on
+     * {@link IoMode#WORKERS} or a port of {@link IoMode#AUTO} on the threads): a full queue of 32 tags on
      * storage that makes each of them wait.
      */
     static final int IO_THREADS = 32;
 
-    /** Where a disk command's data phase runs. */
-    public enum Io {
-        /** Inside the register write that issued it, on the machine thread. */
-        INLINE,
-        /** On an I/O thread, its completion posted back to the machine thread. */
-        WORKERS,
-        /**
-         * Per port: on I/O threads until a window of quick data phases shows the storage quick (data
-         * the host has cached), then inline until they wait for the storage (see {@link AutoPlacement}
-         * and {@code docs/devices.md}).
-         */
-        AUTO;
-
-        public String configName() {
-            return name().toLowerCase(Locale.ROOT);
-        }
-
-        /** @throws IllegalArgumentException naming the accepted values */
-        public static Io parse(String text) {
-            for (Io io : values()) {
-                if (io.configName().equals(text)) {
-                    return io;
-                }
-            }
-            throw new IllegalArgumentException("AHCI io '" + text + "' (auto, inline or workers)");
-        }
-    }
-
     private final int portCount;
-    private final Io io;
+    private final IoMode io;
     private final long linkDelayNanos;
     private final SlotThread thread;
     private final PciConfigSpace config;
@@ -168,7 +142,7 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
      *        {@link org.spindle.device.ata.AtapiCdrom}, or {@code null}; fewer than {@code ports} leaves
      *        the rest empty
      */
-    public AhciHba(int ports, Io io, long linkDelayNanos, SlotThread thread, Object... devices) {
+    public AhciHba(int ports, IoMode io, long linkDelayNanos, SlotThread thread, Object... devices) {
         if (ports < 1 || ports > MAX_PORTS) {
             throw new IllegalArgumentException("an AHCI HBA has 1 to 32 ports, not " + ports);
         }
@@ -212,14 +186,14 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
 
     /** Six ports, inline I/O, the default link delay, operator calls where they are made. */
     public static AhciHba of(Object... devices) {
-        return new AhciHba(DEFAULT_PORTS, Io.INLINE, DEFAULT_LINK_DELAY_NANOS, new SlotThread(), devices);
+        return new AhciHba(DEFAULT_PORTS, IoMode.INLINE, DEFAULT_LINK_DELAY_NANOS, new SlotThread(), devices);
     }
 
     public int ports() {
         return portCount;
     }
 
-    public Io io() {
+    public IoMode io() {
         return io;
     }
 
@@ -268,7 +242,7 @@ public final class AhciHba implements PciFunction, DeviceLifecycle {
     }
 
     /**
-     * The threads data phases run on under {@link Io#WORKERS} (and {@link Io#AUTO}), started on first use.
+     * The threads data phases run on under {@link IoMode#WORKERS} (and {@link IoMode#AUTO}), started on first use.
      *
      * @throws RejectedExecutionException once the HBA has left its machine
      */

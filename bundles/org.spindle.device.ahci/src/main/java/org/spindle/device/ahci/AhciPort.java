@@ -14,6 +14,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.spindle.device.ata.Ata;
 import org.spindle.device.ata.AtaCommand;
 import org.spindle.device.ata.AtaResult;
+import org.spindle.device.ata.AutoPlacement;
+import org.spindle.device.ata.IoMode;
 import org.spindle.device.ata.Taskfile;
 import org.spindle.device.ata.Transfer;
 import org.spindle.machine.api.DmaMapping;
@@ -171,7 +173,7 @@ final class AhciPort {
     private final ConcurrentLinkedQueue<Done> done = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean drainPosted = new AtomicBoolean();
     private final AtomicInteger inFlight = new AtomicInteger();
-    /** Under {@link AhciHba.Io#AUTO}: where this port's data phases run (machine thread). */
+    /** Under {@link IoMode#AUTO}: where this port's data phases run (machine thread). */
     private final AutoPlacement placement = new AutoPlacement();
 
     AhciPort(AhciHba hba, int index) {
@@ -900,14 +902,14 @@ final class AhciPort {
     /**
      * Runs a data phase here, or on a worker when the HBA runs disk I/O there and the transfer reaches
      * the medium (data from the engine's memory, IDENTIFY or a log, moves at once: nothing to wait
-     * for, and a log read is never left half-way at a save). Under {@link AhciHba.Io#AUTO} the port's
+     * for, and a log read is never left half-way at a save). Under {@link IoMode#AUTO} the port's
      * {@link AutoPlacement} decides from how long its data phases took.
      */
     private void dispatch(Job job, Command c, Taskfile tf, boolean isQueued, boolean packet) {
-        AhciHba.Io io = hba.io();
+        IoMode io = hba.io();
         boolean storage = device.disk != null && job.transfer.usesStorage();
-        boolean timed = storage && io == AhciHba.Io.AUTO;
-        if (!storage || io == AhciHba.Io.INLINE || timed && !placement.onWorkers()) {
+        boolean timed = storage && io == IoMode.AUTO;
+        if (!storage || io == IoMode.INLINE || timed && !placement.onWorkers()) {
             long start = timed ? System.nanoTime() : 0;
             Outcome o = runGuarded(job, false);
             if (timed) {
@@ -942,7 +944,7 @@ final class AhciPort {
         }
     }
 
-    /** Under {@link AhciHba.Io#AUTO}, where this port runs its data phases now. */
+    /** Under {@link IoMode#AUTO}, where this port runs its data phases now. */
     AutoPlacement placement() {
         return placement;
     }
@@ -976,7 +978,7 @@ final class AhciPort {
                 continue;
             }
             any = true;
-            if (hba.io() == AhciHba.Io.AUTO) {
+            if (hba.io() == IoMode.AUTO) {
                 placement.ranOnWorker(d.slow);
             }
             if (d.queued) {

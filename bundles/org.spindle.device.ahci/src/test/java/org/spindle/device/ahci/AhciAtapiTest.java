@@ -12,6 +12,7 @@ import org.spindle.device.ata.ArrayDisk;
 import org.spindle.device.ata.AtaDisk;
 import org.spindle.device.ata.AtaIdentity;
 import org.spindle.device.ata.AtapiCdrom;
+import org.spindle.device.ata.IoMode;
 import org.spindle.device.ata.SlotThread;
 
 /** A CD-ROM on a SATA port: PACKET commands with the CDB in the command table, sense after eject and insert, READ(10) by DMA and PIO. */
@@ -26,7 +27,7 @@ class AhciAtapiTest {
     void start() throws Exception {
         SlotThread thread = new SlotThread();
         cd = new AtapiCdrom(AtaIdentity.cdrom("CD1"), "sata0.1", thread, true);
-        f = new AhciFixture(new AhciHba(6, AhciHba.Io.WORKERS, 10_000, thread,
+        f = new AhciFixture(new AhciHba(6, IoMode.WORKERS, 10_000, thread,
                 new AtaDisk(ArrayDisk.disk(64), AtaIdentity.disk("D0"), true), cd));
         d = f.driver;
         d.startPort(1);

@@ -16,6 +16,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.spindle.device.ata.ArrayDisk;
 import org.spindle.device.ata.AtaDisk;
 import org.spindle.device.ata.AtaIdentity;
+import org.spindle.device.ata.IoMode;
 import org.spindle.device.ata.SlotThread;
 
 /** Non-queued commands on a started port: IDENTIFY, DMA and PIO with PRDTs of many shapes, 48-bit LBAs, FLUSH, TRIM, and the error paths. */
@@ -26,7 +27,7 @@ class AhciCommandTest {
     private AhciDriver d;
     private ArrayDisk image;
 
-    private void start(AhciHba.Io io) throws Exception {
+    private void start(IoMode io) throws Exception {
         image = ArrayDisk.disk(4096);
         f = new AhciFixture(new AhciHba(6, io, 10_000, new SlotThread(),
                 new AtaDisk(image, AtaIdentity.disk("SPINDLE-D0"), true)));
@@ -45,7 +46,7 @@ class AhciCommandTest {
 
     @Test
     void identifyByPioEndsWithAPioSetupFisCarryingTheStatus() throws Exception {
-        start(AhciHba.Io.INLINE);
+        start(IoMode.INLINE);
         int[] id = d.identify(0, 0xEC);
         assertThat(d.prdbc(0, 0)).isEqualTo(512);
         assertThat(id[75]).as("queue depth 32").isEqualTo(31);
@@ -66,8 +67,8 @@ class AhciCommandTest {
     }
 
     @ParameterizedTest
-    @EnumSource(AhciHba.Io.class)
-    void dmaWritesAndReadsGoThroughPrdtsOfEveryShape(AhciHba.Io io) throws Exception {
+    @EnumSource(IoMode.class)
+    void dmaWritesAndReadsGoThroughPrdtsOfEveryShape(IoMode io) throws Exception {
         start(io);
         List<List<Prd>> shapes = new ArrayList<>();
         shapes.add(prds(DATA, 64 * 1024));
@@ -108,7 +109,7 @@ class AhciCommandTest {
 
     @Test
     void aPrdEntryWithItsInterruptBitSetsDescriptorProcessed() throws Exception {
-        start(AhciHba.Io.INLINE);
+        start(IoMode.INLINE);
         int is = d.run(0, 0, h2d(0xC8, 0, 8, 0, 0x40), 0, List.of(new Prd(DATA, 2048, true), new Prd(DATA + 2048, 2048)));
         assertThat(is & DPS).isNotZero();
         is = d.run(0, 0, h2d(0xC8, 0, 8, 0, 0x40), 0, List.of(new Prd(DATA, 4096), new Prd(DATA + 4096, 512, true)));
@@ -118,7 +119,7 @@ class AhciCommandTest {
 
     @Test
     void pioReadsAndWritesMoveThroughThePrdtToo() throws Exception {
-        start(AhciHba.Io.INLINE);
+        start(IoMode.INLINE);
         byte[] data = new byte[8 * 512];
         new Random(3).nextBytes(data);
         f.qt.memwrite(DATA, data);
@@ -143,7 +144,7 @@ class AhciCommandTest {
     @Test
     void fortyEightBitAddressesReachBeyondTheTwentyEightBitLimit() throws Exception {
         SparseDisk big = new SparseDisk(256L << 30);
-        f = new AhciFixture(new AhciHba(6, AhciHba.Io.INLINE, 10_000, new SlotThread(),
+        f = new AhciFixture(new AhciHba(6, IoMode.INLINE, 10_000, new SlotThread(),
                 new AtaDisk(big, AtaIdentity.disk("BIG"), true)));
         d = f.driver;
         d.startPort(0);
@@ -165,7 +166,7 @@ class AhciCommandTest {
     @Test
     void flushReachesTheMediumAndTrimDiscardsTheRangesGiven() throws Exception {
         SparseDisk disk = new SparseDisk(1L << 30);
-        f = new AhciFixture(new AhciHba(6, AhciHba.Io.INLINE, 10_000, new SlotThread(),
+        f = new AhciFixture(new AhciHba(6, IoMode.INLINE, 10_000, new SlotThread(),
                 new AtaDisk(disk, AtaIdentity.disk("T"), true)));
         d = f.driver;
         d.startPort(0);
@@ -188,7 +189,7 @@ class AhciCommandTest {
 
     @Test
     void aBadLbaIsATaskFileErrorThatStopsThePortUntilRecovered() throws Exception {
-        start(AhciHba.Io.INLINE);
+        start(IoMode.INLINE);
         d.port(0, PxIE, TFES | DHRS);
         d.hba(GHC, 0x8000_0002);
         d.issue(0, 5, h2d(0x25, 0, 8, 4090, 0x40), null, 0, prds(DATA, 4096));
@@ -218,7 +219,7 @@ class AhciCommandTest {
 
     @Test
     void aCommandFisOfAnotherTypeIsAFatalInterfaceError() throws Exception {
-        start(AhciHba.Io.INLINE);
+        start(IoMode.INLINE);
         byte[] bad = h2d(0xEC, 0, 0, 0, 0);
         bad[0] = 0x46; // a data FIS
         d.issue(0, 0, bad, null, 0, prds(DATA, 512));
@@ -239,7 +240,7 @@ class AhciCommandTest {
 
     @Test
     void aPrdtOutsideRamIsAHostBusFatalErrorRecoveredWithClo() throws Exception {
-        start(AhciHba.Io.INLINE);
+        start(IoMode.INLINE);
         byte[] before = image.slice(0, 4096);
         d.issue(0, 2, h2d(0x35, 0, 8, 0, 0x40), null, WRITE, List.of(new Prd(DATA, 2048), new Prd(0xF000_0000L, 2048)));
         int is = d.await(0, 2);
@@ -270,7 +271,7 @@ class AhciCommandTest {
 
     @Test
     void theHbasDmaReachesRamOnlyNeverItsOwnRegisters() throws Exception {
-        start(AhciHba.Io.INLINE);
+        start(IoMode.INLINE);
         d.stopPort(0);
         d.port(0, PxFB, (int) (f.abar + 0x100)); // the FIS area on top of port 0's registers
         d.port(0, PxCMD, d.port(0, PxCMD) | FRE);
@@ -283,7 +284,7 @@ class AhciCommandTest {
 
     @Test
     void aReadLogOfTheWrongSizeAbortsAndKeepsTheLog() throws Exception {
-        start(AhciHba.Io.INLINE);
+        start(IoMode.INLINE);
         d.prepare(0, 0, AhciNcqTest.fpdma(false, 0, 4090, 16), null, 0, prds(DATA, 8192));
         d.port(0, PxSACT, 1);
         d.port(0, PxCI, 1);
@@ -299,7 +300,7 @@ class AhciCommandTest {
 
     @Test
     void aPrdtShorterThanTheDataIsAnOverflow() throws Exception {
-        start(AhciHba.Io.INLINE);
+        start(IoMode.INLINE);
         d.issue(0, 0, h2d(0x25, 0, 16, 0, 0x40), null, 0, prds(DATA, 4096));
         assertThat(d.await(0, 0) & OFS).isNotZero();
         assertThat(f.hba.config().problems()).anyMatch(p -> p.contains("8192 bytes of data, 4096 in its PRDT"));
@@ -309,7 +310,7 @@ class AhciCommandTest {
 
     @Test
     void softResetReportsTheSignatureAgain() throws Exception {
-        start(AhciHba.Io.INLINE);
+        start(IoMode.INLINE);
         d.issue(0, 0, control(0x04), null, 0x400 | 0x100, List.of()); // SRST, C and R bits
         d.await(0, 0);
         assertThat(d.port(0, PxCI)).isZero();

@@ -9,6 +9,7 @@ import org.spindle.device.ata.ArrayDisk;
 import org.spindle.device.ata.AtaDisk;
 import org.spindle.device.ata.AtaIdentity;
 import org.spindle.device.ata.AtapiCdrom;
+import org.spindle.device.ata.IoMode;
 import org.spindle.device.ata.SlotThread;
 import org.spindle.machine.api.GuestMemoryException;
 import org.spindle.machine.api.PciAddress;
@@ -37,7 +38,7 @@ class AhciFuzzTest {
         SlotThread thread = new SlotThread();
         AtapiCdrom cd = new AtapiCdrom(AtaIdentity.cdrom("F"), "f", thread, true);
         cd.insert(ArrayDisk.cd(32), "disc", false);
-        AhciHba.Io io = AhciHba.Io.values()[in.consumeInt(0, AhciHba.Io.values().length - 1)];
+        IoMode io = IoMode.values()[in.consumeInt(0, IoMode.values().length - 1)];
         AhciHba hba = new AhciHba(in.consumeInt(1, 4), io, in.consumeInt(0, 20_000), thread,
                 new AtaDisk(ArrayDisk.disk(2048), AtaIdentity.disk("F"), true));
         try (PcMachine machine = new PcMachine(MachineConfig.of("pc", RAM))) {

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.spindle.device.ata.ArrayDisk;
 import org.spindle.device.ata.AtaDisk;
 import org.spindle.device.ata.AtaIdentity;
+import org.spindle.device.ata.IoMode;
 import org.spindle.device.ata.SlotThread;
 import org.spindle.machine.api.DeviceStateDTO;
 import org.spindle.machine.api.PciConfigSpace;
@@ -24,7 +25,7 @@ class AhciHbaTest {
     private AhciDriver d;
 
     private void start(long linkDelay, Object... devices) throws Exception {
-        f = new AhciFixture(new AhciHba(6, AhciHba.Io.INLINE, linkDelay, new SlotThread(), devices));
+        f = new AhciFixture(new AhciHba(6, IoMode.INLINE, linkDelay, new SlotThread(), devices));
         d = f.driver;
     }
 

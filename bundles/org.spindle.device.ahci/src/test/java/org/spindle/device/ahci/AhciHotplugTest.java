@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Test;
 import org.spindle.device.ata.ArrayDisk;
 import org.spindle.device.ata.AtaDisk;
 import org.spindle.device.ata.AtaIdentity;
+import org.spindle.device.ata.IoMode;
 import org.spindle.device.ata.SlotThread;
 
 /** Drives attached and pulled while the guest runs: what the port shows each time, and the other port's I/O untouched. */
@@ -29,7 +30,7 @@ class AhciHotplugTest {
     @Test
     void aDiskPulledAndAttachedThreeTimesWhileTheOtherPortKeepsItsIo() throws Exception {
         GatedDisk busy = new GatedDisk(8192);
-        f = new AhciFixture(new AhciHba(6, AhciHba.Io.WORKERS, 10_000, new SlotThread(),
+        f = new AhciFixture(new AhciHba(6, IoMode.WORKERS, 10_000, new SlotThread(),
                 new AtaDisk(busy, AtaIdentity.disk("BUSY"), true), new AtaDisk(ArrayDisk.disk(256), AtaIdentity.disk("HP0"), true)));
         d = f.driver;
         d.startPort(0);
@@ -100,7 +101,7 @@ class AhciHotplugTest {
     @Test
     void aStoppedEngineReportsRunningUntilItsDataHasStoppedMoving() throws Exception {
         GatedDisk disk = new GatedDisk(256);
-        f = new AhciFixture(new AhciHba(6, AhciHba.Io.WORKERS, 10_000, new SlotThread(),
+        f = new AhciFixture(new AhciHba(6, IoMode.WORKERS, 10_000, new SlotThread(),
                 new AtaDisk(disk, AtaIdentity.disk("SLOW"), true)));
         d = f.driver;
         d.startPort(0);
@@ -120,7 +121,7 @@ class AhciHotplugTest {
     @Test
     void commandsOfAPulledDiskNeverCompleteAndTheEngineRecovers() throws Exception {
         GatedDisk disk = new GatedDisk(256);
-        f = new AhciFixture(new AhciHba(6, AhciHba.Io.WORKERS, 10_000, new SlotThread(), null,
+        f = new AhciFixture(new AhciHba(6, IoMode.WORKERS, 10_000, new SlotThread(), null,
                 new AtaDisk(disk, AtaIdentity.disk("GONE"), true)));
         d = f.driver;
         assertThat(d.port(0, PxSSTS)).isZero();

@@ -15,6 +15,8 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.spindle.device.ata.ArrayDisk;
 import org.spindle.device.ata.AtaDisk;
 import org.spindle.device.ata.AtaIdentity;
+import org.spindle.device.ata.AutoPlacement;
+import org.spindle.device.ata.IoMode;
 import org.spindle.device.ata.SlotThread;
 import org.spindle.machine.api.DeviceStateDTO;
 
@@ -26,7 +28,7 @@ class AhciNcqTest {
     private AhciFixture f;
     private AhciDriver d;
 
-    private void start(ArrayDisk image, AhciHba.Io io) throws Exception {
+    private void start(ArrayDisk image, IoMode io) throws Exception {
         f = new AhciFixture(new AhciHba(6, io, 10_000, new SlotThread(), new AtaDisk(image, AtaIdentity.disk("Q"), true)));
         d = f.driver;
         d.startPort(0);
@@ -65,8 +67,8 @@ class AhciNcqTest {
     }
 
     @ParameterizedTest
-    @EnumSource(AhciHba.Io.class)
-    void thirtyTwoQueuedWritesAndReadsComplete(AhciHba.Io io) throws Exception {
+    @EnumSource(IoMode.class)
+    void thirtyTwoQueuedWritesAndReadsComplete(IoMode io) throws Exception {
         ArrayDisk image = ArrayDisk.disk(4096);
         start(image, io);
         for (int tag = 0; tag < 32; tag++) {
@@ -93,7 +95,7 @@ class AhciNcqTest {
     @Test
     void queuedReadsCompleteInTheOrderTheDiskFinishesThem() throws Exception {
         GatedDisk image = new GatedDisk(4096);
-        start(image, AhciHba.Io.WORKERS);
+        start(image, IoMode.WORKERS);
         for (int tag = 0; tag < 32; tag++) {
             image.gate(lba(tag));
         }
@@ -125,7 +127,7 @@ class AhciNcqTest {
     void severalPortsAreInFlightAtOnce() throws Exception {
         GatedDisk a = new GatedDisk(4096);
         GatedDisk b = new GatedDisk(4096);
-        f = new AhciFixture(new AhciHba(6, AhciHba.Io.WORKERS, 10_000, new SlotThread(),
+        f = new AhciFixture(new AhciHba(6, IoMode.WORKERS, 10_000, new SlotThread(),
                 new AtaDisk(a, AtaIdentity.disk("A"), true), new AtaDisk(b, AtaIdentity.disk("B"), true)));
         d = f.driver;
         d.startPort(0);
@@ -150,7 +152,7 @@ class AhciNcqTest {
     @Test
     void aQueuedErrorStopsThePortAndTheErrorLogNamesTheTag() throws Exception {
         ArrayDisk image = ArrayDisk.disk(4096);
-        start(image, AhciHba.Io.INLINE);
+        start(image, IoMode.INLINE);
         d.port(0, PxIE, TFES | SDBS);
         d.hba(GHC, 0x8000_0002);
         // Tags 0-3 fine, tag 4 past the end, tags 5-6 after it.
@@ -190,7 +192,7 @@ class AhciNcqTest {
     @Test
     void queuedCommandsAbortUntilTheLogIsReadAndANonQueuedCommandAbortsTheQueue() throws Exception {
         GatedDisk image = new GatedDisk(4096);
-        start(image, AhciHba.Io.WORKERS);
+        start(image, IoMode.WORKERS);
         image.gate(lba(1));
         image.gate(lba(2));
         queue(0x6, false);
@@ -220,7 +222,7 @@ class AhciNcqTest {
     @Test
     void queuedCommandsInFlightAtASaveCompleteAfterTheRestoreWithTheRightData() throws Exception {
         GatedDisk image = new GatedDisk(4096);
-        start(image, AhciHba.Io.WORKERS);
+        start(image, IoMode.WORKERS);
         int tags = 0xFF00;
         for (int tag = 8; tag < 16; tag++) {
             image.gate(lba(tag));
@@ -237,7 +239,7 @@ class AhciNcqTest {
         image.releaseAll();
 
         ArrayDisk copy = ArrayDisk.disk(4096);
-        f = new AhciFixture(new AhciHba(6, AhciHba.Io.WORKERS, 10_000, new SlotThread(),
+        f = new AhciFixture(new AhciHba(6, IoMode.WORKERS, 10_000, new SlotThread(),
                 new AtaDisk(copy, AtaIdentity.disk("Q"), true)));
         d = f.driver;
         f.qt.memwrite(commandList(0), list);
@@ -255,7 +257,7 @@ class AhciNcqTest {
     @Test
     void onWorkersDataFromTheEngineMovesAtOnceAndDiskDataOnAWorker() throws Exception {
         GatedDisk image = new GatedDisk(4096);
-        start(image, AhciHba.Io.WORKERS);
+        start(image, IoMode.WORKERS);
         // IDENTIFY and READ LOG EXT (the log directory, by DMA) come from the engine's memory: done in the PxCI write.
         d.prepare(0, 0, h2d(0xEC, 0, 0, 0, 0), null, 0, List.of(new Prd(buffer(0), 512)));
         assertThat(issueAndReadCi(1)).as("IDENTIFY ended inside the write").isZero();
@@ -280,7 +282,7 @@ class AhciNcqTest {
     @Test
     void unpluggingWaitsForADataPhaseInFlight() throws Exception {
         GatedDisk image = new GatedDisk(4096);
-        start(image, AhciHba.Io.WORKERS);
+        start(image, IoMode.WORKERS);
         image.gate(lba(2));
         d.prepare(0, 2, h2d(0x25, 0, BLOCK, lba(2), 0x40), null, 0, List.of(new Prd(buffer(2), BLOCK * 512)));
         d.port(0, PxCI, 1 << 2);
@@ -299,7 +301,7 @@ class AhciNcqTest {
     @Test
     void onWorkersFlushAndReadVerifyWaitOnAWorkerWhileTheMachineGoesOn() throws Exception {
         GatedDisk image = new GatedDisk(4096);
-        start(image, AhciHba.Io.WORKERS);
+        start(image, IoMode.WORKERS);
         image.gateFlush();
         d.prepare(0, 0, h2d(0xEA, 0, 0, 0, 0x40), null, 0, List.of()); // FLUSH CACHE EXT
         d.port(0, PxCI, 1);
@@ -325,7 +327,7 @@ class AhciNcqTest {
     @Test
     void underAutoAPortStartsOnWorkersRunsInlineWhileItsStorageIsQuickAndLeavesWhenItIsSlow() throws Exception {
         GatedDisk image = new GatedDisk(4096);
-        start(image, AhciHba.Io.AUTO);
+        start(image, IoMode.AUTO);
         // Nothing is known about the storage yet: the first read waits on a worker, the machine answering.
         assertThat(onWorkers()).isTrue();
         image.gate(lba(0));

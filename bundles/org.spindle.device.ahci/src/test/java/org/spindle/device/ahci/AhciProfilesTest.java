@@ -16,6 +16,7 @@ import org.spindle.device.ata.ArrayDisk;
 import org.spindle.device.ata.AtaDisk;
 import org.spindle.device.ata.AtaIdentity;
 import org.spindle.device.ata.DeviceSpec;
+import org.spindle.device.ata.IoMode;
 import org.spindle.device.ata.SlotThread;
 import org.spindle.machine.api.PciAddress;
 import org.spindle.machine.core.MachineConfig;
@@ -45,8 +46,8 @@ class AhciProfilesTest {
         DeviceSpec[] specs = AhciComponent.ports(sata, ports);
         assertThat(specs[0]).isEqualTo(new DeviceSpec(DeviceSpec.Kind.DISK, "hd0"));
         assertThat(specs).hasSize(6);
-        assertThat(AhciHba.Io.parse(sata.get("io").toString())).isEqualTo(AhciHba.Io.AUTO);
-        AhciHba hba = new AhciHba(ports, AhciHba.Io.WORKERS, 0, new SlotThread(),
+        assertThat(IoMode.parse(sata.get("io").toString())).isEqualTo(IoMode.AUTO);
+        AhciHba hba = new AhciHba(ports, IoMode.WORKERS, 0, new SlotThread(),
                 new AtaDisk(ArrayDisk.disk(64), AtaIdentity.disk("hd0"), true));
         Path dir = Files.createTempDirectory("win7");
         try (PcMachine machine = new PcMachine(MachineConfig.from(cfg("win7", "org.spindle.machine.cfg")));
@@ -85,9 +86,9 @@ class AhciProfilesTest {
                 .hasMessageContaining("port.0 to port.31");
         assertThatThrownBy(() -> AhciComponent.ports(Map.of("port.0", "disk:hd0", "port.1", "cdrom:hd0"), 6))
                 .hasMessageContaining("port.1").hasMessageContaining("drive hd0 is on another port");
-        assertThatThrownBy(() -> AhciHba.Io.parse("async")).hasMessageContaining("'async'").hasMessageContaining("auto, inline or workers");
-        assertThatThrownBy(() -> new AhciHba(33, AhciHba.Io.INLINE, 0, new SlotThread())).hasMessageContaining("1 to 32 ports");
-        assertThatThrownBy(() -> new AhciHba(6, AhciHba.Io.INLINE, 0, new SlotThread(),
+        assertThatThrownBy(() -> IoMode.parse("async")).hasMessageContaining("'async'").hasMessageContaining("auto, inline or workers");
+        assertThatThrownBy(() -> new AhciHba(33, IoMode.INLINE, 0, new SlotThread())).hasMessageContaining("1 to 32 ports");
+        assertThatThrownBy(() -> new AhciHba(6, IoMode.INLINE, 0, new SlotThread(),
                 new AtaDisk(ArrayDisk.disk(8), AtaIdentity.disk("P")))).hasMessageContaining("serial AtaDisk");
     }
 }

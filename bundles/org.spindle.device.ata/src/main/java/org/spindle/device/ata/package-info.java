@@ -11,7 +11,7 @@
  * failure is a status with ATA error bits or SCSI sense.
  */
 @Export
-@Version("1.5.0")
+@Version("1.6.0")
 package org.spindle.device.ata;
 
 import org.osgi.annotation.bundle.Export;

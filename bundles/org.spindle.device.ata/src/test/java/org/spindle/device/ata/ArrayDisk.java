@@ -14,7 +14,7 @@ public class ArrayDisk implements VirtualDisk, Discardable {
     public final byte[] data;
     final int sectorSize;
     final boolean readOnly;
-    public int flushes;
+    public volatile int flushes;
     int reads;
     final List<long[]> discards = new ArrayList<>();
     /** A read or write touching this byte offset fails with IO. */

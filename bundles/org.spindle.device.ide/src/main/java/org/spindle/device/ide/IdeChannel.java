@@ -2,11 +2,16 @@ package org.spindle.device.ide;
 
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 
 import org.spindle.device.ata.Ata;
 import org.spindle.device.ata.AtaCommand;
 import org.spindle.device.ata.AtaParser;
 import org.spindle.device.ata.AtaResult;
+import org.spindle.device.ata.AutoPlacement;
+import org.spindle.device.ata.IoMode;
 import org.spindle.device.ata.Taskfile;
 import org.spindle.device.ata.Transfer;
 import org.spindle.machine.api.DmaMapping;
@@ -21,6 +26,14 @@ import org.spindle.machine.api.GuestMemory;
  * runs when both it and the bus master's start bit are there, in one go: the PRD table is read and
  * checked (direction, length, RAM) before any byte moves, so a write the guest set up wrongly never
  * reaches the disk.
+ *
+ * <p>Work that reaches a disk's storage (a DMA transfer, a PIO block of a read or write, a cache flush,
+ * a verify) runs where the controller's {@link IoMode} puts it (a CD-ROM's, always inline): inline in the register write, or on an
+ * I/O thread while the guest sees the command in flight (BSY for PIO and non-data commands; DRQ and the
+ * bus master active for DMA), its completion posted back to the machine thread. A device has at most
+ * one such piece in flight. A reset (SRST, DEVICE RESET, the machine's) and the guest stopping the bus
+ * master wait for it first, as a drive finishes or cancels its media access before it answers; the
+ * bus master's stop then completes the command, a reset drops what it reported.
  */
 final class IdeChannel {
     // Task file register offsets.
@@ -49,6 +62,39 @@ final class IdeChannel {
 
     /** PRD tables are read at most this far: 64 KiB of entries, as the hardware stops at its boundary. */
     static final int MAX_PRD_ENTRIES = 8192;
+    /**
+     * How long a reset or the bus master's stop waits for storage work in flight before it gives up on
+     * it (the storage hangs, or a request waits for an operator): its completion is then dropped.
+     */
+    static final long SETTLE_NANOS = TimeUnit.SECONDS.toNanos(10);
+
+    /** Where the channel's storage work goes off the machine thread: the controller's I/O threads. */
+    interface Offload {
+        IoMode io();
+
+        /**
+         * Runs {@code work} on an I/O thread.
+         *
+         * @throws RejectedExecutionException when the controller is leaving its machine
+         */
+        void execute(Runnable work);
+
+        /** Queues {@code work} for the machine thread; false when the controller is not in a machine. */
+        boolean post(Runnable work);
+
+        /** Reports a problem the guest caused or met (on the machine thread). */
+        void problem(String text);
+    }
+
+    /** Storage work: moves data or finishes a transfer; false when the medium failed (the transfer says how). */
+    private interface Step {
+        boolean run();
+    }
+
+    /** What follows storage work, on the machine thread. */
+    private interface Landing {
+        void land(boolean ok);
+    }
 
     final String name;
     final IdeDevice[] devices = new IdeDevice[2];
@@ -59,6 +105,9 @@ final class IdeChannel {
 
     private Intrq irq;
     private GuestMemory memory;
+    private final Offload offload;
+    /** Storage work in flight on an I/O thread, per device (machine thread). */
+    private final Flight[] flights = new Flight[2];
 
     private int selected;
     private int control;
@@ -66,8 +115,9 @@ final class IdeChannel {
     private int bmStatus;
     private long prdTable;
 
-    IdeChannel(String name, IdeDevice master, IdeDevice slave) {
+    IdeChannel(String name, IdeDevice master, IdeDevice slave, Offload offload) {
         this.name = name;
+        this.offload = offload;
         devices[0] = master;
         devices[1] = slave;
         reset();
@@ -80,6 +130,7 @@ final class IdeChannel {
     }
 
     void detach() {
+        settleAll(false);
         if (irq != null) {
             irq.set(false);
         }
@@ -89,6 +140,7 @@ final class IdeChannel {
 
     /** Power-on: both devices reset with their signatures, device 0 selected, the bus master stopped. */
     void reset() {
+        settleAll(false);
         control = 0;
         bmCommand = 0;
         bmStatus = 0;
@@ -167,6 +219,7 @@ final class IdeChannel {
         int old = control;
         control = value & (HOB | SRST | NIEN);
         if ((value & SRST) != 0 && (old & SRST) == 0) {
+            settleAll(false);
             for (IdeDevice d : devices) {
                 d.idle();
                 d.status = Ata.BSY;
@@ -207,9 +260,13 @@ final class IdeChannel {
         if ((d.status & (Ata.BSY | Ata.DRQ)) != 0 && opcode != Ata.DEVICE_RESET) {
             return;
         }
+        if (opcode == Ata.DEVICE_RESET && d.packet()) {
+            settle(selected, false); // the reset ends what the device was doing
+        }
         d.interrupt = false;
         Taskfile tf = d.taskfile(opcode);
         if (opcode == Ata.EXECUTE_DEVICE_DIAGNOSTIC) {
+            settleAll(false);
             diagnostic();
             return;
         }
@@ -272,13 +329,24 @@ final class IdeChannel {
         int block = blockSize(d, t);
         d.prepareBuffer(block);
         if (t.direction() == Transfer.Direction.IN) {
-            if (!t.toHost(ByteBuffer.wrap(d.buffer, 0, block))) {
-                complete(d, t, true);
-                return;
-            }
+            ByteBuffer into = ByteBuffer.wrap(d.buffer, 0, block);
+            storage(d, t, block, Ata.DRDY | Ata.BSY, () -> t.toHost(into) && finishAtEnd(t), ok -> {
+                if (ok) {
+                    pioBlockReady(d, t, block);
+                } else {
+                    complete(d, t, true);
+                }
+            });
+            return;
+        }
+        d.phase = IdeDevice.Phase.PIO_OUT;
+        pioBlockReady(d, t, block);
+    }
+
+    /** A PIO block is there to move: DRQ, and the interrupt that goes with it. */
+    private void pioBlockReady(IdeDevice d, Transfer t, int block) {
+        if (t.direction() == Transfer.Direction.IN) {
             d.phase = IdeDevice.Phase.PIO_IN;
-        } else {
-            d.phase = IdeDevice.Phase.PIO_OUT;
         }
         d.status = Ata.DRDY | Ata.DSC | Ata.DRQ;
         if (d.packet()) {
@@ -311,8 +379,21 @@ final class IdeChannel {
         return chunk;
     }
 
-    /** Ends a command: its registers, the status, and the interrupt. */
+    /**
+     * Ends a command: its registers, the status, and the interrupt. When ending it reaches the medium
+     * (a flush, a verify, a write that goes through the cache), that work runs first, where the
+     * controller runs storage work.
+     */
     private void complete(IdeDevice d, Transfer t, boolean interrupt) {
+        if (t.result() == null && t.usesStorage()) {
+            storage(d, t, 0, Ata.DRDY | Ata.BSY, () -> finishAtEnd(t), ok -> report(d, t, interrupt));
+            return;
+        }
+        report(d, t, interrupt);
+    }
+
+    /** Reports how a command ended (its result known). */
+    private void report(IdeDevice d, Transfer t, boolean interrupt) {
         AtaResult r = t.finish();
         d.idle();
         d.status = r.status();
@@ -369,11 +450,14 @@ final class IdeChannel {
             return;
         }
         Transfer t = d.transfer;
-        if (!t.fromHost(ByteBuffer.wrap(d.buffer, 0, d.end))) {
-            complete(d, t, true);
-            return;
-        }
-        nextPioBlock(d);
+        ByteBuffer from = ByteBuffer.wrap(d.buffer, 0, d.end);
+        storage(d, t, d.end, Ata.DRDY | Ata.BSY, () -> t.fromHost(from) && finishAtEnd(t), ok -> {
+            if (ok) {
+                nextPioBlock(d);
+            } else {
+                complete(d, t, true);
+            }
+        });
     }
 
     // ---- bus master ----
@@ -407,6 +491,12 @@ final class IdeChannel {
                 int old = bmCommand;
                 bmCommand = v & (BM_START | BM_TO_MEMORY);
                 if ((v & BM_START) == 0) {
+                    // A transfer under way ends first: the guest may reuse its buffers once stopped.
+                    for (int i = 0; i < 2; i++) {
+                        if (flights[i] != null && flights[i].dma) {
+                            settle(i, true);
+                        }
+                    }
                     bmStatus &= ~BM_ACTIVE;
                 } else if ((old & BM_START) == 0) {
                     bmStatus |= BM_ACTIVE;
@@ -427,8 +517,9 @@ final class IdeChannel {
     /** Runs the selected device's pending DMA command through the PRD table, if there is one. */
     private void runDma() {
         IdeDevice d = current();
-        if (d.phase != IdeDevice.Phase.DMA || (bmStatus & BM_ACTIVE) == 0 || memory == null) {
-            return;
+        if (d.phase != IdeDevice.Phase.DMA || (bmStatus & BM_ACTIVE) == 0 || memory == null
+                || flights[0] != null && flights[0].dma || flights[1] != null && flights[1].dma) {
+            return; // one transfer at a time through the bus master
         }
         Transfer t = d.transfer;
         boolean toMemory = t.direction() == Transfer.Direction.IN;
@@ -451,15 +542,14 @@ final class IdeChannel {
             return;
         }
         List<ByteBuffer> buffers = mapping.buffers();
-        if (toMemory) {
-            t.toHost(buffers);
-        } else {
-            t.fromHost(buffers);
-        }
-        if (prd.list().totalLength() == t.length()) {
-            bmStatus &= ~BM_ACTIVE; // the table ended with the transfer
-        }
-        complete(d, t, true);
+        boolean tableEnds = prd.list().totalLength() == t.length();
+        storage(d, t, t.remaining(), 0, () -> (toMemory ? t.toHost(buffers) : t.fromHost(buffers)) && finishAtEnd(t),
+                ok -> {
+                    if (tableEnds) {
+                        bmStatus &= ~BM_ACTIVE; // the table ended with the transfer
+                    }
+                    complete(d, t, true);
+                });
     }
 
     /**
@@ -473,6 +563,199 @@ final class IdeChannel {
             bmStatus |= BM_ERROR;
         }
         complete(d, t, true);
+    }
+
+    // ---- storage work ----
+
+    /** Finishes a transfer whose data has all moved (its end may reach the medium); true unless that failed. */
+    private static boolean finishAtEnd(Transfer t) {
+        return !t.ended() || !t.finish().failed();
+    }
+
+    /**
+     * Runs {@code step}, storage work of device {@code d}'s transfer {@code t} moving {@code bytes},
+     * then {@code landing} with whether it succeeded: at once on this thread, or on an I/O thread with
+     * the landing posted back, when the controller's {@link IoMode} (and under {@code auto} the
+     * device's {@link AutoPlacement}) says so. Meanwhile the device shows {@code busyStatus} (0: as it
+     * is, for DMA).
+     */
+    private void storage(IdeDevice d, Transfer t, long bytes, int busyStatus, Step step, Landing landing) {
+        // Data from memory (IDENTIFY, logs) moves here at once. So do a CD-ROM's reads, as on AHCI: an
+        // operator changes its disc on this thread.
+        IoMode io = d.disk == null || !t.usesStorage() ? IoMode.INLINE : offload.io();
+        boolean timed = io == IoMode.AUTO;
+        if (io == IoMode.INLINE || timed && !d.placement.onWorkers()) {
+            long start = timed ? System.nanoTime() : 0;
+            boolean ok = guarded(t, step, false);
+            if (timed) {
+                d.placement.ranInline(System.nanoTime() - start, bytes);
+            }
+            landing.land(ok);
+            return;
+        }
+        int i = d == devices[0] ? 0 : 1;
+        if (busyStatus != 0) {
+            d.phase = IdeDevice.Phase.BUSY;
+            d.status = busyStatus;
+        }
+        Flight f = new Flight(i, t, step, landing, busyStatus == 0, timed, bytes);
+        flights[i] = f;
+        try {
+            offload.execute(f);
+        } catch (RejectedExecutionException leaving) {
+            // The controller is leaving its machine: the command never completes, as for a pulled drive.
+            flights[i] = null;
+        }
+    }
+
+    /** Runs storage work; a failure inside the disk stack (a backend's bug) aborts the command, never reaching the machine. */
+    private boolean guarded(Transfer t, Step step, boolean onWorker) {
+        try {
+            return step.run();
+        } catch (RuntimeException | Error e) {
+            String text = name + " channel: storage work failed: " + e;
+            if (onWorker) {
+                offload.post(() -> offload.problem(text));
+            } else {
+                offload.problem(text);
+            }
+            t.abort(Ata.ABRT);
+            return false;
+        }
+    }
+
+    /** Storage work of one device on an I/O thread, and what follows it on the machine thread. */
+    private final class Flight implements Runnable {
+        final int device;
+        final Transfer transfer;
+        final Step step;
+        final Landing landing;
+        final boolean dma;
+        final boolean timed;
+        final long bytes;
+        final CountDownLatch ended = new CountDownLatch(1);
+        /** Written by the I/O thread before {@link #ended} counts down. */
+        private boolean ok;
+        private boolean slow;
+        /** Machine thread: whether the landing ran (posted, or at a settle). */
+        private boolean landed;
+
+        Flight(int device, Transfer transfer, Step step, Landing landing, boolean dma, boolean timed, long bytes) {
+            this.device = device;
+            this.transfer = transfer;
+            this.step = step;
+            this.landing = landing;
+            this.dma = dma;
+            this.timed = timed;
+            this.bytes = bytes;
+        }
+
+        /** On the I/O thread. */
+        @Override
+        public void run() {
+            long start = timed ? System.nanoTime() : 0;
+            try {
+                ok = guarded(transfer, step, true);
+                slow = timed && AutoPlacement.slow(System.nanoTime() - start, bytes);
+            } finally {
+                ended.countDown();
+                offload.post(this::land);
+            }
+        }
+
+        /** On the machine thread, once the work has ended: unless a reset dropped it, what follows it. */
+        void land() {
+            if (landed || flights[device] != this) {
+                return;
+            }
+            landed = true;
+            flights[device] = null;
+            if (timed) {
+                devices[device].placement.ranOnWorker(slow);
+            }
+            landing.land(ok);
+        }
+
+        boolean await(long nanos) {
+            long deadline = System.nanoTime() + nanos;
+            boolean interrupted = false;
+            try {
+                while (true) {
+                    try {
+                        return ended.await(deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
+                    } catch (InterruptedException e) {
+                        interrupted = true;
+                    }
+                }
+            } finally {
+                if (interrupted) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+    }
+
+    /**
+     * Waits for device {@code i}'s storage work in flight, if any, then runs what follows it
+     * ({@code land}) or drops that (a reset). Work that has not ended after {@link #SETTLE_NANOS} is
+     * given up: its completion is dropped, and a stop of the bus master aborts the command.
+     *
+     * @return whether nothing is in flight any more
+     */
+    private boolean settle(int i, boolean land) {
+        Flight f = flights[i];
+        if (f == null) {
+            return true;
+        }
+        boolean ended = f.await(SETTLE_NANOS);
+        if (ended && land) {
+            f.land();
+            return true;
+        }
+        flights[i] = null;
+        if (!ended) {
+            offload.problem(name + " channel device " + i + ": storage work still running after "
+                    + TimeUnit.NANOSECONDS.toSeconds(SETTLE_NANOS) + " s; the command is given up");
+            if (land) {
+                IdeDevice d = devices[i];
+                d.idle();
+                d.status = Ata.DRDY | Ata.ERR;
+                d.error = Ata.ABRT;
+                raise(d);
+            }
+        }
+        return ended;
+    }
+
+    /** {@link #settle} for both devices. */
+    private boolean settleAll(boolean land) {
+        boolean a = settle(0, land);
+        return settle(1, land) && a;
+    }
+
+    /**
+     * Finishes storage work in flight and what follows it, so that the channel's state is complete
+     * (a save, a quiesce).
+     *
+     * @throws IllegalStateException when some has not ended after {@link #SETTLE_NANOS}
+     */
+    void finishInFlight() {
+        for (int i = 0; i < 2; i++) {
+            if (flights[i] != null && !settle(i, true)) {
+                throw new IllegalStateException("IDE " + name + " channel device " + i
+                        + ": storage work still in flight after " + TimeUnit.NANOSECONDS.toSeconds(SETTLE_NANOS) + " s");
+            }
+        }
+    }
+
+    /** Drops storage work in flight (waiting for it to end first), as before a restore. */
+    void abandonInFlight() {
+        settleAll(false);
+    }
+
+    /** Whether storage work is in flight (tests). */
+    boolean inFlight() {
+        return flights[0] != null || flights[1] != null;
     }
 
     // ---- interrupts ----

@@ -29,6 +29,7 @@ import org.spindle.device.ata.AtapiCdrom;
 import org.spindle.device.ata.ControllerServices;
 import org.spindle.device.ata.DeviceSpec;
 import org.spindle.device.ata.DiskSocket;
+import org.spindle.device.ata.IoMode;
 import org.spindle.device.ide.IdePositions.Kind;
 import org.spindle.device.ide.IdePositions.Position;
 import org.spindle.machine.api.PciAddress;
@@ -82,6 +83,15 @@ public final class IdeComponent {
             @Option(label = "native: BARs 0-3 and INTA#, the guest may switch back (8Fh)", value = "native")})
         String mode() default "compatibility";
 
+        @AttributeDefinition(name = "I/O", required = false, options = {
+            @Option(label = "auto (default): a device starts on I/O threads and runs inline while its data comes quickly from the host's cache",
+                    value = "auto"),
+            @Option(label = "workers: storage work (DMA, PIO blocks, flushes) always runs on an I/O thread, the command in flight meanwhile",
+                    value = "workers"),
+            @Option(label = "inline: always in the register write that issued it (the machine waits for the storage)",
+                    value = "inline")})
+        String io() default "auto";
+
         @AttributeDefinition(name = "Primary master", required = false,
                 description = "disk:ID (an ATA disk over drive ID), cdrom:ID (a CD-ROM whose disc is drive ID), cdrom, or empty")
         String primary_master() default "";
@@ -99,6 +109,7 @@ public final class IdeComponent {
     private final String name;
     private final PciAddress address;
     private final Piix3Ide.Mode mode;
+    private final IoMode io;
     private final Position[] positions;
     /** The configuration, for each device's IDENTIFY strings (PLACE.serial, .firmware, .model). */
     private final Map<String, Object> props;
@@ -126,6 +137,7 @@ public final class IdeComponent {
         this.services = new ControllerServices(context, LOG, "IDE " + name, PciFunction.MACHINE,
                 config.spindle_machine().trim(), thread);
         this.mode = Piix3Ide.Mode.parse(config.mode().trim().toLowerCase(Locale.ROOT));
+        this.io = IoMode.parse(config.io().trim().toLowerCase(Locale.ROOT));
         this.positions = IdePositions.parse(props).positions();
         this.props = Map.copyOf(props);
         for (String key : IdePositions.KEYS) {
@@ -243,7 +255,7 @@ public final class IdeComponent {
                 devices[i] = cdroms[i];
             }
         }
-        controller = new Piix3Ide(mode, thread, devices);
+        controller = new Piix3Ide(mode, io, thread, devices);
         waitingFor = null;
         for (Position p : positions) {
             if (cdroms[p.index()] != null) {
@@ -251,7 +263,8 @@ public final class IdeComponent {
             }
         }
         services.register(PciFunction.class, controller, Map.of(PciFunction.ADDRESS, address.toString()));
-        LOG.log(Level.INFO, "IDE {0} at {1} ({2}): {3}", name, address, mode.configName(), describe());
+        LOG.log(Level.INFO, "IDE {0} at {1} ({2}, io {3}): {4}", name, address, mode.configName(), io.configName(),
+                describe());
         return true;
     }
 

@@ -2,6 +2,7 @@ package org.spindle.device.ide;
 
 import org.spindle.device.ata.AtaDisk;
 import org.spindle.device.ata.AtapiCdrom;
+import org.spindle.device.ata.AutoPlacement;
 import org.spindle.device.ata.Taskfile;
 import org.spindle.device.ata.Chs;
 import org.spindle.device.ata.Transfer;
@@ -23,8 +24,13 @@ final class IdeDevice {
         PIO_OUT,
         /** DRQ for the 12 bytes of a PACKET command's CDB. */
         PACKET,
-        /** A DMA command waits for the bus master to run. */
-        DMA
+        /** A DMA command waits for the bus master to run, or runs (its data moving on an I/O thread). */
+        DMA,
+        /**
+         * BSY while storage work runs on an I/O thread: a PIO block being read or written, a cache
+         * flush, a verify. The register accesses of the guest meanwhile see only the status.
+         */
+        BUSY
     }
 
     static final int CDB_SIZE = 12;
@@ -53,6 +59,8 @@ final class IdeDevice {
     int byteCountLimit;
     /** For a PACKET command: whether its data phase is DMA (features bit 0). */
     boolean packetDma;
+    /** Under {@code io = auto}: where this device's storage work runs now. */
+    final AutoPlacement placement = new AutoPlacement();
 
     private IdeDevice(AtaDisk disk, AtapiCdrom cdrom) {
         this.disk = disk;

@@ -93,6 +93,10 @@ final class IdeState {
         d.byteCountLimit = num(s, "byteCountLimit");
         d.packetDma = (Boolean) s.get("packetDma");
         d.phase = IdeDevice.Phase.valueOf((String) s.get("phase"));
+        if (d.phase == IdeDevice.Phase.BUSY) {
+            // storage work in flight is finished before a save, so no saved device is busy with it
+            throw new IllegalArgumentException("a saved IDE device busy with storage work on an I/O thread");
+        }
         Map<String, Object> transfer = (Map<String, Object>) s.get("transfer");
         if (!transfer.isEmpty() && d.present()) {
             d.transfer = d.disk != null ? d.disk.resume(transfer) : d.cdrom.resume(transfer);

@@ -4,10 +4,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.RejectedExecutionException;
 
-import org.spindle.device.ata.SlotThread;
 import org.spindle.device.ata.AtaDisk;
 import org.spindle.device.ata.AtapiCdrom;
+import org.spindle.device.ata.IoMode;
+import org.spindle.device.ata.IoThreads;
+import org.spindle.device.ata.SlotThread;
 import org.spindle.machine.api.DeviceLifecycle;
 import org.spindle.machine.api.DeviceStateDTO;
 import org.spindle.machine.api.InterruptLine;
@@ -31,6 +34,10 @@ import org.spindle.machine.api.PciSlot;
  * {@link Mode}. Ports and BARs answer while the command register's I/O Space Enable is set. The IDE
  * timing registers (40h-44h) hold what firmware writes and change nothing, as transfer timing means
  * nothing here.
+ *
+ * <p>Where the devices' storage work runs is the {@link IoMode}: inline in the guest's register
+ * write, or on up to {@link #IO_THREADS} I/O threads of the controller while the guest sees the
+ * command in flight (see {@link IdeChannel}).
  */
 public final class Piix3Ide implements PciFunction, DeviceLifecycle {
     public static final int VENDOR_ID = 0x8086;
@@ -38,6 +45,8 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
     public static final int PRIMARY_IRQ = 14;
     public static final int SECONDARY_IRQ = 15;
     static final int STATE_VERSION = 2;
+    /** I/O threads: one per device, the most storage work in flight at once. */
+    static final int IO_THREADS = 4;
 
     /** The programming interface byte: the channels' operating modes and whether the guest may change them. */
     public enum Mode {
@@ -79,6 +88,7 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
     private static final int CONTROL_REGISTER = 2;
 
     private final Mode mode;
+    private final IoMode io;
     private final SlotThread thread;
     private final PciConfigSpace config;
     final IdeChannel primary;
@@ -88,32 +98,43 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
     private final IoSpace.Region[][] legacy = new IoSpace.Region[2][];
     /** Whether a channel's legacy ports were refused (and said so) since it last had them. */
     private final boolean[] legacyRefused = new boolean[2];
-    private PciSlot slot;
+    /** Written on the machine thread; read by I/O threads (posting their completions). */
+    private volatile PciSlot slot;
+    /** Started on first use, closed when the controller leaves its machine. */
+    private volatile IoThreads worker;
 
     /**
-     * A controller in compatibility mode, its devices' operator calls run where they are made.
+     * A controller in compatibility mode with inline I/O, its devices' operator calls run where they are made.
      *
      * @param devices the four positions, primary master, primary slave, secondary master, secondary
      *        slave; each an {@link AtaDisk}, an {@link AtapiCdrom}, or {@code null} for none
      */
     public Piix3Ide(Object... devices) {
-        this(Mode.COMPATIBILITY, new SlotThread(), devices);
+        this(Mode.COMPATIBILITY, IoMode.INLINE, new SlotThread(), devices);
+    }
+
+    /** With inline I/O: as {@link #Piix3Ide(Mode, IoMode, SlotThread, Object...)}. */
+    public Piix3Ide(Mode mode, SlotThread thread, Object... devices) {
+        this(mode, IoMode.INLINE, thread, devices);
     }
 
     /**
      * @param mode the channels' modes as the programming interface shows them
+     * @param io where the devices' storage work runs
      * @param thread the thread the devices' operator calls go to: this controller attaches it to the
      *        machine it is plugged into
      * @param devices as {@link #Piix3Ide(Object...)}
      */
-    public Piix3Ide(Mode mode, SlotThread thread, Object... devices) {
+    public Piix3Ide(Mode mode, IoMode io, SlotThread thread, Object... devices) {
         if (devices.length != 4) {
             throw new IllegalArgumentException("an IDE controller has four device positions, not " + devices.length);
         }
         this.mode = mode;
+        this.io = java.util.Objects.requireNonNull(io);
         this.thread = thread;
-        primary = new IdeChannel("primary", device(devices[0]), device(devices[1]));
-        secondary = new IdeChannel("secondary", device(devices[2]), device(devices[3]));
+        IdeChannel.Offload offload = new Offload();
+        primary = new IdeChannel("primary", device(devices[0]), device(devices[1]), offload);
+        secondary = new IdeChannel("secondary", device(devices[2]), device(devices[3]), offload);
         channels = new IdeChannel[] {primary, secondary};
         PciConfigSpace.Builder b = PciConfigSpace.builder(VENDOR_ID, DEVICE_ID).classCode(0x01, 0x01, mode.progIf)
                 .bar(4, PciBar.io(16, busMaster()))
@@ -139,6 +160,46 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
 
     public Mode mode() {
         return mode;
+    }
+
+    public IoMode io() {
+        return io;
+    }
+
+    /** What the channels need to run storage work off the machine thread. */
+    private final class Offload implements IdeChannel.Offload {
+        @Override
+        public IoMode io() {
+            return io;
+        }
+
+        @Override
+        public void execute(Runnable work) {
+            IoThreads w = worker;
+            if (w == null) {
+                if (slot == null) {
+                    throw new RejectedExecutionException("the IDE controller has left its machine");
+                }
+                w = new IoThreads("spindle-ide", IO_THREADS, e -> post(() -> problem("an I/O thread's task failed: " + e)));
+                worker = w;
+            }
+            w.execute(work);
+        }
+
+        @Override
+        public boolean post(Runnable work) {
+            PciSlot s = slot;
+            if (s == null) {
+                return false;
+            }
+            s.post(work);
+            return true;
+        }
+
+        @Override
+        public void problem(String text) {
+            config.problem("IDE " + text);
+        }
     }
 
     /** Whether channel {@code index} (0 primary, 1 secondary) is in native mode now. */
@@ -171,10 +232,15 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
         thread.detach(() -> {
             for (int i = 0; i < 2; i++) {
                 unmapLegacy(i);
-                channels[i].detach();
+                channels[i].detach(); // waits for storage work in flight, dropping its completion
             }
             lines[0] = lines[1] = null;
             slot = null;
+            IoThreads w = worker;
+            if (w != null) {
+                w.close();
+                worker = null;
+            }
         });
     }
 
@@ -404,8 +470,22 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
         }
     }
 
+    /** Finishes storage work in flight and reports its commands to the guest; on the machine thread. */
+    @Override
+    public void quiesce() {
+        primary.finishInFlight();
+        secondary.finishInFlight();
+    }
+
+    /**
+     * The controller's state; storage work in flight is finished first, so that no command is saved
+     * half-way through a piece of it.
+     *
+     * @throws IllegalStateException when storage work has not ended after {@link IdeChannel#SETTLE_NANOS}
+     */
     @Override
     public DeviceStateDTO save() {
+        quiesce();
         DeviceStateDTO dto = new DeviceStateDTO();
         dto.type = Piix3Ide.class.getName();
         dto.version = STATE_VERSION;
@@ -436,6 +516,8 @@ public final class Piix3Ide implements PciFunction, DeviceLifecycle {
                 lines[i].reroute(nativeMode(i));
             }
         }
+        primary.abandonInFlight();
+        secondary.abandonInFlight();
         IdeState.restore(primary, p);
         IdeState.restore(secondary, s);
         followMode();

@@ -5,8 +5,14 @@ import java.io.ByteArrayOutputStream;
 import org.spindle.device.ata.Ata;
 import org.spindle.testing.qtest.QtestClient;
 
-/** What a guest's IDE driver does, over qtest: register programming, PIO loops, PRD tables, bus master. */
+/**
+ * What a guest's IDE driver does, over qtest: register programming, PIO loops, PRD tables, bus master.
+ * Like a driver, it waits (polling the alternate status, or the bus master's status for DMA) while the
+ * device is busy with storage work on an I/O thread, up to {@link #WAIT_NANOS}.
+ */
 final class IdeDriver {
+    static final long WAIT_NANOS = 10_000_000_000L;
+
     final QtestClient qt;
     final int base;
     final int control;
@@ -45,6 +51,29 @@ final class IdeDriver {
         return qt.getIrq(irq);
     }
 
+    /** Polls the alternate status (which leaves the interrupt pending) until BSY clears; returns it. */
+    int waitNotBusy() {
+        long deadline = System.nanoTime() + WAIT_NANOS;
+        int st;
+        while (((st = altStatus()) & Ata.BSY) != 0) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError(String.format("still busy: status %02X", st));
+            }
+            Thread.onSpinWait();
+        }
+        return st;
+    }
+
+    /** Polls the bus master's status until it is no longer active without an interrupt (libqos's loop); returns it. */
+    int waitDma() {
+        long deadline = System.nanoTime() + WAIT_NANOS;
+        int st;
+        while (((st = bmStatus()) & 0x05) == 0x01 && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        return st;
+    }
+
     void select(int device) {
         qt.outb(base + 6, 0xA0 | device << 4);
     }
@@ -58,6 +87,7 @@ final class IdeDriver {
         qt.outb(base + 4, (int) (lba >>> 8) & 0xFF);
         qt.outb(base + 5, (int) (lba >>> 16) & 0xFF);
         qt.outb(base + 7, command);
+        waitNotBusy();
     }
 
     /** A 48-bit command: each register written twice, high-order byte first. */
@@ -72,12 +102,14 @@ final class IdeDriver {
         qt.outb(base + 4, (int) (lba >>> 8) & 0xFF);
         qt.outb(base + 5, (int) (lba >>> 16) & 0xFF);
         qt.outb(base + 7, command);
+        waitNotBusy();
     }
 
     /** Reads {@code blocks} DRQ blocks of {@code blockBytes} by 16-bit PIO, checking DRQ and the interrupt per block. */
     byte[] pioIn(int blocks, int blockBytes) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         for (int b = 0; b < blocks; b++) {
+            waitNotBusy();
             if (!irq()) {
                 throw new AssertionError("no interrupt before block " + b);
             }
@@ -97,7 +129,7 @@ final class IdeDriver {
     /** Writes {@code data} by 16-bit PIO in DRQ blocks of {@code blockBytes}. */
     void pioOut(byte[] data, int blockBytes) {
         for (int at = 0; at < data.length; at += blockBytes) {
-            int st = altStatus();
+            int st = waitNotBusy();
             if ((st & Ata.DRQ) == 0) {
                 throw new AssertionError(String.format("no DRQ at byte %d: status %02X", at, st));
             }
@@ -105,6 +137,7 @@ final class IdeDriver {
                 qt.outw(base, (data[at + i] & 0xFF) | (data[at + i + 1] & 0xFF) << 8);
             }
         }
+        waitNotBusy();
     }
 
     /** Writes a PRD table at {@code table}: entries of {address, byteCount}, the last with EOT. */
@@ -117,9 +150,14 @@ final class IdeDriver {
         qt.outl(bm + 4, (int) table);
     }
 
-    /** Starts the bus master, toward memory (a read) or from it. */
+    /**
+     * Clears the bus master's interrupt bit (as libqos does before each transfer), starts it toward
+     * memory (a read) or from it, and waits for the transfer as {@link #waitDma} does.
+     */
     void startDma(boolean toMemory) {
+        qt.outb(bm + 2, 0x04);
         qt.outb(bm, (toMemory ? 0x08 : 0) | 0x01);
+        waitDma();
     }
 
     void stopDma() {
@@ -150,12 +188,14 @@ final class IdeDriver {
         for (int i = 0; i < 12; i += 2) {
             qt.outw(base, (c[i] & 0xFF) | (c[i + 1] & 0xFF) << 8);
         }
+        waitNotBusy();
     }
 
     /** Reads a PACKET command's PIO data: DRQ blocks as the device sizes them, until completion. */
     byte[] packetIn() {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         while (true) {
+            waitNotBusy();
             if (!irq()) {
                 throw new AssertionError("no interrupt");
             }

@@ -1,5 +1,7 @@
 package org.spindle.device.ide;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 
@@ -9,6 +11,7 @@ import org.spindle.device.ata.AtaDisk;
 import org.spindle.device.ata.AtaIdentity;
 import org.spindle.device.ata.AtapiCdrom;
 import org.spindle.device.ata.DeviceThread;
+import org.spindle.device.ata.IoMode;
 import org.spindle.machine.api.PciAddress;
 import org.spindle.machine.core.MachineConfig;
 import org.spindle.machine.core.PcMachine;
@@ -17,7 +20,7 @@ import org.spindle.machine.core.PcMachine;
  * Fuzzes the IDE function as a guest could drive it: random reads and writes of every width on the
  * task file, control and bus-master ports, random PRD tables and pointers in guest memory (some past
  * the end of RAM), channels switched between compatibility and native mode, save and restore in the
- * middle. Nothing may escape the device model, and RAM past
+ * middle, storage work inline or on I/O threads. Nothing may escape the device model, and RAM past
  * the machine's end is never touched (the mapping refuses it).
  *
  * <p>Without {@code JAZZER_FUZZ} this replays {@code IdeRegisterFuzzTestInputs/registers}.
@@ -36,7 +39,8 @@ class IdeRegisterFuzzTest {
         AtapiCdrom cd = new AtapiCdrom(AtaIdentity.cdrom("F"), "f", DeviceThread.DIRECT);
         cd.insert(ArrayDisk.cd(64), "disc", false);
         Piix3Ide.Mode mode = in.pickValue(Piix3Ide.Mode.values());
-        Piix3Ide ide = new Piix3Ide(mode, new SlotThread(), new AtaDisk(image, AtaIdentity.disk("F")), null, cd, null);
+        IoMode io = in.pickValue(IoMode.values());
+        Piix3Ide ide = new Piix3Ide(mode, io, new SlotThread(), new AtaDisk(image, AtaIdentity.disk("F")), null, cd, null);
         try (PcMachine machine = new PcMachine(MachineConfig.of("pc", 16L << 20))) {
             machine.plug(PciAddress.parse("00:01.1"), ide);
             machine.call(() -> {
@@ -70,6 +74,12 @@ class IdeRegisterFuzzTest {
                 }
                 return null;
             });
+            machine.call(() -> {
+                ide.quiesce(); // storage work in flight lands
+                return null;
+            });
+            machine.call(() -> null); // and completions it posted have run
+            assertThat(machine.problems()).noneMatch(p -> p.startsWith("posted work failed"));
         }
     }
 

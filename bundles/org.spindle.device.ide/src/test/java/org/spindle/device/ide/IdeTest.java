@@ -15,26 +15,40 @@ import org.spindle.device.ata.AtaIdentity;
 import org.spindle.device.ata.ArrayDisk;
 import org.spindle.device.ata.AtapiCdrom;
 import org.spindle.device.ata.DeviceThread;
+import org.spindle.device.ata.IoMode;
+import org.spindle.device.ata.SlotThread;
 import org.spindle.machine.api.DeviceStateDTO;
 
 /**
  * The PIIX3 IDE function driven as a guest driver drives it, through qtest: a 32 MiB disk as primary
- * master (no slave), a CD-ROM as secondary master.
+ * master (no slave), a CD-ROM as secondary master; storage work inline ({@link IdeWorkersTest} runs
+ * the same with it on I/O threads).
  */
 class IdeTest {
-    private static final int SECTORS = 65536;
-    private final ArrayDisk image = ArrayDisk.disk(SECTORS);
-    private final ArrayDisk disc = ArrayDisk.cd(512);
-    private AtapiCdrom cd;
-    private IdeFixture f;
-    private IdeDriver hd;
-    private IdeDriver atapi;
+    static final int SECTORS = 65536;
+    final ArrayDisk image = disk();
+    final ArrayDisk disc = ArrayDisk.cd(512);
+    AtapiCdrom cd;
+    IdeFixture f;
+    IdeDriver hd;
+    IdeDriver atapi;
+
+    /** Where the controller runs storage work. */
+    IoMode io() {
+        return IoMode.INLINE;
+    }
+
+    /** The primary master's image. */
+    ArrayDisk disk() {
+        return ArrayDisk.disk(SECTORS);
+    }
 
     @BeforeEach
     void setUp() throws Exception {
         cd = new AtapiCdrom(AtaIdentity.cdrom("CD1"), "ide0.1.0", DeviceThread.DIRECT);
         cd.insert(disc, "disc.iso", false);
-        f = new IdeFixture(new Piix3Ide(new AtaDisk(image, AtaIdentity.disk("HD1")), null, cd, null));
+        f = new IdeFixture(new Piix3Ide(Piix3Ide.Mode.COMPATIBILITY, io(), new SlotThread(),
+                new AtaDisk(image, AtaIdentity.disk("HD1")), null, cd, null));
         hd = new IdeDriver(f, true);
         atapi = new IdeDriver(f, false);
     }
@@ -333,6 +347,7 @@ class IdeTest {
     void saveAndRestoreInTheMiddleOfAPioRead() throws Exception {
         hd.command28(0, Ata.READ_SECTORS, 0, 3, 40);
         byte[] first = hd.pioIn(1, 512);
+        hd.waitNotBusy(); // the next block comes, as a driver waits for DRQ
         for (int i = 0; i < 100; i++) {
             f.qt.inw(0x1F0);
         }

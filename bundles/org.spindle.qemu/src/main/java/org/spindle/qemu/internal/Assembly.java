@@ -122,12 +122,8 @@ record Assembly(List<Conf> drives, List<Conf> controllers, Conf machine, List<Cd
                         throw new IllegalArgumentException("-drive id=" + d.id() + ": blkdebug and werror/rerror=stop"
                                 + " are for disks: a CD-ROM's reads run on the machine thread");
                     }
-                    if (ide) {
-                        throw new IllegalArgumentException("-drive id=" + d.id() + ": blkdebug and werror/rerror=stop"
-                                + " need an AHCI port (-M q35, or -device ahci): Spindle's PIIX3 IDE completes I/O on"
-                                + " the machine thread, where a held request would hold the qtest connection too");
-                    }
-                    // a request may wait at a breakpoint or for cont: never on the machine thread
+                    // a request may wait at a breakpoint or for cont: never on the machine thread, where it
+                    // would hold the qtest connection too, and the guest sees the command in flight meanwhile
                     props.put("io", "workers");
                 }
                 String device = a.cdrom() ? (d == null || d.file() == null ? "cdrom" : "cdrom:" + d.id()) : "disk:" + d.id();

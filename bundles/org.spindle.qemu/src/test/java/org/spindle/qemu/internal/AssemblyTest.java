@@ -59,7 +59,7 @@ class AssemblyTest {
     }
 
     @Test
-    void blkdebugAndStopDrivesAreLayeredAndNeedAhciPortsOnIoThreads() throws Exception {
+    void blkdebugAndStopDrivesAreLayeredAndTheirControllersRunIoThreads() throws Exception {
         Assembly a = assemble("-M q35 -drive if=none,id=drive0,file=blkdebug:/tmp/rules.cfg:/img/a.img,werror=stop "
                 + "-device ide-hd,drive=drive0 -drive if=none,id=drive1,file=/img/b.img,rerror=stop "
                 + "-device ide-hd,drive=drive1 -drive if=none,id=drive2,file=/img/c.img -device ide-hd,drive=drive2");
@@ -69,8 +69,14 @@ class AssemblyTest {
         assertThat(a.drives().get(0).props()).contains(entry("id", "drive0.base"), entry("backend", "file:///img/a.img"));
         // the ports follow the drive ids the front end registers, on I/O threads
         assertThat(a.controllers().get(0).props()).contains(entry("port.0", "disk:drive0"), entry("io", "workers"));
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> assemble("-drive file=blkdebug::a.img,if=ide"))
-                .hasMessageContaining("need an AHCI port");
+        // ide-test's flush cases: a PIIX3 IDE place, its controller on I/O threads too
+        Assembly ide = assemble("-drive file=blkdebug::/img/a.img,if=ide,cache=writeback,format=raw,werror=stop");
+        assertThat(ide.layered()).containsExactly(new Assembly.Layered("ide0-hd0", "ide0-hd0.base", "", "stop", "report"));
+        assertThat(ide.controllers().get(0).props()).contains(entry("primary.master", "disk:ide0-hd0"),
+                entry("io", "workers"));
+        assertThat(assemble("-drive file=/img/a.img,if=ide").controllers().get(0).props()).doesNotContainKey("io");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> assemble("-drive if=ide,media=cdrom,file=blkdebug::a.iso"))
+                .hasMessageContaining("are for disks");
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> assemble("-drive file=a.img,rerror=ignore"))
                 .hasMessageContaining("rerror=ignore: not supported");
     }

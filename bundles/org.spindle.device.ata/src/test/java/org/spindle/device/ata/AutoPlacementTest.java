@@ -1,4 +1,4 @@
-package org.spindle.device.ahci;
+package org.spindle.device.ata;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,11 +1,12 @@
-package org.spindle.device.ahci;
+package org.spindle.device.ata;
 
 /**
- * Under {@link AhciHba.Io#AUTO}, where one port's disk data phases run; on the machine thread only.
+ * Under {@link IoMode#AUTO}, where one device's disk data phases run (a controller keeps one per port
+ * or per device); used on the machine thread only.
  *
- * <p>A port starts on workers: nothing is known yet about its storage, and the first read of a remote
+ * <p>A device starts on workers: nothing is known yet about its storage, and the first read of a remote
  * image or a cold disk must not hold the machine. Once nearly all of a window of data phases there were
- * quick (at most one in eight slow, since the host's scheduler can hold up a worker too), the port runs
+ * quick (at most one in eight slow, since the host's scheduler can hold up a worker too), the device runs
  * them inline, where a copy from the host's page cache costs no hand-over. A run of
  * {@link #SLOW_TO_WORKERS} slow phases inline, or a single one over {@link #VERY_SLOW_NANOS}, sends it
  * back to workers, and the window it must pass to come back again doubles (up to
@@ -16,18 +17,21 @@ package org.spindle.device.ahci;
  * a copy of 4 KiB from the page cache takes a microsecond or two, a read from a disk or across a
  * network 100 µs and more.
  */
-final class AutoPlacement {
-    static final long SLOW_NANOS = 200_000;
-    /** One inline data phase this slow sends the port to workers at once: the storage made it wait. */
-    static final long VERY_SLOW_NANOS = 10_000_000;
+public final class AutoPlacement {
+    public AutoPlacement() {
+    }
+
+    public static final long SLOW_NANOS = 200_000;
+    /** One inline data phase this slow sends the device to workers at once: the storage made it wait. */
+    public static final long VERY_SLOW_NANOS = 10_000_000;
     /**
-     * Slow inline data phases in a row that send a port to workers: one alone may be the host's
+     * Slow inline data phases in a row that send a device to workers: one alone may be the host's
      * scheduler taking the machine thread away mid-copy; slow storage makes every one slow.
      */
-    static final int SLOW_TO_WORKERS = 4;
+    public static final int SLOW_TO_WORKERS = 4;
     /** The data phases on workers judged together the first time. */
-    static final int FIRST_WINDOW = 256;
-    static final int LONGEST_WINDOW = 1 << 16;
+    public static final int FIRST_WINDOW = 256;
+    public static final int LONGEST_WINDOW = 1 << 16;
 
     private boolean onWorkers = true;
     private int window = FIRST_WINDOW;
@@ -35,22 +39,22 @@ final class AutoPlacement {
     private int slowPhases;
     private int slowInline;
 
-    boolean onWorkers() {
+    public boolean onWorkers() {
         return onWorkers;
     }
 
-    /** The data phases on workers the port must pass now to come inline. */
-    int window() {
+    /** The data phases on workers the device must pass now to come inline. */
+    public int window() {
         return window;
     }
 
     /** Whether a data phase of {@code bytes} that took {@code nanos} waited for the storage. */
-    static boolean slow(long nanos, long bytes) {
+    public static boolean slow(long nanos, long bytes) {
         return nanos > SLOW_NANOS + bytes;
     }
 
     /** A data phase ran inline. */
-    void ranInline(long nanos, long bytes) {
+    public void ranInline(long nanos, long bytes) {
         if (!slow(nanos, bytes)) {
             slowInline = 0;
         } else if (++slowInline >= SLOW_TO_WORKERS || nanos > VERY_SLOW_NANOS) {
@@ -63,9 +67,9 @@ final class AutoPlacement {
     }
 
     /** A data phase ran on a worker; {@code slow} as {@link #slow(long, long)} judged it there. */
-    void ranOnWorker(boolean slow) {
+    public void ranOnWorker(boolean slow) {
         if (!onWorkers) {
-            return; // dispatched before the port came inline: the window was already judged
+            return; // dispatched before the device came inline: the window was already judged
         }
         if (slow) {
             slowPhases++;
@@ -77,8 +81,8 @@ final class AutoPlacement {
         }
     }
 
-    /** Another device on the port: nothing is known about its storage. */
-    void reset() {
+    /** Another device or medium here: nothing is known about its storage. */
+    public void reset() {
         onWorkers = true;
         window = FIRST_WINDOW;
         phases = 0;

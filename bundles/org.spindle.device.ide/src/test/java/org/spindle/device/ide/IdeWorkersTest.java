@@ -1,0 +1,214 @@
+package org.spindle.device.ide;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.ByteBuffer;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+
+import org.spindle.device.ata.Ata;
+import org.spindle.device.ata.ArrayDisk;
+import org.spindle.device.ata.IoMode;
+import org.spindle.machine.api.DeviceStateDTO;
+import org.spindle.storage.api.StorageException;
+
+/**
+ * Every {@link IdeTest} again with the controller's storage work on I/O threads, and what only that
+ * shows: a command in flight (BSY for PIO and non-data commands, the bus master active for DMA) while
+ * the storage has not answered, and what a reset, the bus master's stop and a save do to such a command.
+ */
+class IdeWorkersTest extends IdeTest {
+    /** How long a test lets the storage hold a request before it answers. */
+    private static final long HOLD_MILLIS = 200;
+
+    /** A disk whose reads and flushes wait while its gate is closed, recording the threads they ran on. */
+    static final class GatedDisk extends ArrayDisk {
+        final Set<String> threads = ConcurrentHashMap.newKeySet();
+        private volatile CountDownLatch gate = new CountDownLatch(0);
+
+        GatedDisk(int sectors) {
+            super(sectors * 512, 512, false);
+        }
+
+        /** Requests from now on wait until {@link #open()}. */
+        void shut() {
+            gate = new CountDownLatch(1);
+        }
+
+        void open() {
+            gate.countDown();
+        }
+
+        /** Opens the gate from another thread after {@code millis}. */
+        void openAfter(long millis) {
+            Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    Thread.sleep(millis);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                open();
+            });
+        }
+
+        private void pass() {
+            threads.add(Thread.currentThread().getName());
+            try {
+                if (!gate.await(30, TimeUnit.SECONDS)) {
+                    throw new IllegalStateException("the gate stayed shut");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        @Override
+        public void read(long offset, ByteBuffer dst) throws StorageException {
+            pass();
+            super.read(offset, dst);
+        }
+
+        @Override
+        public void flush() {
+            pass();
+            super.flush();
+        }
+    }
+
+    @Override
+    IoMode io() {
+        return IoMode.WORKERS;
+    }
+
+    @Override
+    ArrayDisk disk() {
+        return new GatedDisk(SECTORS);
+    }
+
+    private GatedDisk gated() {
+        return (GatedDisk) image;
+    }
+
+    @Test
+    void storageWorkRunsOnTheControllersIoThreads() {
+        hd.command28(0, Ata.READ_SECTORS, 0, 2, 10);
+        assertThat(hd.pioIn(2, 512)).isEqualTo(image.slice(10 * 512, 1024));
+        assertThat(gated().threads).isNotEmpty().allMatch(t -> t.startsWith("spindle-ide-"));
+    }
+
+    @Test
+    void dataFromMemoryMovesAtOnceWithoutAnIoThread() {
+        gated().shut(); // IDENTIFY never reaches the storage
+        hd.select(0);
+        f.qt.outb(IdeFixture.PRIMARY + 7, Ata.IDENTIFY_DEVICE);
+        assertThat(hd.irq()).as("the interrupt came with the command").isTrue();
+        assertThat(hd.altStatus() & (Ata.BSY | Ata.DRQ)).isEqualTo(Ata.DRQ);
+        gated().open();
+        assertThat(gated().threads).isEmpty();
+    }
+
+    @Test
+    void aFlushIsInFlightWithBsyUntilTheStorageAnswers() {
+        gated().shut();
+        hd.select(0);
+        f.qt.outb(IdeFixture.PRIMARY + 7, Ata.FLUSH_CACHE);
+        assertThat(hd.altStatus()).as("BSY and DRDY while the flush runs").isEqualTo(Ata.BSY | Ata.DRDY);
+        assertThat(hd.irq()).isFalse();
+        assertThat(image.flushes).isZero();
+        f.qt.outb(IdeFixture.PRIMARY + 7, Ata.READ_SECTORS);
+        assertThat(hd.altStatus()).as("a command while BSY is ignored").isEqualTo(Ata.BSY | Ata.DRDY);
+        gated().open();
+        assertThat(hd.waitNotBusy() & (Ata.DRDY | Ata.DRQ | Ata.ERR | Ata.DF)).isEqualTo(Ata.DRDY);
+        assertThat(hd.irq()).isTrue();
+        assertThat(image.flushes).isEqualTo(1);
+        assertThat(hd.status() & Ata.DRQ).as("the ignored READ SECTORS never started").isZero();
+    }
+
+    @Test
+    void aDmaReadIsInFlightWithTheBusMasterActiveUntilTheStorageAnswers() {
+        gated().shut();
+        hd.prd(0x10000, new long[][] {{0x40000, 0x400}});
+        hd.command28(0, Ata.READ_DMA, 0, 2, 30);
+        f.qt.outb(hd.bm, 0x09);
+        assertThat(hd.bmStatus() & 0x07).as("active, no interrupt yet").isEqualTo(0x01);
+        assertThat(hd.altStatus() & (Ata.BSY | Ata.DRQ)).isEqualTo(Ata.DRQ);
+        assertThat(hd.irq()).isFalse();
+        gated().open();
+        assertThat(hd.waitDma() & 0x07).isEqualTo(0x04);
+        assertThat(hd.irq()).isTrue();
+        assertThat(f.qt.memread(0x40000, 0x400)).isEqualTo(image.slice(30 * 512, 0x400));
+        assertThat(hd.status() & (Ata.BSY | Ata.DRQ | Ata.ERR)).isZero();
+    }
+
+    @Test
+    void stoppingTheBusMasterWaitsForTheTransferToEnd() {
+        gated().shut();
+        hd.prd(0x10000, new long[][] {{0x50000, 0x1000}}); // longer than the transfer
+        hd.command28(0, Ata.READ_DMA, 0, 1, 70);
+        f.qt.outb(hd.bm, 0x09);
+        gated().openAfter(HOLD_MILLIS);
+        hd.stopDma(); // returns once the transfer has ended
+        assertThat(hd.bmStatus() & 0x07).as("interrupt, no longer active").isEqualTo(0x04);
+        assertThat(hd.irq()).isTrue();
+        assertThat(f.qt.memread(0x50000, 512)).isEqualTo(image.slice(70 * 512, 512));
+        assertThat(hd.status() & (Ata.BSY | Ata.DRQ | Ata.ERR)).isZero();
+    }
+
+    @Test
+    void aSoftwareResetWaitsForStorageWorkAndDropsItsCommand() {
+        gated().shut();
+        hd.select(0);
+        f.qt.outb(IdeFixture.PRIMARY + 2, 4);
+        f.qt.outb(IdeFixture.PRIMARY + 3, 0);
+        f.qt.outb(IdeFixture.PRIMARY + 4, 0);
+        f.qt.outb(IdeFixture.PRIMARY + 5, 0);
+        f.qt.outb(IdeFixture.PRIMARY + 6, 0xE0);
+        f.qt.outb(IdeFixture.PRIMARY + 7, Ata.READ_SECTORS);
+        assertThat(hd.altStatus() & Ata.BSY).isNotZero();
+        gated().openAfter(HOLD_MILLIS);
+        f.qt.outb(IdeFixture.PRIMARY_CONTROL, 0x04);
+        f.qt.outb(IdeFixture.PRIMARY_CONTROL, 0x00);
+        assertThat(hd.altStatus()).isEqualTo(Ata.DRDY | Ata.DSC);
+        assertThat(f.qt.inb(IdeFixture.PRIMARY + 2) | f.qt.inb(IdeFixture.PRIMARY + 3) << 8).isEqualTo(0x0101);
+        assertThat(hd.irq()).as("the dropped read never interrupts").isFalse();
+        hd.command28(0, Ata.READ_SECTORS, 0, 1, 5);
+        assertThat(hd.pioIn(1, 512)).isEqualTo(image.slice(5 * 512, 512));
+    }
+
+    @Test
+    void aSaveWaitsForStorageWorkSoTheCommandIsSavedFinished() throws Exception {
+        gated().shut();
+        hd.prd(0x10000, new long[][] {{0x60000, 0x200}});
+        hd.command28(0, Ata.READ_DMA, 0, 1, 90);
+        f.qt.outb(hd.bm, 0x09);
+        gated().openAfter(HOLD_MILLIS);
+        Map<String, DeviceStateDTO> saved = f.machine.call(() -> f.machine.save());
+        f.machine.call(() -> {
+            f.machine.reset();
+            f.machine.restore(saved);
+            return null;
+        });
+        assertThat(hd.bmStatus() & 0x07).isEqualTo(0x04);
+        assertThat(hd.irq()).isTrue();
+        assertThat(hd.status() & (Ata.BSY | Ata.DRQ | Ata.ERR)).isZero();
+        assertThat(f.qt.memread(0x60000, 512)).isEqualTo(image.slice(90 * 512, 512));
+    }
+
+    @Test
+    void aMediumErrorOnAnIoThreadIsTheCommandsError() {
+        image.failAt = 200L * 512;
+        hd.prd(0x10000, new long[][] {{0x40000, 0x800}});
+        hd.command28(0, Ata.READ_DMA, 0, 4, 198);
+        hd.startDma(true);
+        assertThat(hd.irq()).isTrue();
+        assertThat(hd.status() & Ata.ERR).isNotZero();
+        assertThat(hd.error()).isEqualTo(Ata.UNC);
+        hd.command28(0, Ata.READ_SECTORS, 0, 1, 199);
+        assertThat(hd.pioIn(1, 512)).as("a block before the bad one").isEqualTo(image.slice(199 * 512, 512));
+    }
+}
