@@ -44,6 +44,7 @@ public class IdeIT extends SpindleTestSupport {
     private static final PciAddress AT = PciAddress.parse("00:01.1");
     private static final int STATUS_ERR = 0x01;
     private static final int STATUS_DRQ = 0x08;
+    private static final int STATUS_BSY = 0x80;
 
     @Inject
     CommandProcessor processor;
@@ -195,30 +196,55 @@ public class IdeIT extends SpindleTestSupport {
         });
     }
 
-    /** A PIO data-in command to the master of the channel at {@code base}: its data. */
+    /**
+     * A PIO data-in command to the master of the channel at {@code base}: its data. Between blocks the
+     * machine thread is let go, as a guest's polling lets it go, so storage work on the controller's I/O
+     * threads can complete.
+     */
     private static byte[] pio(Machine m, int base, int command, long lba, int sectors) throws Exception {
-        return m.call(() -> {
+        m.call(() -> {
             issue(m, base, command, lba, sectors);
-            byte[] data = new byte[sectors * 512];
-            for (int s = 0; s < sectors; s++) {
+            return null;
+        });
+        byte[] data = new byte[sectors * 512];
+        for (int s = 0; s < sectors; s++) {
+            waitNotBusy(m, base);
+            int sector = s;
+            m.call(() -> {
                 int status = (int) m.io().read(base + 7, 1);
                 if ((status & STATUS_DRQ) == 0) {
                     throw new AssertionError(String.format("no DRQ: status %02X error %02X", status, m.io().read(base + 1, 1)));
                 }
                 for (int i = 0; i < 512; i += 2) {
                     int w = (int) m.io().read(base, 2);
-                    data[s * 512 + i] = (byte) w;
-                    data[s * 512 + i + 1] = (byte) (w >> 8);
+                    data[sector * 512 + i] = (byte) w;
+                    data[sector * 512 + i + 1] = (byte) (w >> 8);
                 }
+                return null;
+            });
+        }
+        return data;
+    }
+
+    /** Polls the alternate status of the channel at {@code base} (which leaves the interrupt pending) until BSY clears. */
+    private static void waitNotBusy(Machine m, int base) throws Exception {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while ((m.call(() -> (int) m.io().read(base + 0x206, 1)) & STATUS_BSY) != 0) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("the channel at " + Integer.toHexString(base) + " stayed busy");
             }
-            return data;
-        });
+            Thread.onSpinWait();
+        }
     }
 
     /** Issues a one-sector PIO read and returns {status, error} after it, draining any data. */
     private static byte[] pioStatus(Machine m, int base, int command, long lba) throws Exception {
-        return m.call(() -> {
+        m.call(() -> {
             issue(m, base, command, lba, 1);
+            return null;
+        });
+        waitNotBusy(m, base);
+        return m.call(() -> {
             int status = (int) m.io().read(base + 7, 1);
             int error = (int) m.io().read(base + 1, 1);
             if ((status & STATUS_DRQ) != 0) {

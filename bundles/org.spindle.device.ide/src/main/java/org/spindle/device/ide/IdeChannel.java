@@ -257,10 +257,11 @@ final class IdeChannel {
         if (!d.present()) {
             return; // an absent device ignores commands
         }
-        if ((d.status & (Ata.BSY | Ata.DRQ)) != 0 && opcode != Ata.DEVICE_RESET) {
-            return;
+        boolean deviceReset = opcode == Ata.DEVICE_RESET && d.packet();
+        if ((d.status & (Ata.BSY | Ata.DRQ)) != 0 && !deviceReset) {
+            return; // only a PACKET device takes DEVICE RESET while busy (ATA8-ACS); a disk ignores commands then
         }
-        if (opcode == Ata.DEVICE_RESET && d.packet()) {
+        if (deviceReset) {
             settle(selected, false); // the reset ends what the device was doing
         }
         d.interrupt = false;
@@ -330,7 +331,7 @@ final class IdeChannel {
         d.prepareBuffer(block);
         if (t.direction() == Transfer.Direction.IN) {
             ByteBuffer into = ByteBuffer.wrap(d.buffer, 0, block);
-            storage(d, t, block, Ata.DRDY | Ata.BSY, () -> t.toHost(into) && finishAtEnd(t), ok -> {
+            storage(d, t, block, Ata.DRDY | Ata.DSC | Ata.BSY, () -> t.toHost(into) && finishAtEnd(t), ok -> {
                 if (ok) {
                     pioBlockReady(d, t, block);
                 } else {
@@ -451,7 +452,7 @@ final class IdeChannel {
         }
         Transfer t = d.transfer;
         ByteBuffer from = ByteBuffer.wrap(d.buffer, 0, d.end);
-        storage(d, t, d.end, Ata.DRDY | Ata.BSY, () -> t.fromHost(from) && finishAtEnd(t), ok -> {
+        storage(d, t, d.end, Ata.DRDY | Ata.DSC | Ata.BSY, () -> t.fromHost(from) && finishAtEnd(t), ok -> {
             if (ok) {
                 nextPioBlock(d);
             } else {
@@ -612,6 +613,8 @@ final class IdeChannel {
     private boolean guarded(Transfer t, Step step, boolean onWorker) {
         try {
             return step.run();
+        } catch (VirtualMachineError e) {
+            throw e;
         } catch (RuntimeException | Error e) {
             String text = name + " channel: storage work failed: " + e;
             if (onWorker) {
@@ -713,9 +716,16 @@ final class IdeChannel {
             return true;
         }
         flights[i] = null;
+        if (f.dma) {
+            // The transfer is over for the bus master, as when a drive's DMA ends: no longer active,
+            // its interrupt bit set (the device's own interrupt goes with the reset).
+            bmStatus = bmStatus & ~BM_ACTIVE | BM_INTERRUPT;
+        }
         if (!ended) {
             offload.problem(name + " channel device " + i + ": storage work still running after "
                     + TimeUnit.NANOSECONDS.toSeconds(SETTLE_NANOS) + " s; the command is given up");
+            // What the work still moves into a PIO block lands in a buffer no later command uses.
+            devices[i].buffer = new byte[0];
             if (land) {
                 IdeDevice d = devices[i];
                 d.idle();
@@ -741,10 +751,16 @@ final class IdeChannel {
      */
     void finishInFlight() {
         for (int i = 0; i < 2; i++) {
-            if (flights[i] != null && !settle(i, true)) {
+            Flight f = flights[i];
+            if (f == null) {
+                continue;
+            }
+            if (!f.await(SETTLE_NANOS)) {
+                // Left as it is: the command goes on, and the save can be tried again.
                 throw new IllegalStateException("IDE " + name + " channel device " + i
                         + ": storage work still in flight after " + TimeUnit.NANOSECONDS.toSeconds(SETTLE_NANOS) + " s");
             }
+            f.land();
         }
     }
 

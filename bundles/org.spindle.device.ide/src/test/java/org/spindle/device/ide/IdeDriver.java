@@ -68,7 +68,10 @@ final class IdeDriver {
     int waitDma() {
         long deadline = System.nanoTime() + WAIT_NANOS;
         int st;
-        while (((st = bmStatus()) & 0x05) == 0x01 && System.nanoTime() < deadline) {
+        while (((st = bmStatus()) & 0x05) == 0x01) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError(String.format("the bus master stayed active: status %02X", st));
+            }
             Thread.onSpinWait();
         }
         return st;

@@ -26,9 +26,13 @@ class IdeWorkersTest extends IdeTest {
     /** How long a test lets the storage hold a request before it answers. */
     private static final long HOLD_MILLIS = 200;
 
-    /** A disk whose reads and flushes wait while its gate is closed, recording the threads they ran on. */
+    /**
+     * A disk whose reads, writes and flushes wait while its gate is closed, recording the threads they
+     * ran on and how many have come through.
+     */
     static final class GatedDisk extends ArrayDisk {
         final Set<String> threads = ConcurrentHashMap.newKeySet();
+        final java.util.concurrent.atomic.AtomicInteger passed = new java.util.concurrent.atomic.AtomicInteger();
         private volatile CountDownLatch gate = new CountDownLatch(0);
 
         GatedDisk(int sectors) {
@@ -71,12 +75,21 @@ class IdeWorkersTest extends IdeTest {
         public void read(long offset, ByteBuffer dst) throws StorageException {
             pass();
             super.read(offset, dst);
+            passed.incrementAndGet();
+        }
+
+        @Override
+        public void write(long offset, ByteBuffer src) throws StorageException {
+            pass();
+            super.write(offset, src);
+            passed.incrementAndGet();
         }
 
         @Override
         public void flush() {
             pass();
             super.flush();
+            passed.incrementAndGet();
         }
     }
 
@@ -160,7 +173,44 @@ class IdeWorkersTest extends IdeTest {
     }
 
     @Test
-    void aSoftwareResetWaitsForStorageWorkAndDropsItsCommand() {
+    void aPioWriteBlockIsInFlightWithBsyUntilTheStorageTakesIt() {
+        byte[] data = new byte[1024];
+        java.util.Arrays.fill(data, (byte) 0x3C);
+        hd.command28(0, Ata.WRITE_SECTORS, 0, 2, 40);
+        gated().shut();
+        for (int i = 0; i < 512; i += 2) {
+            f.qt.outw(IdeFixture.PRIMARY, 0x3C3C);
+        }
+        assertThat(hd.altStatus()).as("BSY while the block is written").isEqualTo(Ata.BSY | Ata.DRDY | Ata.DSC);
+        assertThat(hd.irq()).isFalse();
+        gated().open();
+        assertThat(hd.waitNotBusy() & (Ata.DRQ | Ata.ERR)).as("the second block asked for").isEqualTo(Ata.DRQ);
+        assertThat(hd.irq()).isTrue();
+        hd.status();
+        hd.pioOut(java.util.Arrays.copyOfRange(data, 512, 1024), 512);
+        assertThat(hd.irq()).isTrue();
+        assertThat(hd.status() & (Ata.BSY | Ata.DRQ | Ata.ERR)).isZero();
+        assertThat(image.slice(40 * 512, 1024)).isEqualTo(data);
+    }
+
+    @Test
+    void aDiskIgnoresDeviceResetWhileBusy() {
+        gated().shut();
+        f.qt.outb(IdeFixture.PRIMARY + 6, 0xE0);
+        f.qt.outb(IdeFixture.PRIMARY + 2, 1);
+        f.qt.outb(IdeFixture.PRIMARY + 3, 8);
+        f.qt.outb(IdeFixture.PRIMARY + 4, 0);
+        f.qt.outb(IdeFixture.PRIMARY + 5, 0);
+        f.qt.outb(IdeFixture.PRIMARY + 7, Ata.READ_SECTORS);
+        f.qt.outb(IdeFixture.PRIMARY + 7, Ata.DEVICE_RESET);
+        assertThat(hd.altStatus() & Ata.BSY).as("still busy with the read").isNotZero();
+        gated().open();
+        assertThat(hd.pioIn(1, 512)).isEqualTo(image.slice(8 * 512, 512));
+        assertThat(hd.status() & (Ata.BSY | Ata.DRQ | Ata.ERR)).isZero();
+    }
+
+    @Test
+    void aSoftwareResetWaitsForStorageWorkAndDropsItsCommand() throws Exception {
         gated().shut();
         hd.select(0);
         f.qt.outb(IdeFixture.PRIMARY + 2, 4);
@@ -172,12 +222,34 @@ class IdeWorkersTest extends IdeTest {
         assertThat(hd.altStatus() & Ata.BSY).isNotZero();
         gated().openAfter(HOLD_MILLIS);
         f.qt.outb(IdeFixture.PRIMARY_CONTROL, 0x04);
+        assertThat(gated().passed.get()).as("the read had ended when SRST took effect").isEqualTo(1);
         f.qt.outb(IdeFixture.PRIMARY_CONTROL, 0x00);
+        f.machine.call(() -> null); // the read's completion, posted, has had its turn
         assertThat(hd.altStatus()).isEqualTo(Ata.DRDY | Ata.DSC);
         assertThat(f.qt.inb(IdeFixture.PRIMARY + 2) | f.qt.inb(IdeFixture.PRIMARY + 3) << 8).isEqualTo(0x0101);
         assertThat(hd.irq()).as("the dropped read never interrupts").isFalse();
         hd.command28(0, Ata.READ_SECTORS, 0, 1, 5);
         assertThat(hd.pioIn(1, 512)).isEqualTo(image.slice(5 * 512, 512));
+    }
+
+    @Test
+    void aSoftwareResetDuringADmaTransferLeavesTheBusMasterStopped() throws Exception {
+        gated().shut();
+        hd.prd(0x10000, new long[][] {{0x40000, 0x200}});
+        hd.command28(0, Ata.READ_DMA, 0, 1, 12);
+        f.qt.outb(hd.bm, 0x09);
+        gated().openAfter(HOLD_MILLIS);
+        f.qt.outb(IdeFixture.PRIMARY_CONTROL, 0x04);
+        f.qt.outb(IdeFixture.PRIMARY_CONTROL, 0x00);
+        f.machine.call(() -> null);
+        assertThat(hd.bmStatus() & 0x07).as("the transfer over: not active, its interrupt bit").isEqualTo(0x04);
+        assertThat(hd.irq()).as("the device's interrupt went with the reset").isFalse();
+        assertThat(hd.altStatus()).isEqualTo(Ata.DRDY | Ata.DSC);
+        hd.stopDma();
+        hd.prd(0x10000, new long[][] {{0x48000, 0x200}});
+        hd.command28(0, Ata.READ_DMA, 0, 1, 13);
+        hd.startDma(true);
+        assertThat(f.qt.memread(0x48000, 512)).isEqualTo(image.slice(13 * 512, 512));
     }
 
     @Test

@@ -92,6 +92,8 @@ final class QmpCommands {
     /** The nodes blockdev-add made, which blockdev-del may take away (QEMU's "owned by the monitor"). */
     private final Set<String> added = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private boolean closed;
+    /** Under {@link #runLock}: machine resets so far; a request waiting for cont from before one gives up. */
+    private long resets;
 
     /**
      * @param compat the QEMU version whose schema the replies follow: {@code 7.2} or {@code 10.0}
@@ -196,6 +198,12 @@ final class QmpCommands {
             }
             case "system_reset" -> {
                 a.done();
+                synchronized (runLock) {
+                    // Requests waiting for cont belong to commands the reset ends: they fail now, so the
+                    // controller's reset does not wait for them and they never reach the image later.
+                    resets++;
+                    runLock.notifyAll();
+                }
                 onMachine(() -> services.machine().reset());
                 ObjectNode data = json.objectNode();
                 data.put("guest", false);
@@ -433,7 +441,7 @@ final class QmpCommands {
     /**
      * A drive's failed request under its error policy ({@link DebugDrive}): {@code BLOCK_IO_ERROR}, and
      * under {@code stop} the machine stops ({@code STOP}, status {@code io-error}) and the request waits
-     * for {@code cont}.
+     * for {@code cont}, or until a {@code system_reset} ends its command.
      *
      * @return whether to try the request again
      */
@@ -465,10 +473,11 @@ final class QmpCommands {
             if (stopping) {
                 event("STOP", null);
             }
-            while (!status.equals("running") && !closed) {
+            long epoch = resets;
+            while (!status.equals("running") && !closed && resets == epoch) {
                 runLock.wait();
             }
-            return !closed;
+            return !closed && resets == epoch;
         }
     }
 

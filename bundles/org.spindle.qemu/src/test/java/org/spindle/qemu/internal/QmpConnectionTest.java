@@ -116,6 +116,33 @@ class QmpConnectionTest {
     }
 
     @Test
+    void aSystemResetEndsARequestWaitingForContAndContRetriesOne() throws Exception {
+        QmpCommands commands = new QmpCommands(services, "10.0", List.of());
+        QmpConnection c = new QmpConnection(json, new ByteArrayOutputStream(), false, commands);
+        for (String command : List.of("system_reset", "cont")) {
+            java.util.concurrent.CompletableFuture<Boolean> retry = new java.util.concurrent.CompletableFuture<>();
+            Thread request = Thread.ofPlatform().start(() -> {
+                try {
+                    retry.complete(commands.ioError("drive0", true, "stop",
+                            new org.spindle.storage.api.StorageException(org.spindle.storage.api.StorageException.Kind.IO, "EIO")));
+                } catch (InterruptedException e) {
+                    retry.completeExceptionally(e);
+                }
+            });
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (request.getState() != Thread.State.WAITING && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            assertThat(retry).as("waiting for cont").isNotDone();
+            // the fake machine refuses the reset itself; the waiting request is let go all the same
+            c.serve(new ByteArrayInputStream(("{\"execute\":\"qmp_capabilities\"}{\"execute\":\"" + command + "\"}")
+                    .getBytes(StandardCharsets.UTF_8)));
+            assertThat(retry.get(10, java.util.concurrent.TimeUnit.SECONDS)).as("retried after " + command)
+                    .isEqualTo(command.equals("cont"));
+        }
+    }
+
+    @Test
     void eventsBeforeNegotiationAreNotSent() throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         QmpCommands commands = new QmpCommands(services, "7.2", List.of());
