@@ -130,7 +130,7 @@ final class IdeChannel {
     }
 
     void detach() {
-        settleAll(false);
+        abandonInFlight();
         if (irq != null) {
             irq.set(false);
         }
@@ -140,7 +140,7 @@ final class IdeChannel {
 
     /** Power-on: both devices reset with their signatures, device 0 selected, the bus master stopped. */
     void reset() {
-        settleAll(false);
+        abandonInFlight();
         control = 0;
         bmCommand = 0;
         bmStatus = 0;
@@ -219,7 +219,7 @@ final class IdeChannel {
         int old = control;
         control = value & (HOB | SRST | NIEN);
         if ((value & SRST) != 0 && (old & SRST) == 0) {
-            settleAll(false);
+            abandonInFlight();
             for (IdeDevice d : devices) {
                 d.idle();
                 d.status = Ata.BSY;
@@ -267,7 +267,7 @@ final class IdeChannel {
         d.interrupt = false;
         Taskfile tf = d.taskfile(opcode);
         if (opcode == Ata.EXECUTE_DEVICE_DIAGNOSTIC) {
-            settleAll(false);
+            abandonInFlight();
             diagnostic();
             return;
         }
@@ -702,18 +702,16 @@ final class IdeChannel {
      * Waits for device {@code i}'s storage work in flight, if any, then runs what follows it
      * ({@code land}) or drops that (a reset). Work that has not ended after {@link #SETTLE_NANOS} is
      * given up: its completion is dropped, and a stop of the bus master aborts the command.
-     *
-     * @return whether nothing is in flight any more
      */
-    private boolean settle(int i, boolean land) {
+    private void settle(int i, boolean land) {
         Flight f = flights[i];
         if (f == null) {
-            return true;
+            return;
         }
         boolean ended = f.await(SETTLE_NANOS);
         if (ended && land) {
             f.land();
-            return true;
+            return;
         }
         flights[i] = null;
         if (f.dma) {
@@ -734,13 +732,6 @@ final class IdeChannel {
                 raise(d);
             }
         }
-        return ended;
-    }
-
-    /** {@link #settle} for both devices. */
-    private boolean settleAll(boolean land) {
-        boolean a = settle(0, land);
-        return settle(1, land) && a;
     }
 
     /**
@@ -764,14 +755,10 @@ final class IdeChannel {
         }
     }
 
-    /** Drops storage work in flight (waiting for it to end first), as before a restore. */
+    /** Drops both devices' storage work in flight (waiting for it to end first): a reset, a restore. */
     void abandonInFlight() {
-        settleAll(false);
-    }
-
-    /** Whether storage work is in flight (tests). */
-    boolean inFlight() {
-        return flights[0] != null || flights[1] != null;
+        settle(0, false);
+        settle(1, false);
     }
 
     // ---- interrupts ----

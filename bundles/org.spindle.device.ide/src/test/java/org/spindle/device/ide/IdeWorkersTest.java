@@ -1,13 +1,17 @@
 package org.spindle.device.ide;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import org.junit.jupiter.api.Test;
 
@@ -32,7 +36,7 @@ class IdeWorkersTest extends IdeTest {
      */
     static final class GatedDisk extends ArrayDisk {
         final Set<String> threads = ConcurrentHashMap.newKeySet();
-        final java.util.concurrent.atomic.AtomicInteger passed = new java.util.concurrent.atomic.AtomicInteger();
+        final AtomicInteger passed = new AtomicInteger();
         private volatile CountDownLatch gate = new CountDownLatch(0);
 
         GatedDisk(int sectors) {
@@ -175,7 +179,7 @@ class IdeWorkersTest extends IdeTest {
     @Test
     void aPioWriteBlockIsInFlightWithBsyUntilTheStorageTakesIt() {
         byte[] data = new byte[1024];
-        java.util.Arrays.fill(data, (byte) 0x3C);
+        Arrays.fill(data, (byte) 0x3C);
         hd.command28(0, Ata.WRITE_SECTORS, 0, 2, 40);
         gated().shut();
         for (int i = 0; i < 512; i += 2) {
@@ -187,7 +191,7 @@ class IdeWorkersTest extends IdeTest {
         assertThat(hd.waitNotBusy() & (Ata.DRQ | Ata.ERR)).as("the second block asked for").isEqualTo(Ata.DRQ);
         assertThat(hd.irq()).isTrue();
         hd.status();
-        hd.pioOut(java.util.Arrays.copyOfRange(data, 512, 1024), 512);
+        hd.pioOut(Arrays.copyOfRange(data, 512, 1024), 512);
         assertThat(hd.irq()).isTrue();
         assertThat(hd.status() & (Ata.BSY | Ata.DRQ | Ata.ERR)).isZero();
         assertThat(image.slice(40 * 512, 1024)).isEqualTo(data);
@@ -269,6 +273,16 @@ class IdeWorkersTest extends IdeTest {
         assertThat(hd.irq()).isTrue();
         assertThat(hd.status() & (Ata.BSY | Ata.DRQ | Ata.ERR)).isZero();
         assertThat(f.qt.memread(0x60000, 512)).isEqualTo(image.slice(90 * 512, 512));
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void aSavedStateClaimingStorageWorkInFlightIsRefused() {
+        DeviceStateDTO state = f.ide.save();
+        Map<String, Object> primary = (Map<String, Object>) state.values.get("primary");
+        ((Map<String, Object>) ((List<Object>) primary.get("devices")).get(0)).put("phase", "BUSY");
+        assertThatThrownBy(() -> f.ide.restore(state)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("busy with storage work");
     }
 
     @Test
