@@ -306,8 +306,9 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
         if (got == mine && !mine.isDone()) {
             owned.add(part);
         } else if (got != mine) {
-            // joined a fetch in flight (a load started for this one counts itself)
-            traffic.misses.increment();
+            // joined a fetch in flight (a load started for this one counts itself), or found a chunk
+            // handed out before its response ended
+            (got.isDone() && !got.isCompletedExceptionally() ? traffic.hits : traffic.misses).increment();
         }
         return part;
     }
@@ -323,6 +324,13 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
         if (piece == 0 || inFlight.containsKey(index)) {
             // no pieces, or the whole chunk is on its way: wait for it
             return false;
+        }
+        // a load that ended since the caller looked put its chunk in memory before it left inFlight
+        Part whole = held(index, from, n);
+        if (whole != null) {
+            hit(whole);
+            parts.add(whole);
+            return true;
         }
         long base = index * (chunkSize / piece);
         int p0 = from / piece;
@@ -621,16 +629,16 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
 
     /**
      * Chunk {@code index} of a run has arrived whole while the rest of the response is still coming:
-     * its readers get it now, and it is held among the recent chunks (so the same reader's next read
-     * of it does not fetch it again) but not cached until the whole response has passed
-     * ({@link #kept}); if the response fails, {@link #fail} takes it out again.
+     * its readers get it now. It is not cached until the whole response has passed ({@link #kept});
+     * until then its completed load stays in {@code inFlight}, where any later reader finds it however
+     * many other chunks were read meanwhile, and it is held among the recent chunks too (a hit for the
+     * same reader's next read). If the response fails, {@link #fail} takes it out of both.
      */
     private void delivered(long key, CompletableFuture<byte[]> result, byte[] data) {
         if (result != null && !result.isDone()) {
             if (key >= 0) {
                 recent.put(key, data);
             }
-            inFlight.remove(key, result);
             result.complete(data);
         }
     }

@@ -382,6 +382,47 @@ class HttpBackendTest {
     }
 
     @Test
+    void aChunkHandedOutBeforeItsResponseEndedIsNotFetchedAgainWhileTheRestIsComing() throws Exception {
+        HttpBackend backend = open(origin.uri("/disk.img"), settings(HttpSettings.READ_AHEAD, "8"));
+        // chunks 4 to 19 in memory, each by one read of the whole chunk, none after the one before it
+        for (int c = 19; c >= 4; c--) {
+            assertThat(read(backend, (long) c * CHUNK, CHUNK)).isEqualTo(Arrays.copyOfRange(image, c * CHUNK,
+                    (c + 1) * CHUNK));
+        }
+        // a sequential reader: chunk 0 is fetched and read-ahead asks for chunks 1 and 2 in one request,
+        // whose answer stops after chunk 1 and a little of chunk 2
+        RangeOrigin.Hold hold = origin.holdNextAnswerAfter(CHUNK + 1000);
+        try {
+            assertThat(read(backend, 0, 4096)).isEqualTo(Arrays.copyOfRange(image, 0, 4096));
+            assertThat(read(backend, 4096, 4096)).isEqualTo(Arrays.copyOfRange(image, 4096, 8192));
+            assertThat(hold.awaitReached(java.time.Duration.ofSeconds(10))).isTrue();
+            origin.clearLog();
+            // chunk 1 is here although its response is not over
+            assertThat(read(backend, CHUNK + 100, 100)).isEqualTo(Arrays.copyOfRange(image, CHUNK + 100, CHUNK + 200));
+            // reads of sixteen other chunks, enough to push chunk 1 out of the chunks read lately
+            for (int c = 4; c < 20; c++) {
+                assertThat(read(backend, (long) c * CHUNK + 7, 10)).isEqualTo(Arrays.copyOfRange(image, c * CHUNK + 7,
+                        c * CHUNK + 17));
+            }
+            // chunk 1 again, elsewhere: still the bytes that came, not a fetch of its pieces
+            assertThat(read(backend, CHUNK + 9000, 100)).isEqualTo(Arrays.copyOfRange(image, CHUNK + 9000,
+                    CHUNK + 9100));
+            assertThat(rangeStarts()).noneMatch(at -> at >= CHUNK && at < 3 * CHUNK);
+        } finally {
+            hold.release();
+        }
+        // the rest arrives: chunk 2 from the same response
+        assertThat(read(backend, 2L * CHUNK + 5, 10)).isEqualTo(Arrays.copyOfRange(image, 2 * CHUNK + 5, 2 * CHUNK + 15));
+        assertThat(rangeStarts()).noneMatch(at -> at >= CHUNK && at < 3 * CHUNK);
+    }
+
+    /** Where the ranges the origin was asked for since its log was cleared start. */
+    private List<Long> rangeStarts() {
+        return origin.log().stream().filter(s -> s.range() != null)
+                .map(s -> Long.parseLong(s.range().substring("bytes=".length(), s.range().indexOf('-')))).toList();
+    }
+
+    @Test
     void aStalledServerFailsTheReadWithinTheReadTimeout() throws Exception {
         FaultProxy proxy = proxy();
         HttpBackend backend = open(proxy.uri("/disk.img"), settings(HttpSettings.READ_AHEAD, "0",

@@ -123,7 +123,8 @@ class NginxTlsTest {
                 assertThat(l.ifRange()).isEqualTo(backend.image().etag());
             });
             // every byte once, and the first read's pieces before the reader was seen to be sequential
-            assertThat(backend.transferStats().bytesFetched).isEqualTo(SIZE + 256 * 1024);
+            assertThat(backend.transferStats().bytesFetched).as(() -> "traffic " + backend.transferStats())
+                    .isEqualTo(SIZE + 256 * 1024);
         }
     }
 

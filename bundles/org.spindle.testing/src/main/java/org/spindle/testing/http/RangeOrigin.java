@@ -3,17 +3,22 @@ package org.spindle.testing.http;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -42,6 +47,32 @@ public final class RangeOrigin implements AutoCloseable {
     private volatile boolean headAllowed = true;
     private volatile String token;
     private volatile String signature;
+    private final AtomicReference<Hold> nextHold = new AtomicReference<>();
+    private final CopyOnWriteArrayList<Hold> holds = new CopyOnWriteArrayList<>();
+
+    /**
+     * An answer stopped part way: its first bytes are sent, the rest waits for {@link #release()} (or
+     * the origin's closing, or a minute).
+     */
+    public static final class Hold {
+        private final int after;
+        private final CountDownLatch reached = new CountDownLatch(1);
+        private final CountDownLatch released = new CountDownLatch(1);
+
+        private Hold(int after) {
+            this.after = after;
+        }
+
+        /** Waits until an answer has sent its first bytes and stopped; {@code false} if none has within {@code limit}. */
+        public boolean awaitReached(Duration limit) throws InterruptedException {
+            return reached.await(limit.toNanos(), TimeUnit.NANOSECONDS);
+        }
+
+        /** Lets the held answer send the rest. */
+        public void release() {
+            released.countDown();
+        }
+    }
 
     public RangeOrigin() throws IOException {
         loopback = new Loopback("range-origin", this::serve);
@@ -51,6 +82,17 @@ public final class RangeOrigin implements AutoCloseable {
     public RangeOrigin serve(String path, byte[] data) {
         images.put(path, new Image(data, "\"v" + generation.incrementAndGet() + "-" + data.length + "\""));
         return this;
+    }
+
+    /**
+     * Holds the next answer whose body is longer than {@code bytes}: it sends that many bytes of its
+     * body and waits for {@link Hold#release()} before the rest, as a slow link would.
+     */
+    public Hold holdNextAnswerAfter(int bytes) {
+        Hold hold = new Hold(bytes);
+        holds.add(hold);
+        nextHold.set(hold);
+        return hold;
     }
 
     /** Answers requests for {@code from} with a 302 to {@code to} (an absolute URL or a path). */
@@ -226,13 +268,29 @@ public final class RangeOrigin implements AutoCloseable {
         headers.forEach((k, v) -> sb.append(k).append(": ").append(v).append("\r\n"));
         out.write(sb.append("\r\n").toString().getBytes(StandardCharsets.ISO_8859_1));
         if (body != null) {
-            out.write(body, from, length);
+            // counted before they are sent, so a client that has them all finds them counted
             bodyBytes.addAndGet(length);
+            Hold hold = nextHold.get();
+            if (hold != null && length > hold.after && nextHold.compareAndSet(hold, null)) {
+                out.write(body, from, hold.after);
+                out.flush();
+                hold.reached.countDown();
+                try {
+                    hold.released.await(1, TimeUnit.MINUTES);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new InterruptedIOException("interrupted while holding an answer");
+                }
+                out.write(body, from + hold.after, length - hold.after);
+            } else {
+                out.write(body, from, length);
+            }
         }
     }
 
     @Override
     public void close() throws IOException {
+        holds.forEach(Hold::release);
         loopback.close();
     }
 }
