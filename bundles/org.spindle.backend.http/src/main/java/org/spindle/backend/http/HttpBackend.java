@@ -102,7 +102,8 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
         long floor = (long) chunkSize * (settings.readAhead() + settings.maxFetches() + 1);
         this.memory = Caffeine.newBuilder().maximumWeight(Math.max(settings.memoryCache(), floor))
                 .weigher((Long k, byte[] v) -> v.length).executor(Runnable::run).build();
-        this.recent = new RecentChunks(settings.readAhead() + settings.maxFetches() + 2);
+        // the chunk a reader is in and those its fetches in flight bring; apart, its whole read-ahead window
+        this.recent = new RecentChunks(settings.maxFetches() + 2, settings.readAhead() + settings.maxFetches());
     }
 
     @Override
@@ -419,17 +420,29 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
     }
 
     /**
-     * The last chunks fetched or read, least recently used dropped first, as many as a sequential
-     * reader has in front of it (read-ahead and fetches in flight) and two more. The memory cache's
-     * policy (Window TinyLFU) admits a new entry only if it looks likely to be used more than the one
-     * it would evict; a chunk read ahead, used once so far, would often lose, be dropped before its
-     * reader arrives and be fetched twice. Held here, a chunk read ahead is there when it is read.
+     * The chunks a reader has just fetched or read, and apart from them the chunks read ahead of it that
+     * it has not read yet. The memory cache's policy (Window TinyLFU) admits a new entry only if it looks
+     * likely to be used more than the one it would evict; a chunk read ahead, used once so far, would
+     * often lose, be dropped before its reader arrives and be fetched twice. Held here, it is there when
+     * it is read, however many other chunks came meanwhile (a large read's own chunks may well arrive
+     * after the read-ahead it started); read once, it joins the recent chunks. Each kind has its own
+     * bound, least recently used (or, for unread ones, oldest) dropped first.
      */
-    private static final class RecentChunks {
-        private final java.util.LinkedHashMap<Long, byte[]> chunks;
+    static final class RecentChunks {
+        private final Map<Long, byte[]> recent;
+        private final Map<Long, byte[]> unread;
 
-        RecentChunks(int capacity) {
-            this.chunks = new java.util.LinkedHashMap<>(capacity * 2, 0.75f, true) {
+        /**
+         * @param recent how many chunks just fetched or read are held
+         * @param ahead how many chunks read ahead and not yet read are held
+         */
+        RecentChunks(int recent, int ahead) {
+            this.recent = bounded(recent, true);
+            this.unread = bounded(ahead, false);
+        }
+
+        private static Map<Long, byte[]> bounded(int capacity, boolean accessOrder) {
+            return new java.util.LinkedHashMap<>(capacity * 2, 0.75f, accessOrder) {
                 @Override
                 protected boolean removeEldestEntry(Map.Entry<Long, byte[]> eldest) {
                     return size() > capacity;
@@ -437,25 +450,46 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
             };
         }
 
+        /** Chunk {@code index}, or {@code null}; a chunk read ahead counts as read from now on. */
         synchronized byte[] get(long index) {
-            return chunks.get(index);
+            byte[] data = recent.get(index);
+            if (data == null) {
+                data = unread.remove(index);
+                if (data != null) {
+                    recent.put(index, data);
+                }
+            }
+            return data;
         }
 
         synchronized boolean contains(long index) {
-            return chunks.containsKey(index);
+            return recent.containsKey(index) || unread.containsKey(index);
         }
 
+        /** Holds chunk {@code index}, just fetched or read. */
         synchronized void put(long index, byte[] data) {
-            chunks.put(index, data);
+            unread.remove(index);
+            recent.put(index, data);
+        }
+
+        /** Holds chunk {@code index}, read ahead: unread unless it was read already. */
+        synchronized void putAhead(long index, byte[] data) {
+            if (recent.containsKey(index)) {
+                recent.put(index, data);
+            } else {
+                unread.put(index, data);
+            }
         }
 
         /** Drops chunk {@code index} if it is still {@code data}. */
         synchronized void remove(long index, byte[] data) {
-            chunks.remove(index, data);
+            recent.remove(index, data);
+            unread.remove(index, data);
         }
 
         synchronized void clear() {
-            chunks.clear();
+            recent.clear();
+            unread.clear();
         }
     }
 
@@ -599,7 +633,7 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
                 // pieces (a few KiB) go whole to their readers too, through the quick client
                 parts = client.fetch(image, start, lengths, deadline, run.size() == 1 || first < 0 ? null : (part, i) -> {
                     delivered[i] = part;
-                    delivered(after(first, i), run.get(i), part);
+                    delivered(after(first, i), run.get(i), part, ahead);
                 });
             } catch (StorageException e) {
                 if (persistent != null && client.changed() != null && !invalidated) {
@@ -611,7 +645,7 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
                 fetchPermits.release();
             }
             for (int i = 0; i < parts.length; i++) {
-                kept(after(first, i), run.get(i), parts[i]);
+                kept(after(first, i), run.get(i), parts[i], ahead);
             }
         } catch (InterruptedException e) {
             if (closed) {
@@ -634,10 +668,10 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
      * many other chunks were read meanwhile, and it is held among the recent chunks too (a hit for the
      * same reader's next read). If the response fails, {@link #fail} takes it out of both.
      */
-    private void delivered(long key, CompletableFuture<byte[]> result, byte[] data) {
+    private void delivered(long key, CompletableFuture<byte[]> result, byte[] data, boolean ahead) {
         if (result != null && !result.isDone()) {
             if (key >= 0) {
-                recent.put(key, data);
+                hold(key, data, ahead);
             }
             result.complete(data);
         }
@@ -650,7 +684,7 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
      * reader that retries after a failure starts a new load instead of joining this one; after a
      * success it finds the chunk in memory.
      */
-    private void kept(long key, CompletableFuture<byte[]> result, byte[] data) {
+    private void kept(long key, CompletableFuture<byte[]> result, byte[] data, boolean ahead) {
         if (result == null) {
             // a piece held already, fetched only to keep the request whole
             return;
@@ -659,12 +693,21 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
             persistent.put(key, data);
         }
         if (key >= 0) {
-            recent.put(key, data);
+            hold(key, data, ahead);
             scattered.forget(key);
         }
         memory.put(key, data);
         inFlight.remove(key, result);
         result.complete(data);
+    }
+
+    /** Holds chunk {@code index} among the recent chunks, or among those read ahead if it was. */
+    private void hold(long index, byte[] data, boolean ahead) {
+        if (ahead) {
+            recent.putAhead(index, data);
+        } else {
+            recent.put(index, data);
+        }
     }
 
     /**
