@@ -1,8 +1,10 @@
 package org.spindle.device.ide;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 
 import org.junit.jupiter.api.AfterEach;
@@ -361,6 +363,27 @@ class IdeTest {
         assertThat(rest).isEqualTo(image.slice(41 * 512 + 200, 512 - 200));
         assertThat(hd.pioIn(1, 512)).isEqualTo(image.slice(42 * 512, 512));
         assertThat(first).isEqualTo(image.slice(40 * 512, 512));
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void aStateThatDoesNotFitIsRefusedAndTheMachineIsLeftAsItWas() throws Exception {
+        // an idle machine's state, then the primary channel's second device's part of it lost
+        Map<String, DeviceStateDTO> idle = f.machine.call(f.machine::save);
+        Map<String, Object> primary = (Map<String, Object>) idle.get("device 00:01.1").values.get("primary");
+        ((Map<String, Object>) ((List<Object>) primary.get("devices")).get(1)).remove("registers");
+        // meanwhile a PIO read is under way
+        hd.command28(0, Ata.READ_SECTORS, 0, 2, 60);
+        byte[] first = hd.pioIn(1, 512);
+        hd.waitNotBusy();
+        assertThatThrownBy(() -> f.machine.call(() -> {
+            f.machine.restore(idle);
+            return null;
+        })).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("IDE channel primary is incomplete");
+        // the first device, whose part was taken before the second's failed, is back where the read stood
+        assertThat(hd.altStatus() & (Ata.BSY | Ata.DRQ | Ata.ERR)).isEqualTo(Ata.DRQ);
+        assertThat(hd.pioIn(1, 512)).isEqualTo(image.slice(61 * 512, 512));
+        assertThat(first).isEqualTo(image.slice(60 * 512, 512));
     }
 
     @Test

@@ -85,9 +85,12 @@ public interface Machine extends DeviceContext {
     Map<String, DeviceStateDTO> save();
 
     /**
-     * Takes back what {@link #save} returned.
+     * Takes back what {@link #save} returned, all of it or nothing.
      *
-     * @throws IllegalArgumentException naming the device whose state does not fit
+     * @throws IllegalArgumentException naming the device whose state does not fit; the machine is then
+     *         as it was before the call
+     * @throws IllegalStateException when the present state cannot be saved first, to come back to
+     *         (a device's storage work that does not end); nothing is changed
      */
     void restore(Map<String, DeviceStateDTO> state);
 }

@@ -454,8 +454,28 @@ public final class PcMachine implements Machine, AutoCloseable {
         return state;
     }
 
+    /**
+     * Takes back a saved state, all of it or nothing: a state that does not fit (a device's part
+     * missing, malformed or from another kind of device) is refused, and the machine is put back as it
+     * was before, from a save taken first. If that save fails (a device's storage work that does not
+     * end), so does the restore, before it changes anything.
+     */
     @Override
     public void restore(Map<String, DeviceStateDTO> state) {
+        Map<String, DeviceStateDTO> before = save();
+        try {
+            apply(state);
+        } catch (RuntimeException refused) {
+            try {
+                apply(before);
+            } catch (RuntimeException again) {
+                refused.addSuppressed(again);
+            }
+            throw refused;
+        }
+    }
+
+    private void apply(Map<String, DeviceStateDTO> state) {
         pic.restore(need(state, "pic"));
         ioApic.restore(need(state, "ioapic"));
         rtc.restore(need(state, "rtc"));
