@@ -102,8 +102,10 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
         long floor = (long) chunkSize * (settings.readAhead() + settings.maxFetches() + 1);
         this.memory = Caffeine.newBuilder().maximumWeight(Math.max(settings.memoryCache(), floor))
                 .weigher((Long k, byte[] v) -> v.length).executor(Runnable::run).build();
-        // the chunk a reader is in and those its fetches in flight bring; apart, its whole read-ahead window
-        this.recent = new RecentChunks(settings.maxFetches() + 2, settings.readAhead() + settings.maxFetches());
+        // as many chunks just fetched or read as a reader has in front of it and two more; apart, the
+        // read-ahead window's chunks not yet read
+        this.recent = new RecentChunks(settings.readAhead() + settings.maxFetches() + 2,
+                settings.readAhead() + settings.maxFetches());
     }
 
     @Override
@@ -306,10 +308,12 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
         Part part = new Part(key, from, n, got);
         if (got == mine && !mine.isDone()) {
             owned.add(part);
-        } else if (got != mine) {
-            // joined a fetch in flight (a load started for this one counts itself), or found a chunk
-            // handed out before its response ended
-            (got.isDone() && !got.isCompletedExceptionally() ? traffic.hits : traffic.misses).increment();
+        } else if (got.isDone() && !got.isCompletedExceptionally()) {
+            // in memory after all, or a chunk handed out before its response ended
+            traffic.hits.increment();
+        } else {
+            // joined a fetch in flight (a load started for this one counts itself)
+            traffic.misses.increment();
         }
         return part;
     }
@@ -645,7 +649,7 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
                 fetchPermits.release();
             }
             for (int i = 0; i < parts.length; i++) {
-                kept(after(first, i), run.get(i), parts[i], ahead);
+                kept(after(first, i), run.get(i), parts[i], ahead, delivered[i] != null);
             }
         } catch (InterruptedException e) {
             if (closed) {
@@ -682,9 +686,10 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
      * to memory, and then its readers (if not already woken by {@link #delivered}) are woken, so a
      * reader that got a single chunk finds it kept. It leaves {@code inFlight} before they wake, so a
      * reader that retries after a failure starts a new load instead of joining this one; after a
-     * success it finds the chunk in memory.
+     * success it finds the chunk in memory. A chunk handed out {@code early} was held among the recent
+     * chunks then, and is not held again (its reader may have read it and gone on).
      */
-    private void kept(long key, CompletableFuture<byte[]> result, byte[] data, boolean ahead) {
+    private void kept(long key, CompletableFuture<byte[]> result, byte[] data, boolean ahead, boolean early) {
         if (result == null) {
             // a piece held already, fetched only to keep the request whole
             return;
@@ -693,7 +698,10 @@ final class HttpBackend implements StorageBackend, TransferStatistics, ContentVe
             persistent.put(key, data);
         }
         if (key >= 0) {
-            hold(key, data, ahead);
+            if (!early) {
+                // one handed out already was held then; read since, it is not unread again
+                hold(key, data, ahead);
+            }
             scattered.forget(key);
         }
         memory.put(key, data);

@@ -19,7 +19,11 @@ import org.spindle.device.ata.AtapiCdrom;
 import org.spindle.device.ata.DeviceThread;
 import org.spindle.device.ata.IoMode;
 import org.spindle.device.ata.SlotThread;
+import org.spindle.machine.api.DeviceLifecycle;
 import org.spindle.machine.api.DeviceStateDTO;
+import org.spindle.machine.api.PciAddress;
+import org.spindle.machine.api.PciConfigSpace;
+import org.spindle.machine.api.PciFunction;
 
 /**
  * The PIIX3 IDE function driven as a guest driver drives it, through qtest: a 32 MiB disk as primary
@@ -384,6 +388,56 @@ class IdeTest {
         assertThat(hd.altStatus() & (Ata.BSY | Ata.DRQ | Ata.ERR)).isEqualTo(Ata.DRQ);
         assertThat(hd.pioIn(1, 512)).isEqualTo(image.slice(61 * 512, 512));
         assertThat(first).isEqualTo(image.slice(60 * 512, 512));
+    }
+
+    /** A function with work in flight that never ends: it cannot be quiesced, so the machine cannot be saved. */
+    private static final class Stuck implements PciFunction,
+            DeviceLifecycle {
+        private final PciConfigSpace config =
+                PciConfigSpace.builder(0x1234, 0x5678).build();
+
+        @Override
+        public PciConfigSpace config() {
+            return config;
+        }
+
+        @Override
+        public void reset() {
+        }
+
+        @Override
+        public void quiesce() {
+            throw new IllegalStateException("work that never ends");
+        }
+
+        @Override
+        public DeviceStateDTO save() {
+            throw new IllegalStateException("work that never ends");
+        }
+
+        @Override
+        public void restore(DeviceStateDTO state) {
+        }
+    }
+
+    @Test
+    void aRestoreGoesOnWhenThePresentStateCannotBeSavedAndSaysSo() throws Exception {
+        Map<String, DeviceStateDTO> idle = f.machine.call(f.machine::save);
+        f.machine.call(() -> {
+            f.machine.plug(PciAddress.parse("00:05.0"), new Stuck());
+            return null;
+        });
+        hd.command28(0, Ata.READ_SECTORS, 0, 1, 60);
+        hd.waitNotBusy();
+        assertThat(hd.altStatus() & Ata.DRQ).isNotZero();
+        f.machine.call(() -> {
+            f.machine.restore(idle);
+            return null;
+        });
+        // the idle state took: the read that was under way is gone
+        assertThat(hd.altStatus() & (Ata.BSY | Ata.DRQ)).isZero();
+        assertThat(f.machine.problems()).anyMatch(p -> p.contains("without the present state to come back to")
+                && p.contains("work that never ends"));
     }
 
     @Test

@@ -276,6 +276,24 @@ class IdeWorkersTest extends IdeTest {
     }
 
     @Test
+    void theInterruptOfWorkASaveFinishesIsInTheSavedInterruptControllersToo() throws Exception {
+        gated().shut();
+        hd.prd(0x10000, new long[][] {{0x60000, 0x200}});
+        hd.command28(0, Ata.READ_DMA, 0, 1, 91);
+        f.qt.outb(hd.bm, 0x09);
+        gated().openAfter(HOLD_MILLIS);
+        // restored at once, without a reset: IRQ 14 stays up throughout, so the guest still sees it
+        // only if the saved I/O APIC has it up as well
+        f.machine.call(() -> {
+            f.machine.restore(f.machine.save());
+            return null;
+        });
+        assertThat(hd.irq()).isTrue();
+        assertThat(hd.bmStatus() & 0x07).isEqualTo(0x04);
+        assertThat(f.qt.memread(0x60000, 512)).isEqualTo(image.slice(91 * 512, 512));
+    }
+
+    @Test
     @SuppressWarnings("unchecked")
     void aSavedStateClaimingStorageWorkInFlightIsRefused() {
         DeviceStateDTO state = f.ide.save();

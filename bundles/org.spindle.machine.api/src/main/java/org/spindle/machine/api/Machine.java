@@ -88,9 +88,9 @@ public interface Machine extends DeviceContext {
      * Takes back what {@link #save} returned, all of it or nothing.
      *
      * @throws IllegalArgumentException naming the device whose state does not fit; the machine is then
-     *         as it was before the call
-     * @throws IllegalStateException when the present state cannot be saved first, to come back to
-     *         (a device's storage work that does not end); nothing is changed
+     *         as it was before the call (unless its present state could not be saved, because a device's
+     *         storage work did not end: then the restore goes on without a way back, and
+     *         {@link #problems()} says so)
      */
     void restore(Map<String, DeviceStateDTO> state);
 }

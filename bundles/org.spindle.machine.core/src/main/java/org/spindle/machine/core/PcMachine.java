@@ -413,23 +413,48 @@ public final class PcMachine implements Machine, AutoCloseable {
         for (ChipsetFunction c : chipset) {
             c.apply();
         }
-        for (PciFunction f : bus.functions().values()) {
-            if (f instanceof DeviceLifecycle d) {
-                d.reset();
-            }
-        }
-        for (IsaDevice d : isaDevices.values()) {
-            if (d instanceof DeviceLifecycle l) {
-                l.reset();
-            }
-        }
+        lifecycles().forEach(DeviceLifecycle::reset);
     }
 
     static final String PCI_STATE_TYPE = "org.spindle.machine.api.PciConfigSpace";
     static final String HOST_STATE_TYPE = "org.spindle.machine.core.PciHost";
 
+    /**
+     * Every state, once each device has finished its work in flight ({@link DeviceLifecycle#quiesce}):
+     * what that work changes, such as an interrupt raised at a command's end, is then in the interrupt
+     * controllers' state too, taken after it.
+     */
     @Override
     public Map<String, DeviceStateDTO> save() {
+        List<DeviceLifecycle> quiesced = new ArrayList<>();
+        try {
+            for (DeviceLifecycle d : lifecycles()) {
+                d.quiesce();
+                quiesced.add(d);
+            }
+            return states();
+        } finally {
+            quiesced.forEach(DeviceLifecycle::resume);
+        }
+    }
+
+    /** The plugged devices with a life cycle: PCI functions, then ISA devices. */
+    private List<DeviceLifecycle> lifecycles() {
+        List<DeviceLifecycle> all = new ArrayList<>();
+        for (PciFunction f : bus.functions().values()) {
+            if (f instanceof DeviceLifecycle d) {
+                all.add(d);
+            }
+        }
+        for (IsaDevice d : isaDevices.values()) {
+            if (d instanceof DeviceLifecycle l) {
+                all.add(l);
+            }
+        }
+        return all;
+    }
+
+    private Map<String, DeviceStateDTO> states() {
         Map<String, DeviceStateDTO> state = new LinkedHashMap<>();
         state.put("pic", pic.save());
         state.put("ioapic", ioApic.save());
@@ -458,11 +483,19 @@ public final class PcMachine implements Machine, AutoCloseable {
      * Takes back a saved state, all of it or nothing: a state that does not fit (a device's part
      * missing, malformed or from another kind of device) is refused, and the machine is put back as it
      * was before, from a save taken first. If that save fails (a device's storage work that does not
-     * end), so does the restore, before it changes anything.
+     * end), the restore goes on without a way back, as it must to get the machine out of that state;
+     * {@link #problems()} says so.
      */
     @Override
     public void restore(Map<String, DeviceStateDTO> state) {
-        Map<String, DeviceStateDTO> before = save();
+        Map<String, DeviceStateDTO> before;
+        try {
+            before = save();
+        } catch (RuntimeException e) {
+            problem("a restore went on without the present state to come back to: " + e.getMessage());
+            apply(state);
+            return;
+        }
         try {
             apply(state);
         } catch (RuntimeException refused) {
