@@ -81,7 +81,12 @@ public interface Machine extends DeviceContext {
     /** The machine's reset: every platform device and every plugged device back to its power-on state. */
     void reset();
 
-    /** The state of the platform devices and of every plugged device that can save one, by name. */
+    /**
+     * The state of the platform devices and of every plugged device that can save one, by name. Each
+     * device first finishes its work in flight ({@link DeviceLifecycle#quiesce}, and
+     * {@link DeviceLifecycle#resume} once the states are taken), so what that work changes is in every
+     * state taken.
+     */
     Map<String, DeviceStateDTO> save();
 
     /**
