@@ -256,41 +256,45 @@ class IdeWorkersTest extends IdeTest {
         assertThat(f.qt.memread(0x48000, 512)).isEqualTo(image.slice(13 * 512, 512));
     }
 
-    @Test
-    void aSaveWaitsForStorageWorkSoTheCommandIsSavedFinished() throws Exception {
+    /** A one-sector DMA read of {@code lba} to 0x60000, started while the gate is shut, which opens a little later. */
+    private void dmaReadHeldAWhile(long lba) {
         gated().shut();
         hd.prd(0x10000, new long[][] {{0x60000, 0x200}});
-        hd.command28(0, Ata.READ_DMA, 0, 1, 90);
+        hd.command28(0, Ata.READ_DMA, 0, 1, lba);
         f.qt.outb(hd.bm, 0x09);
         gated().openAfter(HOLD_MILLIS);
+    }
+
+    /** The guest sees that read completed: interrupt, bus master done, no error, the sector in memory. */
+    private void assertDmaReadDone(long lba) {
+        assertThat(hd.irq()).isTrue();
+        assertThat(hd.bmStatus() & 0x07).isEqualTo(0x04);
+        assertThat(hd.status() & (Ata.BSY | Ata.DRQ | Ata.ERR)).isZero();
+        assertThat(f.qt.memread(0x60000, 512)).isEqualTo(image.slice(lba * 512, 512));
+    }
+
+    @Test
+    void aSaveWaitsForStorageWorkSoTheCommandIsSavedFinished() throws Exception {
+        dmaReadHeldAWhile(90);
         Map<String, DeviceStateDTO> saved = f.machine.call(() -> f.machine.save());
         f.machine.call(() -> {
             f.machine.reset();
             f.machine.restore(saved);
             return null;
         });
-        assertThat(hd.bmStatus() & 0x07).isEqualTo(0x04);
-        assertThat(hd.irq()).isTrue();
-        assertThat(hd.status() & (Ata.BSY | Ata.DRQ | Ata.ERR)).isZero();
-        assertThat(f.qt.memread(0x60000, 512)).isEqualTo(image.slice(90 * 512, 512));
+        assertDmaReadDone(90);
     }
 
     @Test
     void theInterruptOfWorkASaveFinishesIsInTheSavedInterruptControllersToo() throws Exception {
-        gated().shut();
-        hd.prd(0x10000, new long[][] {{0x60000, 0x200}});
-        hd.command28(0, Ata.READ_DMA, 0, 1, 91);
-        f.qt.outb(hd.bm, 0x09);
-        gated().openAfter(HOLD_MILLIS);
+        dmaReadHeldAWhile(91);
         // restored at once, without a reset: IRQ 14 stays up throughout, so the guest still sees it
         // only if the saved I/O APIC has it up as well
         f.machine.call(() -> {
             f.machine.restore(f.machine.save());
             return null;
         });
-        assertThat(hd.irq()).isTrue();
-        assertThat(hd.bmStatus() & 0x07).isEqualTo(0x04);
-        assertThat(f.qt.memread(0x60000, 512)).isEqualTo(image.slice(91 * 512, 512));
+        assertDmaReadDone(91);
     }
 
     @Test
